@@ -1,0 +1,48 @@
+//! Errors for user-supplied values (keys, hashes, numbers).
+//!
+//! Every variant names the problem in one line, so the CLI can print it as-is and exit 2.
+
+use thiserror::Error;
+
+/// A value given by the user that cannot be used.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum InputError {
+    /// Hex text that is not valid hexadecimal.
+    #[error("{what}: not valid hex ({detail})")]
+    BadHex {
+        /// Which value was being read, e.g. "block hash".
+        what: &'static str,
+        /// What the hex decoder objected to.
+        detail: String,
+    },
+    /// Decoded bytes of the wrong length.
+    #[error("{what}: expected {expected} bytes, got {got}")]
+    WrongLength {
+        /// Which value was being read.
+        what: &'static str,
+        /// The length the value must have.
+        expected: usize,
+        /// The length that was given.
+        got: usize,
+    },
+    /// Text that is neither 0x-hex nor base58.
+    #[error("{what}: not an SS58 address or 0x-hex key ({detail})")]
+    BadSs58 {
+        /// Which value was being read.
+        what: &'static str,
+        /// Why it was rejected.
+        detail: String,
+    },
+    /// An SS58 address whose blake2b checksum does not match: a typo, most likely.
+    #[error("{what}: bad SS58 checksum (mistyped address?)")]
+    BadSs58Checksum {
+        /// Which value was being read.
+        what: &'static str,
+    },
+    /// Netuid 0 is the root subnet, where the chain refuses PoW registration.
+    #[error("netuid 0 is the root subnet: PoW registration is not permitted there")]
+    RootNetuid,
+    /// A difficulty of zero has no target (the chain clamps to at least 1).
+    #[error("difficulty must be at least 1")]
+    ZeroDifficulty,
+}

@@ -1,0 +1,28 @@
+//! regpow-solver: everything regpow knows about Bittensor's proof-of-work registration.
+//!
+//! - [`challenge`]: the 123-byte seal prefix built from netuid, block hash, hotkey and coldkey.
+//! - [`keys`]: 32-byte public keys from SS58 (any network prefix, checksum verified) or 0x-hex.
+//! - [`seal`]: the reference seal `keccak256(sha256(prefix ‖ nonce))`, the single source of truth
+//!   every backend is checked against.
+//! - [`difficulty`]: effective difficulty, the 256-bit target and the little-endian check.
+//! - [`backend`]: the interface every search backend implements.
+//! - [`cpu`]: the CPU backend (rayon threads, SIMD Keccak selected at run time).
+//! - [`search`]: drives a backend over a nonce range with a time limit and re-verifies hits.
+//!
+//! The rules come from `shared/SPEC.md` (subtensor's `pow_register`); the chain is the authority.
+
+pub mod backend;
+pub mod challenge;
+pub mod cpu;
+pub mod difficulty;
+pub mod error;
+pub mod keys;
+pub mod seal;
+pub mod search;
+
+pub use backend::{Backend, BackendError, DeviceInfo, Hit, Job, NonceRange, SearchControl, SearchOutcome};
+pub use challenge::{Challenge, Prefix, PREFIX_LEN, SEAL_TAG};
+pub use difficulty::{Difficulty, Target};
+pub use error::InputError;
+pub use keys::PublicKey;
+pub use seal::{reference_seal, Seal};
