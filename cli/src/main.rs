@@ -1,1 +1,80 @@
-fn main(){}
+//! `regpow`: win Bittensor UID slots by proof-of-work registration.
+//!
+//! This binary only parses flags, wires the solver library together and maps outcomes to
+//! exit codes: 0 done, 1 not achieved, 2 bad input, 3 unavailable on this machine.
+
+mod args;
+mod backends;
+mod commands;
+mod failure;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::failure::Failure;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return clap_error(err),
+    };
+    let result = match &cli.command {
+        Command::Seal(a) => commands::seal::run(a, cli.json),
+        Command::Verify(a) => commands::verify::run(a, cli.json),
+        Command::Solve(a) => commands::solve::run(a, cli.json),
+        Command::Bench(a) => commands::bench::run(a, cli.json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = if let Some(failure) = err.downcast_ref::<Failure>() {
+                failure.code()
+            } else if err.is::<regpow_solver::InputError>() {
+                failure::BAD_INPUT
+            } else {
+                failure::NOT_ACHIEVED
+            };
+            eprintln!("error: {}", one_line(&format!("{err:#}")));
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Help and version go to stdout with exit 0; every other parse error is bad input (exit 2),
+/// reported on one line.
+fn clap_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(failure::BAD_INPUT)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let text = err.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let expected = match err.get(clap::error::ContextKind::ValidValue) {
+                Some(clap::error::ContextValue::Strings(values)) => {
+                    format!(" (expected one of: {})", values.join(", "))
+                }
+                _ => String::new(),
+            };
+            eprintln!("error: {}{expected}", one_line(first));
+            ExitCode::from(failure::BAD_INPUT)
+        }
+    }
+}
+
+/// Collapses a message onto one line (causes joined with ": " by anyhow's `{:#}`).
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -41,9 +41,12 @@ const ROUND_CONSTANTS: [u64; 24] = [
 /// Theta's column parities `C[x]` and the derived `D[x] = C[x-1] ^ rotl(C[x+1], 1)`.
 #[inline(always)]
 fn theta_d<V: Lanes>(a: &[V; 25]) -> [V; 5] {
-    let c: [V; 5] =
-        core::array::from_fn(|x| a[x].xor3(a[x + 5], a[x + 10]).xor3(a[x + 15], a[x + 20]));
-    core::array::from_fn(|x| c[(x + 4) % 5].xor(c[(x + 1) % 5].rotl::<1>()))
+    // Written out rather than with `array::from_fn`: its closure may not be inlined, and
+    // a call would leave the `#[target_feature]` context the SIMD kernels rely on.
+    let column = |x: usize| a[x].xor3(a[x + 5], a[x + 10]).xor3(a[x + 15], a[x + 20]);
+    let c = [column(0), column(1), column(2), column(3), column(4)];
+    let d = |x: usize| c[(x + 4) % 5].xor(c[(x + 1) % 5].rotl::<1>());
+    [d(0), d(1), d(2), d(3), d(4)]
 }
 
 /// Rho and pi for one lane: `B[y, 2x+3y] = rotl(A[x, y] ^ D[x], r[x, y])`.

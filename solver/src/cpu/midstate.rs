@@ -76,9 +76,10 @@ impl SealMidstate {
         let mut state = self.state;
         sha2::compress256(&mut state, scratch);
         // The digest is the state words big-endian; Keccak reads its bytes little-endian.
-        core::array::from_fn(|i| {
+        let lane = |i: usize| {
             u64::from(state[2 * i].swap_bytes()) | u64::from(state[2 * i + 1].swap_bytes()) << 32
-        })
+        };
+        [lane(0), lane(1), lane(2), lane(3)]
     }
 }
 

@@ -143,7 +143,12 @@ impl Backend for CpuBackend {
 
     fn devices(&self) -> Vec<DeviceInfo> {
         vec![DeviceInfo {
-            name: format!("cpu ({} kernel, {} threads)", self.kernel, self.threads),
+            name: format!(
+                "cpu ({} kernel, {} thread{})",
+                self.kernel,
+                self.threads,
+                if self.threads == 1 { "" } else { "s" }
+            ),
             kind: "cpu".into(),
             driver: format!("regpow {} kernel", self.kernel),
         }]

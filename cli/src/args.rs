@@ -1,0 +1,177 @@
+//! Command-line flags (clap derive). Values are parsed into solver types here, so any bad
+//! input is rejected by clap with one line and exit 2 before a command starts.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use regpow_solver::cpu::CpuKernel;
+use regpow_solver::keys::parse_hex32;
+use regpow_solver::{Challenge, Difficulty, PublicKey};
+
+/// Win Bittensor UID slots by proof-of-work registration.
+#[derive(Debug, Parser)]
+#[command(name = "regpow", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute the seal of one nonce for a challenge.
+    Seal(SealArgs),
+    /// Check that a nonce's seal meets a difficulty.
+    Verify(VerifyArgs),
+    /// Search for a nonce whose seal meets a difficulty.
+    Solve(SolveArgs),
+    /// Measure hashrate.
+    Bench(BenchArgs),
+}
+
+/// What a seal is bound to.
+#[derive(Debug, Args)]
+pub struct ChallengeArgs {
+    /// Subnet id (1..65535; 0 is the root subnet, where PoW registration is refused).
+    #[arg(long, value_parser = parse_netuid)]
+    pub netuid: u16,
+    /// Hash of the work block, 0x + 64 hex digits.
+    #[arg(long, value_parser = parse_block_hash)]
+    pub block_hash: [u8; 32],
+    /// Hotkey: SS58 address or 0x-hex public key.
+    #[arg(long, value_parser = parse_hotkey)]
+    pub hotkey: PublicKey,
+    /// Coldkey (signs pow_register): SS58 address or 0x-hex public key.
+    #[arg(long, value_parser = parse_coldkey)]
+    pub coldkey: PublicKey,
+}
+
+impl ChallengeArgs {
+    /// The challenge these flags describe (netuid 0 was already refused by the parser).
+    pub fn challenge(&self) -> Challenge {
+        Challenge::new(self.netuid, self.block_hash, self.hotkey, self.coldkey)
+            .expect("netuid validated by the parser")
+    }
+}
+
+/// `regpow seal`.
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    #[command(flatten)]
+    pub challenge: ChallengeArgs,
+    /// The nonce (decimal or 0x-hex u64).
+    #[arg(long, value_parser = parse_u64)]
+    pub nonce: u64,
+}
+
+/// `regpow verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub challenge: ChallengeArgs,
+    /// The nonce (decimal or 0x-hex u64).
+    #[arg(long, value_parser = parse_u64)]
+    pub nonce: u64,
+    /// The difficulty the seal must meet (at least 1).
+    #[arg(long)]
+    pub difficulty: Difficulty,
+    /// A claimed seal to compare with the computed one (as `work` in the extrinsic).
+    #[arg(long, value_parser = parse_seal)]
+    pub seal: Option<[u8; 32]>,
+}
+
+/// Which backend searches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// The fastest backend available here.
+    Auto,
+    /// CPU threads with the best SIMD kernel.
+    Cpu,
+}
+
+/// Flags shared by commands that hash.
+#[derive(Debug, Args)]
+pub struct BackendArgs {
+    /// Backend to search with.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// CPU threads (default: all logical CPUs).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Force a CPU kernel: scalar, avx2 or avx512 (default: the fastest this CPU has).
+    #[arg(long)]
+    pub cpu_kernel: Option<CpuKernel>,
+}
+
+/// `regpow solve`.
+#[derive(Debug, Args)]
+pub struct SolveArgs {
+    #[command(flatten)]
+    pub challenge: ChallengeArgs,
+    /// The difficulty the seal must meet (at least 1).
+    #[arg(long)]
+    pub difficulty: Difficulty,
+    /// First nonce to try; the search runs upward from here.
+    #[arg(long, value_parser = parse_u64, default_value_t = 0)]
+    pub start_nonce: u64,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Give up after this many seconds (exit 1).
+    #[arg(long, value_parser = parse_seconds)]
+    pub timeout: Option<f64>,
+}
+
+/// `regpow bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// How long to measure.
+    #[arg(long, value_parser = parse_seconds, default_value_t = 5.0)]
+    pub seconds: f64,
+}
+
+fn parse_netuid(s: &str) -> Result<u16, String> {
+    let n: u16 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("netuid must be an integer 1..65535, got '{s}'"))?;
+    Challenge::new(n, [0; 32], PublicKey([0; 32]), PublicKey([0; 32]))
+        .map(|_| n)
+        .map_err(|e| e.to_string())
+}
+
+fn parse_block_hash(s: &str) -> Result<[u8; 32], String> {
+    parse_hex32("block hash", s).map_err(|e| e.to_string())
+}
+
+fn parse_seal(s: &str) -> Result<[u8; 32], String> {
+    parse_hex32("seal", s).map_err(|e| e.to_string())
+}
+
+fn parse_hotkey(s: &str) -> Result<PublicKey, String> {
+    PublicKey::parse("hotkey", s).map_err(|e| e.to_string())
+}
+
+fn parse_coldkey(s: &str) -> Result<PublicKey, String> {
+    PublicKey::parse("coldkey", s).map_err(|e| e.to_string())
+}
+
+/// A u64 in decimal (underscores allowed) or 0x-hex.
+fn parse_u64(s: &str) -> Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => t.parse(),
+    };
+    parsed.map_err(|_| format!("expected an integer 0..2^64-1, got '{s}'"))
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('s').parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v < 1e9 => Ok(v),
+        _ => Err(format!("expected a positive number of seconds, got '{s}'")),
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod bench;
+pub mod seal;
+pub mod solve;
+pub mod verify;
