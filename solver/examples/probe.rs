@@ -7,6 +7,11 @@ fn main() {
         let t = Instant::now();
         let r = k.first_candidate(&m, 0, n, 0);
         let dt = t.elapsed().as_secs_f64();
-        println!("{k}: {:.2} M/s ({:.1} ns/seal) {:?}", n as f64 / dt / 1e6, dt / n as f64 * 1e9, r);
+        println!(
+            "{k}: {:.2} M/s ({:.1} ns/seal) {:?}",
+            n as f64 / dt / 1e6,
+            dt / n as f64 * 1e9,
+            r
+        );
     }
 }

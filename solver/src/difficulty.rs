@@ -148,11 +148,24 @@ mod tests {
     #[test]
     fn target_agrees_with_the_overflow_formulation() {
         // Seals right at and around the boundary, for awkward difficulties.
-        for d in [1u64, 2, 3, 7, 1000, 10_007, u32::MAX as u64, u64::MAX - 1, u64::MAX] {
+        for d in [
+            1u64,
+            2,
+            3,
+            7,
+            1000,
+            10_007,
+            u32::MAX as u64,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             let diff = Difficulty::new(d).unwrap();
             let t = diff.target();
             let at = t.limbs();
-            assert!(t.is_met_by(&at) && product_fits(&at, diff), "d={d} at target");
+            assert!(
+                t.is_met_by(&at) && product_fits(&at, diff),
+                "d={d} at target"
+            );
             let mut above = at;
             for limb in above.iter_mut() {
                 let (v, overflow) = limb.overflowing_add(1);

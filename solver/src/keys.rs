@@ -153,7 +153,11 @@ mod tests {
         let key = PublicKey([0xA5; 32]);
         for format in [0u16, 2, 42, 63, 64, 255, 1221, 16383] {
             let text = key.to_ss58(format);
-            assert_eq!(PublicKey::parse("k", &text).unwrap(), key, "format {format}");
+            assert_eq!(
+                PublicKey::parse("k", &text).unwrap(),
+                key,
+                "format {format}"
+            );
         }
     }
 

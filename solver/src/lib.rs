@@ -20,7 +20,9 @@ pub mod keys;
 pub mod seal;
 pub mod search;
 
-pub use backend::{Backend, BackendError, DeviceInfo, Hit, Job, NonceRange, SearchControl, SearchOutcome};
+pub use backend::{
+    Backend, BackendError, DeviceInfo, Hit, Job, NonceRange, SearchControl, SearchOutcome,
+};
 pub use challenge::{Challenge, Prefix, PREFIX_LEN, SEAL_TAG};
 pub use difficulty::{Difficulty, Target};
 pub use error::InputError;

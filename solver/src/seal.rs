@@ -84,7 +84,11 @@ mod tests {
             ),
         ];
         for (nonce, want) in cases {
-            assert_eq!(hex::encode(reference_seal(&p, nonce).0), want, "nonce {nonce}");
+            assert_eq!(
+                hex::encode(reference_seal(&p, nonce).0),
+                want,
+                "nonce {nonce}"
+            );
         }
     }
 

@@ -59,7 +59,9 @@ impl CpuKernel {
 
     /// The fastest kernel this CPU supports.
     pub fn best() -> CpuKernel {
-        *Self::supported().last().expect("scalar is always supported")
+        *Self::supported()
+            .last()
+            .expect("scalar is always supported")
     }
 
     /// Nonces hashed per step.
@@ -209,12 +211,7 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx512f")]
-    pub(super) fn first_candidate_avx512(
-        m: &SealMidstate,
-        s: u64,
-        n: u64,
-        h: u64,
-    ) -> Option<u64> {
+    pub(super) fn first_candidate_avx512(m: &SealMidstate, s: u64, n: u64, h: u64) -> Option<u64> {
         super::first_candidate::<Avx512x8>(m, s, n, h)
     }
 

@@ -101,9 +101,14 @@ mod tests {
                 .chain_update(prefix)
                 .chain_update(nonce.to_le_bytes())
                 .finalize();
-            let want: [u64; 4] =
-                core::array::from_fn(|i| u64::from_le_bytes(digest[8 * i..8 * i + 8].try_into().unwrap()));
-            assert_eq!(m.digest_lanes(&mut scratch, nonce), want, "nonce {nonce:#x}");
+            let want: [u64; 4] = core::array::from_fn(|i| {
+                u64::from_le_bytes(digest[8 * i..8 * i + 8].try_into().unwrap())
+            });
+            assert_eq!(
+                m.digest_lanes(&mut scratch, nonce),
+                want,
+                "nonce {nonce:#x}"
+            );
         }
     }
 }

@@ -1,0 +1,279 @@
+//! The `regpow` binary end to end: outputs, JSON and exit codes, on the reference vectors.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn regpow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_regpow"))
+        .args(args)
+        .output()
+        .expect("run regpow")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn vectors() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../solver/tests/data/vectors.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// `--netuid .. --block-hash .. --hotkey .. --coldkey ..` for a vector.
+fn challenge_flags(v: &Value) -> Vec<String> {
+    let mut flags = vec!["--netuid".to_string(), v["netuid"].to_string()];
+    for (flag, key) in [
+        ("--block-hash", "block_hash"),
+        ("--hotkey", "hotkey"),
+        ("--coldkey", "coldkey"),
+    ] {
+        flags.push(flag.into());
+        flags.push(v[key].as_str().unwrap().into());
+    }
+    flags
+}
+
+fn run_with(base: &[&str], v: &Value, extra: &[&str]) -> Output {
+    let flags = challenge_flags(v);
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend(flags.iter().map(String::as_str));
+    args.extend_from_slice(extra);
+    regpow(&args)
+}
+
+#[test]
+fn seal_prints_the_reference_seal() {
+    // Every 8th vector keeps the test quick while covering hex and SS58 keys and edge nonces.
+    for v in vectors()["seals"].as_array().unwrap().iter().step_by(8) {
+        let nonce = v["nonce"].as_str().unwrap();
+        let out = run_with(&["seal"], v, &["--nonce", nonce]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out).trim(), v["seal"].as_str().unwrap());
+        let out = run_with(&["--json", "seal"], v, &["--nonce", nonce]);
+        let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(json["seal"], v["seal"]);
+        assert_eq!(json["nonce"].to_string(), nonce);
+    }
+}
+
+#[test]
+fn verify_says_valid_or_why_not() {
+    for v in vectors()["seals"].as_array().unwrap().iter().step_by(8) {
+        let nonce = v["nonce"].as_str().unwrap();
+        let difficulty = v["difficulty"].as_str().unwrap();
+        let out = run_with(
+            &["verify"],
+            v,
+            &["--nonce", nonce, "--difficulty", difficulty],
+        );
+        if v["valid"].as_bool().unwrap() {
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            assert_eq!(stdout(&out).trim(), "valid");
+        } else {
+            assert_eq!(out.status.code(), Some(1));
+            assert_eq!(
+                stderr(&out).trim(),
+                "error: invalid: seal does not meet difficulty"
+            );
+        }
+    }
+}
+
+#[test]
+fn verify_checks_a_claimed_seal() {
+    let v = &vectors()["seals"][0];
+    let nonce = v["nonce"].as_str().unwrap();
+    let seal = v["seal"].as_str().unwrap();
+    let ok = run_with(
+        &["verify"],
+        v,
+        &["--nonce", nonce, "--difficulty", "1", "--seal", seal],
+    );
+    assert_eq!(ok.status.code(), Some(0));
+    let wrong = format!("0x{}", "00".repeat(32));
+    let out = run_with(
+        &["--json", "verify"],
+        v,
+        &["--nonce", nonce, "--difficulty", "1", "--seal", &wrong],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["valid"], false);
+    assert_eq!(
+        json["reason"],
+        "seal does not match the challenge and nonce"
+    );
+}
+
+#[test]
+fn solve_finds_every_solved_challenge() {
+    for v in vectors()["solved"].as_array().unwrap() {
+        let start = v["start_nonce"].as_str().unwrap();
+        let difficulty = v["difficulty"].as_str().unwrap();
+        let out = run_with(
+            &["--json", "solve"],
+            v,
+            &[
+                "--difficulty",
+                difficulty,
+                "--start-nonce",
+                start,
+                "--threads",
+                "1",
+                "--timeout",
+                "120",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        // One thread searches upward in order: it must find the reference's first solution.
+        assert_eq!(json["nonce"].to_string(), v["nonce"].as_str().unwrap());
+        assert_eq!(json["seal"], v["seal"]);
+        assert_eq!(json["backend"], "cpu");
+        assert!(json["hashes"].as_u64().unwrap() >= 1);
+        assert!(json["seconds"].as_f64().unwrap() > 0.0);
+        assert!(json["hashrate"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn solve_on_all_threads_gives_a_verifiable_nonce() {
+    let v = &vectors()["solved"][0];
+    let difficulty = v["difficulty"].as_str().unwrap();
+    let out = run_with(&["solve"], v, &["--difficulty", difficulty]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let nonce = text
+        .lines()
+        .find_map(|l| l.strip_prefix("nonce "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let check = run_with(
+        &["verify"],
+        v,
+        &["--nonce", &nonce, "--difficulty", difficulty],
+    );
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+}
+
+#[test]
+fn solve_gives_up_at_the_timeout_with_exit_1() {
+    let v = &vectors()["solved"][0];
+    let out = run_with(
+        &["--json", "solve"],
+        v,
+        &["--difficulty", "18446744073709551615", "--timeout", "0.5"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(json["nonce"].is_null());
+    assert!(json["hashes"].as_u64().unwrap() > 0);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: no valid nonce found within"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bench_reports_a_hashrate() {
+    let out = regpow(&["--json", "bench", "--seconds", "0.5", "--threads", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["backend"], "cpu");
+    assert!(json["hashrate"].as_f64().unwrap() > 1000.0);
+    let devices = json["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 1);
+    assert!(devices[0]["name"].as_str().unwrap().contains("1 thread"));
+    assert!(devices[0]["hashrate"].as_f64().unwrap() > 1000.0);
+}
+
+#[test]
+fn bad_input_is_exit_2_with_one_line() {
+    let hash = format!("0x{}", "11".repeat(32));
+    let key = format!("0x{}", "22".repeat(32));
+    let alice = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+    let alice_typo = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ";
+    let good = |netuid: &str, hash: &str, hot: &str, cold: &str| -> Vec<String> {
+        [
+            "--netuid",
+            netuid,
+            "--block-hash",
+            hash,
+            "--hotkey",
+            hot,
+            "--coldkey",
+            cold,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (good("1", "0x12zz", &key, &key), "not valid hex"),
+        (good("1", "0x1234", &key, &key), "expected 32 bytes, got 2"),
+        (good("1", &hash, alice_typo, &key), "bad SS58 checksum"),
+        (good("1", &hash, &key, "0x22"), "coldkey: expected 32 bytes"),
+        (good("0", &hash, &key, alice), "root subnet"),
+        (good("65536", &hash, &key, alice), "netuid must be"),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["seal".to_string()];
+        args.extend(flags);
+        args.extend(["--nonce".into(), "1".into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = regpow(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{err} should mention {want}");
+    }
+    let flags = good("1", &hash, &key, alice);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    for (extra, want) in [
+        (
+            vec!["solve", "--difficulty", "0"],
+            "difficulty must be at least 1",
+        ),
+        (
+            vec!["solve", "--difficulty", "1", "--backend", "gpu"],
+            "expected one of: auto, cpu",
+        ),
+        (
+            vec!["solve", "--difficulty", "1", "--threads", "0"],
+            "--threads",
+        ),
+        (
+            vec!["solve", "--difficulty", "1", "--cpu-kernel", "sse9"],
+            "unknown CPU kernel",
+        ),
+        (
+            vec!["seal", "--nonce", "18446744073709551616"],
+            "expected an integer",
+        ),
+    ] {
+        let mut args = vec![extra[0]];
+        args.extend_from_slice(&flags);
+        args.extend_from_slice(&extra[1..]);
+        let out = regpow(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{err} should mention {want}");
+    }
+    let out = regpow(&["bench", "--seconds", "-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = regpow(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out).lines().count(), 1);
+}
