@@ -104,11 +104,26 @@ pub enum SearchOutcome {
     Stopped,
 }
 
-/// Shared between a running search and whoever watches it: a stop flag and a hash counter.
-#[derive(Debug, Default)]
+/// Most devices one search tracks separately (more are counted in the total only).
+pub const MAX_TRACKED_DEVICES: usize = 64;
+
+/// Shared between a running search and whoever watches it: a stop flag and hash counters
+/// (in total and per device, for per-device hashrates).
+#[derive(Debug)]
 pub struct SearchControl {
     stop: AtomicBool,
     hashes: AtomicU64,
+    device_hashes: [AtomicU64; MAX_TRACKED_DEVICES],
+}
+
+impl Default for SearchControl {
+    fn default() -> Self {
+        Self {
+            stop: AtomicBool::new(false),
+            hashes: AtomicU64::new(0),
+            device_hashes: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
 }
 
 impl SearchControl {
@@ -127,14 +142,49 @@ impl SearchControl {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// Called by backends as they finish batches.
-    pub fn add_hashes(&self, n: u64) {
+    /// Called by backends as they finish batches (`device` indexes [`Backend::devices`]).
+    pub fn add_hashes(&self, device: usize, n: u64) {
         self.hashes.fetch_add(n, Ordering::Relaxed);
+        if let Some(counter) = self.device_hashes.get(device) {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Seals computed so far by device `device`.
+    pub fn device_hashes(&self, device: usize) -> u64 {
+        self.device_hashes
+            .get(device)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     /// Seals computed so far.
     pub fn hashes(&self) -> u64 {
         self.hashes.load(Ordering::Relaxed)
+    }
+}
+
+/// Hands out consecutive chunks of a nonce range to parallel workers, lowest first.
+pub(crate) struct ChunkCursor {
+    next: std::sync::Mutex<Option<u64>>,
+    end: u64,
+}
+
+impl ChunkCursor {
+    /// A cursor over `range`.
+    pub(crate) fn new(range: NonceRange) -> Self {
+        Self {
+            next: std::sync::Mutex::new(Some(range.start)),
+            end: range.end,
+        }
+    }
+
+    /// The next chunk of at most `len` nonces, or `None` once the range is handed out.
+    pub(crate) fn claim(&self, len: u64) -> Option<NonceRange> {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let start = (*next)?;
+        let end = NonceRange::with_len(start, len).end.min(self.end);
+        *next = end.checked_add(1).filter(|&n| n <= self.end);
+        NonceRange::new(start, end)
     }
 }
 

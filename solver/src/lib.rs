@@ -7,6 +7,8 @@
 //! - [`difficulty`]: effective difficulty, the 256-bit target and the little-endian check.
 //! - [`backend`]: the interface every search backend implements.
 //! - [`cpu`]: the CPU backend (rayon threads, SIMD Keccak selected at run time).
+//! - [`gpu_job`]: the per-job constants GPU kernels receive (midstate, block-2 rounds).
+//! - [`wgpu`]: the WGSL kernel on any Vulkan, Metal, DX12 or GL adapter.
 //! - [`search`]: drives a backend over a nonce range with a time limit and re-verifies hits.
 //!
 //! The rules come from `shared/SPEC.md` (subtensor's `pow_register`); the chain is the authority.
@@ -16,9 +18,11 @@ pub mod challenge;
 pub mod cpu;
 pub mod difficulty;
 pub mod error;
+pub mod gpu_job;
 pub mod keys;
 pub mod seal;
 pub mod search;
+pub mod wgpu;
 
 pub use backend::{
     Backend, BackendError, DeviceInfo, Hit, Job, NonceRange, SearchControl, SearchOutcome,

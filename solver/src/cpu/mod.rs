@@ -17,7 +17,8 @@ pub use kernel::CpuKernel;
 pub use midstate::SealMidstate;
 
 use crate::backend::{
-    Backend, BackendError, DeviceInfo, Hit, Job, NonceRange, SearchControl, SearchOutcome,
+    Backend, BackendError, ChunkCursor, DeviceInfo, Hit, Job, NonceRange, SearchControl,
+    SearchOutcome,
 };
 
 /// Nonces a thread claims at a time.
@@ -91,7 +92,7 @@ impl CpuBackend {
             let count = remaining.min(STEP - 1) + 1;
             match self.kernel.first_candidate(midstate, next, count, high) {
                 Some(nonce) => {
-                    control.add_hashes(nonce - next + 1);
+                    control.add_hashes(0, nonce - next + 1);
                     if let Some(hit) = job.verify(nonce) {
                         return Some(hit);
                     }
@@ -101,7 +102,7 @@ impl CpuBackend {
                     next = nonce + 1;
                 }
                 None => {
-                    control.add_hashes(count);
+                    control.add_hashes(0, count);
                     if next + (count - 1) == chunk.end {
                         return None;
                     }
@@ -109,30 +110,6 @@ impl CpuBackend {
                 }
             }
         }
-    }
-}
-
-/// Hands out chunks of a range to threads, in order.
-struct ChunkCursor {
-    next: Mutex<Option<u64>>,
-    end: u64,
-}
-
-impl ChunkCursor {
-    fn new(range: NonceRange) -> Self {
-        Self {
-            next: Mutex::new(Some(range.start)),
-            end: range.end,
-        }
-    }
-
-    fn claim(&self) -> Option<NonceRange> {
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        let start = (*next)?;
-        let chunk = NonceRange::with_len(start, CHUNK);
-        let chunk = NonceRange::new(start, chunk.end.min(self.end)).expect("start <= end");
-        *next = chunk.end.checked_add(1).filter(|&n| n <= self.end);
-        Some(chunk)
     }
 }
 
@@ -165,7 +142,7 @@ impl Backend for CpuBackend {
         let halt = AtomicBool::new(false);
         let found: Mutex<Option<Hit>> = Mutex::new(None);
         self.pool.broadcast(|_| {
-            while let Some(chunk) = cursor.claim() {
+            while let Some(chunk) = cursor.claim(CHUNK) {
                 if let Some(hit) = self.search_chunk(job, &midstate, chunk, &halt, control) {
                     let mut slot = found.lock().unwrap_or_else(|e| e.into_inner());
                     // Keep the lowest nonce when two threads hit at once: deterministic output.
