@@ -29,6 +29,8 @@ pub enum Command {
     Solve(SolveArgs),
     /// Measure hashrate.
     Bench(BenchArgs),
+    /// List every backend's devices and whether it can run here.
+    Devices,
 }
 
 /// What a seal is bound to.
@@ -85,10 +87,21 @@ pub struct VerifyArgs {
 /// Which backend searches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendChoice {
-    /// The fastest backend available here.
+    /// GPUs through wgpu when there are any, otherwise the CPU.
     Auto,
     /// CPU threads with the best SIMD kernel.
     Cpu,
+    /// The WGSL kernel on Vulkan, Metal, DX12 or GL adapters (any GPU vendor).
+    Wgpu,
+}
+
+/// Keccak lane representation in the WGSL kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GpuLanes {
+    /// (lo, hi) pairs of u32: every adapter.
+    U32,
+    /// Native 64-bit integers: adapters with SHADER_INT64 only.
+    U64,
 }
 
 /// Flags shared by commands that hash.
@@ -103,6 +116,15 @@ pub struct BackendArgs {
     /// Force a CPU kernel: scalar, avx2 or avx512 (default: the fastest this CPU has).
     #[arg(long)]
     pub cpu_kernel: Option<CpuKernel>,
+    /// GPU devices to use, by index from `regpow devices` (default: every GPU).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub device: Option<Vec<usize>>,
+    /// Nonces per GPU dispatch (default: tuned per device to about 75 ms).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub gpu_batch: Option<u32>,
+    /// Keccak lanes in the WGSL kernel.
+    #[arg(long, value_enum, default_value_t = GpuLanes::U32)]
+    pub gpu_lanes: GpuLanes,
 }
 
 /// `regpow solve`.

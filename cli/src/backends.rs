@@ -1,20 +1,56 @@
-//! Turns `--backend`, `--threads` and `--cpu-kernel` into a ready [`Backend`].
+//! Turns `--backend` and the device flags into a ready [`Backend`].
 
 use regpow_solver::cpu::CpuBackend;
+use regpow_solver::wgpu::{self as gpu, LaneMode, WgpuBackend, WgpuOptions};
 use regpow_solver::Backend;
 
-use crate::args::{BackendArgs, BackendChoice};
+use crate::args::{BackendArgs, BackendChoice, GpuLanes};
 use crate::failure::Failure;
 
-/// Builds the backend the flags ask for; unavailable backends or kernels are exit 3.
+/// Builds the backend the flags ask for. A backend or device that is not available here is
+/// exit 3; `auto` falls back to the CPU with a one-line note on stderr saying why.
 pub fn open(args: &BackendArgs) -> Result<Box<dyn Backend>, Failure> {
     match args.backend {
-        // Only the CPU backend exists so far, so `auto` is the CPU.
-        BackendChoice::Auto | BackendChoice::Cpu => {
-            let threads = args.threads.map(usize::from);
-            CpuBackend::new(threads, args.cpu_kernel)
-                .map(|b| Box::new(b) as Box<dyn Backend>)
-                .map_err(|e| Failure::unavailable(e.to_string()))
+        BackendChoice::Cpu => open_cpu(args),
+        BackendChoice::Wgpu => open_wgpu(args),
+        BackendChoice::Auto => {
+            if args.device.is_some() {
+                return open_wgpu(args);
+            }
+            let why = if gpu::list().iter().any(|a| a.is_gpu) {
+                match open_wgpu(args) {
+                    Ok(backend) => return Ok(backend),
+                    Err(e) => e.to_string(),
+                }
+            } else {
+                "wgpu found no GPU".to_string()
+            };
+            let cpu = open_cpu(args)?;
+            eprintln!(
+                "note: --backend auto: {why}; using {}",
+                cpu.devices()[0].name
+            );
+            Ok(cpu)
         }
     }
+}
+
+fn open_cpu(args: &BackendArgs) -> Result<Box<dyn Backend>, Failure> {
+    CpuBackend::new(args.threads.map(usize::from), args.cpu_kernel)
+        .map(|b| Box::new(b) as Box<dyn Backend>)
+        .map_err(|e| Failure::unavailable(e.to_string()))
+}
+
+fn open_wgpu(args: &BackendArgs) -> Result<Box<dyn Backend>, Failure> {
+    let options = WgpuOptions {
+        devices: args.device.clone(),
+        batch: args.gpu_batch,
+        lanes: match args.gpu_lanes {
+            GpuLanes::U32 => LaneMode::U32,
+            GpuLanes::U64 => LaneMode::U64,
+        },
+    };
+    WgpuBackend::open(&options)
+        .map(|b| Box::new(b) as Box<dyn Backend>)
+        .map_err(|e| Failure::unavailable(e.to_string()))
 }

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify::run(a, cli.json),
         Command::Solve(a) => commands::solve::run(a, cli.json),
         Command::Bench(a) => commands::bench::run(a, cli.json),
+        Command::Devices => commands::devices::run(cli.json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

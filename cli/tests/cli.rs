@@ -171,7 +171,14 @@ fn solve_gives_up_at_the_timeout_with_exit_1() {
     let out = run_with(
         &["--json", "solve"],
         v,
-        &["--difficulty", "18446744073709551615", "--timeout", "0.5"],
+        &[
+            "--difficulty",
+            "18446744073709551615",
+            "--timeout",
+            "0.5",
+            "--backend",
+            "cpu",
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -187,7 +194,16 @@ fn solve_gives_up_at_the_timeout_with_exit_1() {
 
 #[test]
 fn bench_reports_a_hashrate() {
-    let out = regpow(&["--json", "bench", "--seconds", "0.5", "--threads", "1"]);
+    let out = regpow(&[
+        "--json",
+        "bench",
+        "--backend",
+        "cpu",
+        "--seconds",
+        "0.5",
+        "--threads",
+        "1",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["backend"], "cpu");
@@ -247,7 +263,7 @@ fn bad_input_is_exit_2_with_one_line() {
         ),
         (
             vec!["solve", "--difficulty", "1", "--backend", "gpu"],
-            "expected one of: auto, cpu",
+            "expected one of: auto, cpu, wgpu",
         ),
         (
             vec!["solve", "--difficulty", "1", "--threads", "0"],

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::backend::{Backend, BackendError, Hit, Job, NonceRange, SearchControl, SearchOutcome};
 
 /// How a timed search ended, with what it cost.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SolveReport {
     /// The verified hit, or `None` if time or the range ran out.
     pub hit: Option<Hit>,
@@ -13,6 +13,8 @@ pub struct SolveReport {
     pub exhausted: bool,
     /// Seals computed.
     pub hashes: u64,
+    /// Seals computed per device, in the order of [`Backend::devices`].
+    pub device_hashes: Vec<u64>,
     /// Wall time spent.
     pub elapsed: Duration,
 }
@@ -75,6 +77,9 @@ pub fn solve(
         hit,
         exhausted: outcome == SearchOutcome::Exhausted,
         hashes: control.hashes(),
+        device_hashes: (0..backend.devices().len())
+            .map(|d| control.device_hashes(d))
+            .collect(),
         elapsed,
     })
 }

@@ -40,10 +40,14 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
     let budget = Duration::from_secs_f64(args.seconds);
     let started = Instant::now();
     let mut hashes = 0u64;
+    let mut per_device = vec![0u64; backend.devices().len()];
     let mut start = rand::random::<u64>() >> 1;
     while let Some(left) = budget.checked_sub(started.elapsed()) {
         let report = solve(backend.as_ref(), &job, NonceRange::from(start), Some(left))?;
         hashes += report.hashes;
+        for (total, n) in per_device.iter_mut().zip(&report.device_hashes) {
+            *total += n;
+        }
         match report.hit {
             Some(hit) => start = hit.nonce + 1,
             None => break,
@@ -54,9 +58,10 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
     let devices: Vec<DeviceJson> = backend
         .devices()
         .into_iter()
-        .map(|d| DeviceJson {
+        .zip(&per_device)
+        .map(|(d, &n)| DeviceJson {
             name: d.name,
-            hashrate,
+            hashrate: n as f64 / seconds,
         })
         .collect();
     if json {

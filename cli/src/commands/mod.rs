@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod devices;
 pub mod seal;
 pub mod solve;
 pub mod verify;

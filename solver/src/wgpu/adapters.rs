@@ -29,7 +29,8 @@ pub(crate) fn instance() -> Instance {
 /// Every adapter, real GPUs first, each physical device once (Vulkan preferred over Metal,
 /// DX12 and GL when a driver exposes it through several APIs).
 pub(crate) fn enumerate(instance: &Instance) -> Vec<(Adapter, AdapterSummary)> {
-    let mut adapters: Vec<Adapter> = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let mut adapters: Vec<Adapter> =
+        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
     adapters.sort_by_key(|a| {
         let info = a.get_info();
         (!is_gpu(info.device_type), api_rank(info.backend))

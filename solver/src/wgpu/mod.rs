@@ -22,7 +22,7 @@ use crate::backend::{
 use worker::Worker;
 
 /// How to open the wgpu backend.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WgpuOptions {
     /// Indices into [`list`]; `None` = every real GPU, or every adapter if there is no GPU.
     pub devices: Option<Vec<usize>>,
@@ -30,16 +30,6 @@ pub struct WgpuOptions {
     pub batch: Option<u32>,
     /// Keccak lane representation.
     pub lanes: LaneMode,
-}
-
-impl Default for WgpuOptions {
-    fn default() -> Self {
-        Self {
-            devices: None,
-            batch: None,
-            lanes: LaneMode::Auto,
-        }
-    }
 }
 
 /// Searches on one or more wgpu adapters.
@@ -84,7 +74,12 @@ impl WgpuBackend {
                 .get_mut(index)
                 .map(|(a, s)| (a.clone(), s.clone()))
                 .expect("index checked");
-            workers.push(Worker::open(adapter, summary, options.lanes, options.batch)?);
+            workers.push(Worker::open(
+                adapter,
+                summary,
+                options.lanes,
+                options.batch,
+            )?);
         }
         Ok(Self { workers })
     }
@@ -151,19 +146,24 @@ impl Backend for WgpuBackend {
         std::thread::scope(|scope| {
             for (index, worker) in self.workers.iter().enumerate() {
                 let (cursor, halt, found, fault) = (&cursor, &halt, &found, &fault);
-                scope.spawn(move || match worker.search(index, job, cursor, halt, control) {
-                    Ok(Some(hit)) => {
-                        let mut slot = found.lock().unwrap_or_else(|e| e.into_inner());
-                        if slot.is_none_or(|h| hit.nonce < h.nonce) {
-                            *slot = Some(hit);
+                scope.spawn(
+                    move || match worker.search(index, job, cursor, halt, control) {
+                        Ok(Some(hit)) => {
+                            let mut slot = found.lock().unwrap_or_else(|e| e.into_inner());
+                            if slot.is_none_or(|h| hit.nonce < h.nonce) {
+                                *slot = Some(hit);
+                            }
                         }
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        halt.store(true, std::sync::atomic::Ordering::Relaxed);
-                        fault.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
-                    }
-                });
+                        Ok(None) => {}
+                        Err(e) => {
+                            halt.store(true, std::sync::atomic::Ordering::Relaxed);
+                            fault
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                        }
+                    },
+                );
             }
         });
         if let Some(hit) = found.into_inner().unwrap_or_else(|e| e.into_inner()) {

@@ -1,0 +1,165 @@
+//! `regpow` with the wgpu backend on a real adapter (CI: Mesa's lavapipe), and without one.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn regpow_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_regpow"));
+    cmd.args(args).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run regpow")
+}
+
+fn regpow(args: &[&str]) -> Output {
+    regpow_env(args, &[])
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn solved() -> Vec<Value> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../solver/tests/data/vectors.json"
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["solved"].as_array().unwrap().clone()
+}
+
+fn challenge_flags(v: &Value) -> Vec<String> {
+    let mut flags = vec!["--netuid".to_string(), v["netuid"].to_string()];
+    for (flag, key) in [
+        ("--block-hash", "block_hash"),
+        ("--hotkey", "hotkey"),
+        ("--coldkey", "coldkey"),
+        ("--difficulty", "difficulty"),
+        ("--start-nonce", "start_nonce"),
+    ] {
+        flags.push(flag.into());
+        flags.push(v[key].as_str().unwrap().into());
+    }
+    flags
+}
+
+#[test]
+fn devices_lists_the_cpu_and_the_adapters() {
+    let out = regpow(&["--json", "devices"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert!(!json["cpu"]["kernels"].as_array().unwrap().is_empty());
+    let adapters = json["wgpu"].as_array().unwrap();
+    assert!(
+        !adapters.is_empty(),
+        "no wgpu adapter: install mesa-vulkan-drivers"
+    );
+    assert_eq!(adapters[0]["index"], 0);
+    assert!(!adapters[0]["name"].as_str().unwrap().is_empty());
+    let human = regpow(&["devices"]);
+    assert!(text(&human.stdout).contains("wgpu 0: "));
+}
+
+#[test]
+fn solve_with_wgpu_finds_the_first_solution() {
+    for v in solved().iter().take(4) {
+        let flags = challenge_flags(v);
+        let mut args = vec![
+            "--json",
+            "solve",
+            "--backend",
+            "wgpu",
+            "--gpu-batch",
+            "65536",
+        ];
+        args.extend(flags.iter().map(String::as_str));
+        let out = regpow(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let json: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+        assert_eq!(json["nonce"].to_string(), v["nonce"].as_str().unwrap());
+        assert_eq!(json["seal"], v["seal"]);
+        assert_eq!(json["backend"], "wgpu");
+    }
+}
+
+#[test]
+fn bench_with_wgpu_reports_per_device_hashrate() {
+    for lanes in ["u32", "u64"] {
+        let out = regpow(&[
+            "--json",
+            "bench",
+            "--backend",
+            "wgpu",
+            "--device",
+            "0",
+            "--gpu-lanes",
+            lanes,
+            "--seconds",
+            "1",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let json: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+        assert_eq!(json["backend"], "wgpu");
+        let devices = json["devices"].as_array().unwrap();
+        assert_eq!(devices.len(), 1);
+        assert!(devices[0]["hashrate"].as_f64().unwrap() > 0.0);
+        assert!(json["hashrate"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn no_adapter_is_exit_3_with_one_line() {
+    // Metal does not exist on Linux: wgpu finds no adapter at all.
+    let out = regpow_env(
+        &["bench", "--backend", "wgpu", "--seconds", "1"],
+        &[("WGPU_BACKEND", "metal")],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: wgpu: no adapter found"), "{err}");
+}
+
+#[test]
+fn a_missing_device_is_exit_3() {
+    let out = regpow(&[
+        "bench",
+        "--backend",
+        "wgpu",
+        "--device",
+        "99",
+        "--seconds",
+        "1",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("no device 99"), "{err}");
+}
+
+#[test]
+fn auto_falls_back_to_the_cpu_with_a_note() {
+    // lavapipe is a CPU rasteriser, not a GPU: auto must not pick it over the CPU backend.
+    let listed: Value =
+        serde_json::from_str(&text(&regpow(&["--json", "devices"]).stdout)).unwrap();
+    let has_gpu = listed["wgpu"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["is_gpu"] == true);
+    let out = regpow(&["--json", "bench", "--seconds", "0.3", "--threads", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    if has_gpu {
+        assert_eq!(json["backend"], "wgpu");
+        return;
+    }
+    assert_eq!(json["backend"], "cpu");
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("note: --backend auto: wgpu found no GPU; using cpu"),
+        "{err}"
+    );
+}
