@@ -43,16 +43,24 @@ const WORKGROUP_SIZE: u32 = 64u;
 
 // ---------------------------------------------------------------- SHA-256 (FIPS 180-4)
 
-const K: array<u32, 64> = array<u32, 64>(
-    0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
-    0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
-    0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu, 0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau,
-    0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u, 0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u, 0x14292967u,
-    0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu, 0x53380d13u, 0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u,
-    0xa2bfe8a1u, 0xa81a664bu, 0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u,
-    0x19a4c116u, 0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
-    0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u,
-);
+// Round constants live in a uniform buffer (`consts`, filled once by the host): indexing a
+// WGSL `const` array with a run-time index makes some compilers (naga → SPIR-V) copy the
+// whole array into private memory at every use, which measured 4x slower on lavapipe.
+struct Constants {
+    k: array<vec4<u32>, 16>,        // SHA-256 K[0..64], four per vec4
+    rc: array<vec4<u32>, 12>,       // Keccak iota constants as (lo, hi), two per vec4
+}
+
+@group(0) @binding(3) var<uniform> consts: Constants;
+
+fn k_at(i: u32) -> u32 {
+    return consts.k[i >> 2u][i & 3u];
+}
+
+fn rc_at(r: u32) -> vec2<u32> {
+    let v = consts.rc[r >> 1u];
+    return select(v.xy, v.zw, (r & 1u) == 1u);
+}
 
 fn rotr(x: u32, n: u32) -> u32 {
     return (x >> n) | (x << (32u - n));
@@ -94,22 +102,22 @@ fn expand(w: ptr<function, array<u32, 16>>) {
 
 // Sixteen rounds using w[0..16] with round constants K[k0..k0+16].
 fn sixteen_rounds(s: ptr<function, array<u32, 8>>, w: ptr<function, array<u32, 16>>, k0: u32) {
-    sha_round(s, K[k0 + 0u] + (*w)[0]);
-    sha_round(s, K[k0 + 1u] + (*w)[1]);
-    sha_round(s, K[k0 + 2u] + (*w)[2]);
-    sha_round(s, K[k0 + 3u] + (*w)[3]);
-    sha_round(s, K[k0 + 4u] + (*w)[4]);
-    sha_round(s, K[k0 + 5u] + (*w)[5]);
-    sha_round(s, K[k0 + 6u] + (*w)[6]);
-    sha_round(s, K[k0 + 7u] + (*w)[7]);
-    sha_round(s, K[k0 + 8u] + (*w)[8]);
-    sha_round(s, K[k0 + 9u] + (*w)[9]);
-    sha_round(s, K[k0 + 10u] + (*w)[10]);
-    sha_round(s, K[k0 + 11u] + (*w)[11]);
-    sha_round(s, K[k0 + 12u] + (*w)[12]);
-    sha_round(s, K[k0 + 13u] + (*w)[13]);
-    sha_round(s, K[k0 + 14u] + (*w)[14]);
-    sha_round(s, K[k0 + 15u] + (*w)[15]);
+    sha_round(s, k_at(k0 + 0u) + (*w)[0]);
+    sha_round(s, k_at(k0 + 1u) + (*w)[1]);
+    sha_round(s, k_at(k0 + 2u) + (*w)[2]);
+    sha_round(s, k_at(k0 + 3u) + (*w)[3]);
+    sha_round(s, k_at(k0 + 4u) + (*w)[4]);
+    sha_round(s, k_at(k0 + 5u) + (*w)[5]);
+    sha_round(s, k_at(k0 + 6u) + (*w)[6]);
+    sha_round(s, k_at(k0 + 7u) + (*w)[7]);
+    sha_round(s, k_at(k0 + 8u) + (*w)[8]);
+    sha_round(s, k_at(k0 + 9u) + (*w)[9]);
+    sha_round(s, k_at(k0 + 10u) + (*w)[10]);
+    sha_round(s, k_at(k0 + 11u) + (*w)[11]);
+    sha_round(s, k_at(k0 + 12u) + (*w)[12]);
+    sha_round(s, k_at(k0 + 13u) + (*w)[13]);
+    sha_round(s, k_at(k0 + 14u) + (*w)[14]);
+    sha_round(s, k_at(k0 + 15u) + (*w)[15]);
 }
 
 fn add_state(s: ptr<function, array<u32, 8>>, h: array<u32, 8>) {
@@ -140,8 +148,8 @@ fn sha256_of_nonce(lo: u32, hi: u32) -> array<u32, 8> {
         bswap((lo >> 8u) | (hi << 24u)),     // W15 = nonce[1..5] big-endian
     );
     // Rounds 0–13 are in state14; rounds 14 and 15 use the nonce words.
-    sha_round(&s, K[14] + w[14]);
-    sha_round(&s, K[15] + w[15]);
+    sha_round(&s, k_at(14u) + w[14]);
+    sha_round(&s, k_at(15u) + w[15]);
     expand(&w); sixteen_rounds(&s, &w, 16u);
     expand(&w); sixteen_rounds(&s, &w, 32u);
     expand(&w); sixteen_rounds(&s, &w, 48u);
@@ -160,22 +168,6 @@ fn sha256_of_nonce(lo: u32, hi: u32) -> array<u32, 8> {
 }
 
 // ---------------------------------------------------------------- Keccak-f[1600]
-
-// Iota's round constants as (lo, hi) halves.
-const RC: array<vec2<u32>, 24> = array<vec2<u32>, 24>(
-    vec2<u32>(0x00000001u, 0x00000000u), vec2<u32>(0x00008082u, 0x00000000u),
-    vec2<u32>(0x0000808au, 0x80000000u), vec2<u32>(0x80008000u, 0x80000000u),
-    vec2<u32>(0x0000808bu, 0x00000000u), vec2<u32>(0x80000001u, 0x00000000u),
-    vec2<u32>(0x80008081u, 0x80000000u), vec2<u32>(0x00008009u, 0x80000000u),
-    vec2<u32>(0x0000008au, 0x00000000u), vec2<u32>(0x00000088u, 0x00000000u),
-    vec2<u32>(0x80008009u, 0x00000000u), vec2<u32>(0x8000000au, 0x00000000u),
-    vec2<u32>(0x8000808bu, 0x00000000u), vec2<u32>(0x0000008bu, 0x80000000u),
-    vec2<u32>(0x00008089u, 0x80000000u), vec2<u32>(0x00008003u, 0x80000000u),
-    vec2<u32>(0x00008002u, 0x80000000u), vec2<u32>(0x00000080u, 0x80000000u),
-    vec2<u32>(0x0000800au, 0x00000000u), vec2<u32>(0x8000000au, 0x80000000u),
-    vec2<u32>(0x80008081u, 0x80000000u), vec2<u32>(0x00008080u, 0x80000000u),
-    vec2<u32>(0x80000001u, 0x00000000u), vec2<u32>(0x80008008u, 0x80000000u),
-);
 
 // Theta's D[x] = C[x−1] ^ rotl(C[x+1], 1), with C[x] the parity of column x.
 fn theta_d(a: ptr<function, array<Lane, 25>>) -> array<Lane, 5> {
@@ -270,7 +262,7 @@ fn keccak_input(digest: array<u32, 8>) -> array<Lane, 25> {
 fn seal_high_lane(digest: array<u32, 8>) -> Lane {
     var a = keccak_input(digest);
     for (var r = 0u; r < 23u; r++) {
-        keccak_round(&a, RC[r]);
+        keccak_round(&a, rc_at(r));
     }
     let d = theta_d(&a);
     let b30 = rotl(a[18] ^ d[3], 21u);
@@ -324,7 +316,7 @@ fn seal_full(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     let hi = params.base_hi + select(0u, 1u, lo < offset);
     var a = keccak_input(sha256_of_nonce(lo, hi));
     for (var r = 0u; r < 24u; r++) {
-        keccak_round(&a, RC[r]);
+        keccak_round(&a, rc_at(r));
     }
     for (var i = 0u; i < 4u; i++) {
         seals[offset * 8u + 2u * i] = lane_lo(a[i]);

@@ -98,6 +98,8 @@ pub enum BackendChoice {
 /// Keccak lane representation in the WGSL kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum GpuLanes {
+    /// 64-bit lanes where the adapter offers them, otherwise u32 pairs.
+    Auto,
     /// (lo, hi) pairs of u32: every adapter.
     U32,
     /// Native 64-bit integers: adapters with SHADER_INT64 only.
@@ -123,7 +125,7 @@ pub struct BackendArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub gpu_batch: Option<u32>,
     /// Keccak lanes in the WGSL kernel.
-    #[arg(long, value_enum, default_value_t = GpuLanes::U32)]
+    #[arg(long, value_enum, default_value_t = GpuLanes::Auto)]
     pub gpu_lanes: GpuLanes,
 }
 

@@ -46,6 +46,7 @@ fn open_wgpu(args: &BackendArgs) -> Result<Box<dyn Backend>, Failure> {
         devices: args.device.clone(),
         batch: args.gpu_batch,
         lanes: match args.gpu_lanes {
+            GpuLanes::Auto => LaneMode::Auto,
             GpuLanes::U32 => LaneMode::U32,
             GpuLanes::U64 => LaneMode::U64,
         },

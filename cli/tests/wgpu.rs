@@ -163,3 +163,48 @@ fn auto_falls_back_to_the_cpu_with_a_note() {
         "{err}"
     );
 }
+
+#[test]
+fn an_adapter_without_int64_runs_the_u32_kernel() {
+    // Mesa's GL driver (llvmpipe) has no 64-bit shader integers: the path most older or
+    // mobile GPUs take.
+    let gl = [("WGPU_BACKEND", "gl")];
+    let listed: Value =
+        serde_json::from_str(&text(&regpow_env(&["--json", "devices"], &gl).stdout)).unwrap();
+    let Some(adapter) = listed["wgpu"].as_array().unwrap().first().cloned() else {
+        eprintln!("skipped: no GL adapter on this machine");
+        return;
+    };
+    assert_eq!(adapter["int64"], false, "{adapter}");
+    for v in solved().iter().skip(4).take(3) {
+        let flags = challenge_flags(v);
+        let mut args = vec![
+            "--json",
+            "solve",
+            "--backend",
+            "wgpu",
+            "--gpu-batch",
+            "65536",
+        ];
+        args.extend(flags.iter().map(String::as_str));
+        let out = regpow_env(&args, &gl);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let json: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+        assert_eq!(json["nonce"].to_string(), v["nonce"].as_str().unwrap());
+    }
+    let out = regpow_env(
+        &[
+            "bench",
+            "--backend",
+            "wgpu",
+            "--gpu-lanes",
+            "u64",
+            "--seconds",
+            "1",
+        ],
+        &gl,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("no 64-bit shader integers"), "{err}");
+}

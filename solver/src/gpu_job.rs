@@ -66,6 +66,21 @@ impl GpuJob {
     }
 }
 
+/// The round constants GPU kernels read from a constant/uniform buffer: SHA-256's K[0..64],
+/// then Keccak's 24 iota constants as (lo, hi) u32 pairs.
+pub fn kernel_constants() -> [u32; 64 + 48] {
+    let mut words = [0u32; 64 + 48];
+    words[..64].copy_from_slice(&K);
+    for (pair, rc) in words[64..]
+        .chunks_exact_mut(2)
+        .zip(crate::cpu::keccak::ROUND_CONSTANTS)
+    {
+        pair[0] = rc as u32;
+        pair[1] = (rc >> 32) as u32;
+    }
+    words
+}
+
 /// One SHA-256 round on the working variables a..h (FIPS 180-4, 6.2.2 step 3).
 fn sha256_round(s: &mut [u32; 8], k_plus_w: u32) {
     let [a, b, c, d, e, f, g, h] = *s;

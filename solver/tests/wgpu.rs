@@ -65,7 +65,7 @@ fn kernel_seals_equal_the_reference_in_both_lane_modes() {
 fn wgpu_solves_the_reference_challenges() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors.json");
     let vectors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let backend = open(LaneMode::U32, Some(1 << 16));
+    let backend = open(LaneMode::Auto, Some(1 << 16));
     for v in vectors["solved"].as_array().unwrap() {
         let text = |k: &str| v[k].as_str().unwrap().to_string();
         let ch = Challenge::new(

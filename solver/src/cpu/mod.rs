@@ -5,7 +5,7 @@
 //! the hash counter after each step (so a stop takes effect within about a millisecond).
 //! Every candidate from the kernel is re-derived with the reference seal before it counts.
 
-mod keccak;
+pub(crate) mod keccak;
 mod kernel;
 mod lanes;
 mod midstate;

@@ -15,7 +15,7 @@ use wgpu::{
 
 use super::adapters::AdapterSummary;
 use crate::backend::{BackendError, ChunkCursor, Hit, Job, NonceRange, SearchControl};
-use crate::gpu_job::GpuJob;
+use crate::gpu_job::{kernel_constants, GpuJob};
 
 /// The kernel, shared by both lane variants.
 const KERNEL: &str = include_str!("../../../kernels/seal.wgsl");
@@ -41,17 +41,20 @@ const PARAMS_WORDS: usize = 40;
 /// Aim for dispatches of this length: long enough to amortise the launch, short enough that
 /// a new challenge or a stop takes effect quickly.
 const TARGET_DISPATCH: Duration = Duration::from_millis(75);
+/// Tuning grows its test dispatch until one takes at least this long, so that fixed costs
+/// (submission, read-back) do not distort the measured rate.
+const TUNING_MIN: Duration = Duration::from_millis(40);
 /// A dispatch that takes longer than this is treated as a hung device.
 const DISPATCH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Keccak lane representation in the kernel.
-///
-/// u32 pairs are the default: every adapter supports them, GPUs have 32-bit integer units
-/// anyway, and on lavapipe they measured 1.6x faster than u64 lanes (benches/RESULTS.md).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LaneMode {
-    /// (lo, hi) pairs of u32: every adapter.
+    /// Native u64 where the adapter has SHADER_INT64, else u32 pairs. On lavapipe u64 lanes
+    /// measured 15–25% faster (benches/RESULTS.md).
     #[default]
+    Auto,
+    /// (lo, hi) pairs of u32: every adapter.
     U32,
     /// Native u64: only adapters with SHADER_INT64.
     U64,
@@ -80,6 +83,7 @@ pub(crate) struct Worker {
     queue: Queue,
     search: ComputePipeline,
     module: wgpu::ShaderModule,
+    constants: Buffer,
     seal_full: OnceLock<ComputePipeline>,
     slots: Mutex<[Slot; 2]>,
     batch: u32,
@@ -94,10 +98,14 @@ impl Worker {
         lanes: LaneMode,
         batch: Option<u32>,
     ) -> Result<Self, BackendError> {
-        let int64_lanes = lanes == LaneMode::U64;
+        let int64_lanes = match lanes {
+            LaneMode::Auto => summary.int64,
+            LaneMode::U32 => false,
+            LaneMode::U64 => true,
+        };
         if int64_lanes && !summary.int64 {
             return Err(BackendError::Unavailable(format!(
-                "wgpu: {} has no 64-bit shader integers (SHADER_INT64); use u32 lanes",
+                "wgpu: {} has no 64-bit shader integers (SHADER_INT64); use --gpu-lanes u32",
                 summary.name
             )));
         }
@@ -140,7 +148,15 @@ impl Worker {
             )
         };
         let search = pipeline(&device, &module, "search");
-        let slots = [make_slot(&device, &search), make_slot(&device, &search)];
+        let constants = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("constants"),
+            contents: &words_to_bytes(&kernel_constants()),
+            usage: BufferUsages::UNIFORM,
+        });
+        let slots = [
+            make_slot(&device, &search, &constants),
+            make_slot(&device, &search, &constants),
+        ];
         let mut worker = Self {
             summary,
             int64_lanes,
@@ -148,6 +164,7 @@ impl Worker {
             queue,
             search,
             module,
+            constants,
             seal_full: OnceLock::new(),
             slots: Mutex::new(slots),
             batch: GROUP_NONCES,
@@ -182,7 +199,7 @@ impl Worker {
             let started = Instant::now();
             self.run_once(&job, NonceRange::with_len(0, u64::from(batch)))?;
             let took = started.elapsed();
-            if took >= Duration::from_millis(15) || batch >= u32::MAX / 4 {
+            if took >= TUNING_MIN || batch >= u32::MAX / 4 {
                 let rate = f64::from(batch) / took.as_secs_f64();
                 let target = (rate * TARGET_DISPATCH.as_secs_f64()) as u64;
                 return Ok(round_batch(target));
@@ -381,6 +398,10 @@ impl Worker {
                     binding: 2,
                     resource: out.as_entire_binding(),
                 },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: self.constants.as_entire_binding(),
+                },
             ],
         });
         let mut encoder = self
@@ -413,7 +434,7 @@ fn pipeline(device: &Device, module: &wgpu::ShaderModule, entry: &str) -> Comput
     })
 }
 
-fn make_slot(device: &Device, search: &ComputePipeline) -> Slot {
+fn make_slot(device: &Device, search: &ComputePipeline, constants: &Buffer) -> Slot {
     let params = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("params"),
         size: (PARAMS_WORDS * 4) as u64,
@@ -443,6 +464,10 @@ fn make_slot(device: &Device, search: &ComputePipeline) -> Slot {
             wgpu::BindGroupEntry {
                 binding: 1,
                 resource: results.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 3,
+                resource: constants.as_entire_binding(),
             },
         ],
     });
