@@ -19,6 +19,7 @@ pub mod cpu;
 pub mod difficulty;
 pub mod error;
 pub mod gpu_job;
+mod gpu_pipeline;
 pub mod keys;
 pub mod seal;
 pub mod search;

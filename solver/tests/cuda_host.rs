@@ -13,7 +13,14 @@ fn build_harness() -> std::path::PathBuf {
     let out = std::env::temp_dir().join(format!("regpow-seal-harness-{}", std::process::id()));
     let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
     let status = Command::new(&compiler)
-        .args(["-O2", "-std=c++17", "-Wall", "-Wno-unknown-pragmas", "-Werror", "-o"])
+        .args([
+            "-O2",
+            "-std=c++17",
+            "-Wall",
+            "-Wno-unknown-pragmas",
+            "-Werror",
+            "-o",
+        ])
         .arg(&out)
         .arg(format!("{root}/host_harness.cpp"))
         .status()
@@ -64,7 +71,9 @@ fn host_build_of_the_cuda_kernel_matches_the_reference() {
     }
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     for _ in 0..64 {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         nonces.push(state);
     }
     for seed in 1..=6u8 {

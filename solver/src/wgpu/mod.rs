@@ -9,16 +9,13 @@
 mod adapters;
 mod worker;
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Mutex;
-
 pub use adapters::{list, AdapterSummary};
 pub use worker::LaneMode;
 
 use crate::backend::{
-    Backend, BackendError, ChunkCursor, DeviceInfo, Hit, Job, NonceRange, SearchControl,
-    SearchOutcome,
+    Backend, BackendError, DeviceInfo, Job, NonceRange, SearchControl, SearchOutcome,
 };
+use crate::gpu_pipeline::{search_devices, Dispatcher};
 use worker::Worker;
 
 /// How to open the wgpu backend.
@@ -139,43 +136,6 @@ impl Backend for WgpuBackend {
         range: NonceRange,
         control: &SearchControl,
     ) -> Result<SearchOutcome, BackendError> {
-        let cursor = ChunkCursor::new(range);
-        let halt = AtomicBool::new(false);
-        let found: Mutex<Option<Hit>> = Mutex::new(None);
-        let fault: Mutex<Option<BackendError>> = Mutex::new(None);
-        std::thread::scope(|scope| {
-            for (index, worker) in self.workers.iter().enumerate() {
-                let (cursor, halt, found, fault) = (&cursor, &halt, &found, &fault);
-                scope.spawn(
-                    move || match worker.search(index, job, cursor, halt, control) {
-                        Ok(Some(hit)) => {
-                            let mut slot = found.lock().unwrap_or_else(|e| e.into_inner());
-                            if slot.is_none_or(|h| hit.nonce < h.nonce) {
-                                *slot = Some(hit);
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            halt.store(true, std::sync::atomic::Ordering::Relaxed);
-                            fault
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(e);
-                        }
-                    },
-                );
-            }
-        });
-        if let Some(hit) = found.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            return Ok(SearchOutcome::Found(hit));
-        }
-        if let Some(e) = fault.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            return Err(e);
-        }
-        Ok(if control.is_stopped() {
-            SearchOutcome::Stopped
-        } else {
-            SearchOutcome::Exhausted
-        })
+        search_devices(&self.workers, job, range, control)
     }
 }

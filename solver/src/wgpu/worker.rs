@@ -3,7 +3,6 @@
 //! Two dispatches are kept in flight (double buffering): while the host waits for and reads
 //! back one, the GPU already runs the next, so it never idles between batches.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -14,8 +13,9 @@ use wgpu::{
 };
 
 use super::adapters::AdapterSummary;
-use crate::backend::{BackendError, ChunkCursor, Hit, Job, NonceRange, SearchControl};
+use crate::backend::{BackendError, Job, NonceRange};
 use crate::gpu_job::{kernel_constants, GpuJob};
+use crate::gpu_pipeline::{round_batch, tune_batch, Dispatcher};
 
 /// The kernel, shared by both lane variants.
 const KERNEL: &str = include_str!("../../../kernels/seal.wgsl");
@@ -66,13 +66,6 @@ struct Slot {
     results: Buffer,
     readback: Buffer,
     bind_group: BindGroup,
-}
-
-/// A dispatch that has been submitted and not yet read back.
-struct InFlight {
-    slot: usize,
-    chunk: NonceRange,
-    submission: SubmissionIndex,
 }
 
 /// A device ready to search.
@@ -172,19 +165,13 @@ impl Worker {
         };
         worker.check_fault()?;
         worker.batch = match batch {
-            Some(n) => round_batch(u64::from(n)),
+            Some(n) => round_batch(GROUP_NONCES, u64::from(n)),
             None => worker.tune()?,
         };
         Ok(worker)
     }
 
-    /// Nonces per dispatch.
-    pub(crate) fn batch(&self) -> u32 {
-        self.batch
-    }
-
-    /// Times growing dispatches until one takes a measurable while, then scales to
-    /// [`TARGET_DISPATCH`].
+    /// Sizes batches to about [`TARGET_DISPATCH`] from timed test dispatches.
     fn tune(&self) -> Result<u32, BackendError> {
         let job = GpuJob {
             midstate: [1; 8],
@@ -192,20 +179,11 @@ impl Worker {
             block2: [3; 16],
             target_high: 0,
         };
-        let mut batch = GROUP_NONCES * 16;
-        // The first dispatch also pays for pipeline compilation: not timed.
-        self.run_once(&job, NonceRange::with_len(0, u64::from(batch)))?;
-        loop {
+        tune_batch(GROUP_NONCES, TUNING_MIN, TARGET_DISPATCH, |batch| {
             let started = Instant::now();
             self.run_once(&job, NonceRange::with_len(0, u64::from(batch)))?;
-            let took = started.elapsed();
-            if took >= TUNING_MIN || batch >= u32::MAX / 4 {
-                let rate = f64::from(batch) / took.as_secs_f64();
-                let target = (rate * TARGET_DISPATCH.as_secs_f64()) as u64;
-                return Ok(round_batch(target));
-            }
-            batch *= 4;
-        }
+            Ok(started.elapsed())
+        })
     }
 
     fn check_fault(&self) -> Result<(), BackendError> {
@@ -220,12 +198,11 @@ impl Worker {
 
     /// One dispatch, waited for: used by tuning.
     fn run_once(&self, job: &GpuJob, chunk: NonceRange) -> Result<Vec<u64>, BackendError> {
-        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        let submission = self.submit(&slots[0], job, chunk);
-        self.collect(&slots[0], submission)
+        let submission = self.submit(0, job, chunk)?;
+        self.collect(submission)
     }
 
-    fn submit(&self, slot: &Slot, job: &GpuJob, chunk: NonceRange) -> SubmissionIndex {
+    fn submit_on(&self, slot: &Slot, job: &GpuJob, chunk: NonceRange) -> SubmissionIndex {
         let count = u32::try_from(chunk.len()).expect("chunks fit in u32");
         let (groups_x, groups_y) = dispatch_shape(count.div_ceil(NONCES_PER_THREAD));
         let params = params_words(job, chunk.start, count, groups_x);
@@ -246,7 +223,11 @@ impl Worker {
     }
 
     /// Waits for a dispatch and returns its candidate nonces (lane 3 within the target).
-    fn collect(&self, slot: &Slot, submission: SubmissionIndex) -> Result<Vec<u64>, BackendError> {
+    fn collect_from(
+        &self,
+        slot: &Slot,
+        submission: SubmissionIndex,
+    ) -> Result<Vec<u64>, BackendError> {
         let bytes = self.read_back(&slot.readback, submission, RESULTS_BYTES)?;
         let words = bytes_to_words(&bytes);
         let kept = words[0].min(CAPACITY) as usize;
@@ -293,64 +274,6 @@ impl Worker {
             .to_vec();
         buffer.unmap();
         Ok(data)
-    }
-
-    /// Searches chunks from `cursor` until a verified hit, the end, `halt` or a stop.
-    /// Returns the lowest verified hit of the first dispatch that had one.
-    pub(crate) fn search(
-        &self,
-        index: usize,
-        job: &Job,
-        cursor: &ChunkCursor,
-        halt: &std::sync::atomic::AtomicBool,
-        control: &SearchControl,
-    ) -> Result<Option<Hit>, BackendError> {
-        use std::sync::atomic::Ordering;
-        let gpu_job = GpuJob::new(job);
-        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
-        let go_on = || !halt.load(Ordering::Relaxed) && !control.is_stopped();
-        for slot in 0..2 {
-            if let Some(chunk) = go_on()
-                .then(|| cursor.claim(u64::from(self.batch)))
-                .flatten()
-            {
-                let submission = self.submit(&slots[slot], &gpu_job, chunk);
-                in_flight.push_back(InFlight {
-                    slot,
-                    chunk,
-                    submission,
-                });
-            }
-        }
-        let mut found: Option<Hit> = None;
-        while let Some(done) = in_flight.pop_front() {
-            let candidates = self.collect(&slots[done.slot], done.submission)?;
-            control.add_hashes(index, u64::try_from(done.chunk.len()).unwrap_or(u64::MAX));
-            if found.is_none() {
-                let mut nonces: Vec<u64> = candidates
-                    .into_iter()
-                    .filter(|n| (done.chunk.start..=done.chunk.end).contains(n))
-                    .collect();
-                nonces.sort_unstable();
-                // Every candidate is re-derived with the reference seal: only real hits count.
-                found = nonces.into_iter().find_map(|n| job.verify(n));
-                if found.is_some() {
-                    halt.store(true, Ordering::Relaxed);
-                }
-            }
-            if go_on() {
-                if let Some(chunk) = cursor.claim(u64::from(self.batch)) {
-                    let submission = self.submit(&slots[done.slot], &gpu_job, chunk);
-                    in_flight.push_back(InFlight {
-                        slot: done.slot,
-                        chunk,
-                        submission,
-                    });
-                }
-            }
-        }
-        Ok(found)
     }
 
     /// The full seals of `count` nonces from `start`, computed by the kernel's `seal_full`
@@ -423,6 +346,29 @@ impl Worker {
     }
 }
 
+impl Dispatcher for Worker {
+    type Pending = (usize, SubmissionIndex);
+
+    fn batch(&self) -> u32 {
+        self.batch
+    }
+
+    fn submit(
+        &self,
+        slot: usize,
+        job: &GpuJob,
+        chunk: NonceRange,
+    ) -> Result<Self::Pending, BackendError> {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        Ok((slot, self.submit_on(&slots[slot], job, chunk)))
+    }
+
+    fn collect(&self, (slot, submission): Self::Pending) -> Result<Vec<u64>, BackendError> {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        self.collect_from(&slots[slot], submission)
+    }
+}
+
 fn pipeline(device: &Device, module: &wgpu::ShaderModule, entry: &str) -> ComputePipeline {
     device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some(entry),
@@ -486,13 +432,6 @@ fn dispatch_shape(invocations: u32) -> (u32, u32) {
     (x, groups.div_ceil(x))
 }
 
-/// A batch size rounded up to whole workgroups, within what one dispatch can address.
-fn round_batch(nonces: u64) -> u32 {
-    let max = u64::from(u32::MAX / 2);
-    let groups = nonces.clamp(1, max).div_ceil(u64::from(GROUP_NONCES));
-    (groups * u64::from(GROUP_NONCES)) as u32
-}
-
 /// The Params uniform of seal.wgsl, word by word.
 fn params_words(job: &GpuJob, base: u64, count: u32, groups_x: u32) -> [u32; PARAMS_WORDS] {
     let mut w = [0u32; PARAMS_WORDS];
@@ -530,7 +469,7 @@ mod tests {
         assert_eq!(dispatch_shape(1), (1, 1));
         assert_eq!(dispatch_shape(64 * 65_535), (65_535, 1));
         assert_eq!(dispatch_shape(64 * 65_535 + 1), (65_535, 2));
-        assert_eq!(round_batch(1), GROUP_NONCES);
-        assert_eq!(round_batch(u64::MAX) % GROUP_NONCES, 0);
+        assert_eq!(round_batch(GROUP_NONCES, 1), GROUP_NONCES);
+        assert_eq!(round_batch(GROUP_NONCES, u64::MAX) % GROUP_NONCES, 0);
     }
 }

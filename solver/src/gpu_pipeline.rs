@@ -1,0 +1,155 @@
+//! The search loop every GPU backend shares: two dispatches in flight per device, chunks
+//! claimed from one cursor across devices, and every candidate re-verified on the CPU.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use crate::backend::{
+    BackendError, ChunkCursor, Hit, Job, NonceRange, SearchControl, SearchOutcome,
+};
+use crate::gpu_job::GpuJob;
+
+/// Dispatches in flight per device: while the host reads one back, the GPU runs the other.
+pub(crate) const IN_FLIGHT: usize = 2;
+
+/// A GPU device that can hash one chunk of nonces per dispatch.
+pub(crate) trait Dispatcher: Sync {
+    /// A submitted dispatch, to be collected.
+    type Pending;
+    /// Nonces per dispatch.
+    fn batch(&self) -> u32;
+    /// Starts hashing `chunk` (at most [`Self::batch`] nonces) with buffer set `slot`
+    /// (`0..IN_FLIGHT`); must not wait for the GPU.
+    fn submit(
+        &self,
+        slot: usize,
+        job: &GpuJob,
+        chunk: NonceRange,
+    ) -> Result<Self::Pending, BackendError>;
+    /// Waits for a dispatch; returns the nonces whose seal lane 3 is within the target
+    /// (candidates, not yet verified).
+    fn collect(&self, pending: Self::Pending) -> Result<Vec<u64>, BackendError>;
+}
+
+/// Runs one device until a verified hit, the end of the range, `halt` or a stop; returns
+/// the lowest verified hit of the first dispatch that had one.
+pub(crate) fn run_device<D: Dispatcher>(
+    device: &D,
+    index: usize,
+    job: &Job,
+    cursor: &ChunkCursor,
+    halt: &AtomicBool,
+    control: &SearchControl,
+) -> Result<Option<Hit>, BackendError> {
+    let gpu_job = GpuJob::new(job);
+    let go_on = || !halt.load(Ordering::Relaxed) && !control.is_stopped();
+    let mut in_flight: VecDeque<(usize, NonceRange, D::Pending)> = VecDeque::new();
+    for slot in 0..IN_FLIGHT {
+        if !go_on() {
+            break;
+        }
+        if let Some(chunk) = cursor.claim(u64::from(device.batch())) {
+            in_flight.push_back((slot, chunk, device.submit(slot, &gpu_job, chunk)?));
+        }
+    }
+    let mut found: Option<Hit> = None;
+    while let Some((slot, chunk, pending)) = in_flight.pop_front() {
+        let candidates = device.collect(pending)?;
+        control.add_hashes(index, u64::try_from(chunk.len()).unwrap_or(u64::MAX));
+        if found.is_none() {
+            let mut nonces: Vec<u64> = candidates
+                .into_iter()
+                .filter(|n| (chunk.start..=chunk.end).contains(n))
+                .collect();
+            nonces.sort_unstable();
+            // The GPU only pre-selects: the reference seal decides what is a hit.
+            found = nonces.into_iter().find_map(|n| job.verify(n));
+            if found.is_some() {
+                halt.store(true, Ordering::Relaxed);
+            }
+        }
+        if go_on() {
+            if let Some(next) = cursor.claim(u64::from(device.batch())) {
+                in_flight.push_back((slot, next, device.submit(slot, &gpu_job, next)?));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Searches `range` on every device at once, one host thread each.
+pub(crate) fn search_devices<D: Dispatcher>(
+    devices: &[D],
+    job: &Job,
+    range: NonceRange,
+    control: &SearchControl,
+) -> Result<SearchOutcome, BackendError> {
+    let cursor = ChunkCursor::new(range);
+    let halt = AtomicBool::new(false);
+    let found: Mutex<Option<Hit>> = Mutex::new(None);
+    let fault: Mutex<Option<BackendError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for (index, device) in devices.iter().enumerate() {
+            let (cursor, halt, found, fault) = (&cursor, &halt, &found, &fault);
+            scope.spawn(
+                move || match run_device(device, index, job, cursor, halt, control) {
+                    Ok(Some(hit)) => {
+                        let mut slot = found.lock().unwrap_or_else(|e| e.into_inner());
+                        if slot.is_none_or(|h| hit.nonce < h.nonce) {
+                            *slot = Some(hit);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        halt.store(true, Ordering::Relaxed);
+                        fault
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                    }
+                },
+            );
+        }
+    });
+    if let Some(hit) = found.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Ok(SearchOutcome::Found(hit));
+    }
+    if let Some(e) = fault.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    Ok(if control.is_stopped() {
+        SearchOutcome::Stopped
+    } else {
+        SearchOutcome::Exhausted
+    })
+}
+
+/// Picks a batch size: grows a timed test dispatch until it takes at least `min_sample`, then
+/// scales its rate to `target`. `time_batch(n)` runs one dispatch of `n` nonces and returns
+/// how long it took; `granule` is the batch granularity.
+pub(crate) fn tune_batch(
+    granule: u32,
+    min_sample: std::time::Duration,
+    target: std::time::Duration,
+    mut time_batch: impl FnMut(u32) -> Result<std::time::Duration, BackendError>,
+) -> Result<u32, BackendError> {
+    let mut batch = granule.saturating_mul(16);
+    // The first dispatch pays for loading and warming up: not used.
+    time_batch(batch)?;
+    loop {
+        let took = time_batch(batch)?;
+        if took >= min_sample || batch >= u32::MAX / 8 {
+            let rate = f64::from(batch) / took.as_secs_f64().max(1e-9);
+            return Ok(round_batch(granule, (rate * target.as_secs_f64()) as u64));
+        }
+        batch = batch.saturating_mul(4);
+    }
+}
+
+/// A batch rounded up to whole granules, within what one dispatch can address (2^31).
+pub(crate) fn round_batch(granule: u32, nonces: u64) -> u32 {
+    let max = u64::from(u32::MAX / 2);
+    let granules = nonces.clamp(1, max).div_ceil(u64::from(granule));
+    (granules * u64::from(granule)).min(max) as u32
+}
