@@ -87,12 +87,14 @@ pub struct VerifyArgs {
 /// Which backend searches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendChoice {
-    /// GPUs through wgpu when there are any, otherwise the CPU.
+    /// NVIDIA GPUs through CUDA if present, else other GPUs through wgpu, else the CPU.
     Auto,
     /// CPU threads with the best SIMD kernel.
     Cpu,
     /// The WGSL kernel on Vulkan, Metal, DX12 or GL adapters (any GPU vendor).
     Wgpu,
+    /// The CUDA kernel on NVIDIA GPUs (needs the NVIDIA driver and NVRTC).
+    Cuda,
 }
 
 /// Keccak lane representation in the WGSL kernel.
@@ -118,10 +120,11 @@ pub struct BackendArgs {
     /// Force a CPU kernel: scalar, avx2 or avx512 (default: the fastest this CPU has).
     #[arg(long)]
     pub cpu_kernel: Option<CpuKernel>,
-    /// GPU devices to use, by index from `regpow devices` (default: every GPU).
+    /// GPU devices to use, by index from `regpow devices` for the chosen backend (default:
+    /// every GPU).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub device: Option<Vec<usize>>,
-    /// Nonces per GPU dispatch (default: tuned per device to about 75 ms).
+    /// Nonces per GPU dispatch or launch (default: tuned per device to about 75 ms).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub gpu_batch: Option<u32>,
     /// Keccak lanes in the WGSL kernel.

@@ -1,6 +1,7 @@
 //! Turns `--backend` and the device flags into a ready [`Backend`].
 
 use regpow_solver::cpu::CpuBackend;
+use regpow_solver::cuda::{self, CudaBackend, CudaOptions};
 use regpow_solver::wgpu::{self as gpu, LaneMode, WgpuBackend, WgpuOptions};
 use regpow_solver::Backend;
 
@@ -8,26 +9,38 @@ use crate::args::{BackendArgs, BackendChoice, GpuLanes};
 use crate::failure::Failure;
 
 /// Builds the backend the flags ask for. A backend or device that is not available here is
-/// exit 3; `auto` falls back to the CPU with a one-line note on stderr saying why.
+/// exit 3; `auto` takes the first of CUDA, wgpu GPUs and the CPU that works, with a
+/// one-line note on stderr when it falls back to the CPU.
 pub fn open(args: &BackendArgs) -> Result<Box<dyn Backend>, Failure> {
     match args.backend {
         BackendChoice::Cpu => open_cpu(args),
         BackendChoice::Wgpu => open_wgpu(args),
+        BackendChoice::Cuda => open_cuda(args),
         BackendChoice::Auto => {
+            // Prefer CUDA for NVIDIA GPUs; then any GPU through wgpu; then the CPU. One
+            // backend only, so no GPU is driven twice (CUDA and Vulkan see the same cards).
+            let cuda_status = cuda::status();
+            if cuda_status.available {
+                return open_cuda(args);
+            }
             if args.device.is_some() {
                 return open_wgpu(args);
             }
-            let why = if gpu::list().iter().any(|a| a.is_gpu) {
+            let wgpu_has_gpu = gpu::list().iter().any(|a| a.is_gpu);
+            if wgpu_has_gpu {
                 match open_wgpu(args) {
                     Ok(backend) => return Ok(backend),
-                    Err(e) => e.to_string(),
+                    Err(e) => {
+                        let cpu = open_cpu(args)?;
+                        eprintln!("note: --backend auto: {e}; using {}", cpu.devices()[0].name);
+                        return Ok(cpu);
+                    }
                 }
-            } else {
-                "wgpu found no GPU".to_string()
-            };
+            }
             let cpu = open_cpu(args)?;
             eprintln!(
-                "note: --backend auto: {why}; using {}",
+                "note: --backend auto: no GPU (CUDA: {}; wgpu: no GPU adapter); using {}",
+                cuda_status.reason.as_deref().unwrap_or("unavailable"),
                 cpu.devices()[0].name
             );
             Ok(cpu)
@@ -52,6 +65,16 @@ fn open_wgpu(args: &BackendArgs) -> Result<Box<dyn Backend>, Failure> {
         },
     };
     WgpuBackend::open(&options)
+        .map(|b| Box::new(b) as Box<dyn Backend>)
+        .map_err(|e| Failure::unavailable(e.to_string()))
+}
+
+fn open_cuda(args: &BackendArgs) -> Result<Box<dyn Backend>, Failure> {
+    let options = CudaOptions {
+        devices: args.device.clone(),
+        batch: args.gpu_batch,
+    };
+    CudaBackend::open(&options)
         .map(|b| Box::new(b) as Box<dyn Backend>)
         .map_err(|e| Failure::unavailable(e.to_string()))
 }

@@ -7,6 +7,7 @@
 //! - [`difficulty`]: effective difficulty, the 256-bit target and the little-endian check.
 //! - [`backend`]: the interface every search backend implements.
 //! - [`cpu`]: the CPU backend (rayon threads, SIMD Keccak selected at run time).
+//! - [`cuda`]: `kernels/seal.cu` through NVRTC and the CUDA driver, loaded at run time.
 //! - [`gpu_job`]: the per-job constants GPU kernels receive (midstate, block-2 rounds).
 //! - [`wgpu`]: the WGSL kernel on any Vulkan, Metal, DX12 or GL adapter.
 //! - [`search`]: drives a backend over a nonce range with a time limit and re-verifies hits.
@@ -16,6 +17,7 @@
 pub mod backend;
 pub mod challenge;
 pub mod cpu;
+pub mod cuda;
 pub mod difficulty;
 pub mod error;
 pub mod gpu_job;

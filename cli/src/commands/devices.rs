@@ -1,6 +1,7 @@
-//! `regpow devices`: what each backend can use on this machine.
+//! `regpow devices`: what each backend (cpu, cuda, wgpu) can use on this machine.
 
 use regpow_solver::cpu::CpuKernel;
+use regpow_solver::cuda::{self, CudaStatus};
 use regpow_solver::wgpu::{self as gpu, AdapterSummary};
 use serde::Serialize;
 
@@ -17,10 +18,12 @@ struct CpuJson {
 #[derive(Serialize)]
 struct DevicesJson {
     cpu: CpuJson,
+    cuda: CudaStatus,
     wgpu: Vec<AdapterSummary>,
 }
 
-/// Lists the CPU and every wgpu adapter with the index `--device` takes.
+/// Lists the CPU, CUDA's status and devices, and every wgpu adapter, each GPU with the
+/// index `--device` takes.
 pub fn run(json: bool) -> anyhow::Result<()> {
     let cpu = CpuJson {
         name: cpu_model(),
@@ -28,9 +31,10 @@ pub fn run(json: bool) -> anyhow::Result<()> {
         kernels: CpuKernel::supported().iter().map(|k| k.name()).collect(),
         best_kernel: CpuKernel::best().name(),
     };
+    let cuda = cuda::status();
     let wgpu = gpu::list();
     if json {
-        output::json(&DevicesJson { cpu, wgpu });
+        output::json(&DevicesJson { cpu, cuda, wgpu });
         return Ok(());
     }
     println!(
@@ -40,6 +44,20 @@ pub fn run(json: bool) -> anyhow::Result<()> {
         cpu.kernels.join(", "),
         cpu.best_kernel
     );
+    match &cuda.reason {
+        Some(reason) => println!("cuda: unavailable: {reason}"),
+        None => println!(
+            "cuda: driver {}, NVRTC {}",
+            cuda.driver.as_deref().unwrap_or("?"),
+            cuda.nvrtc.as_deref().unwrap_or("?")
+        ),
+    }
+    for d in &cuda.devices {
+        println!(
+            "cuda {}: {} (compute {})",
+            d.index, d.name, d.compute_capability
+        );
+    }
     if wgpu.is_empty() {
         println!("wgpu: no adapter (needs a Vulkan, Metal, DX12 or GL driver)");
     }

@@ -1,0 +1,103 @@
+//! The CUDA backend on a real NVIDIA GPU. Without one these tests print why and pass; on a
+//! GPU machine they check the kernel against the reference, solve the reference challenges
+//! and split a range across devices.
+
+use regpow_solver::cuda::{self, CudaBackend, CudaOptions};
+use regpow_solver::keys::parse_hex32;
+use regpow_solver::search::solve;
+use regpow_solver::{
+    reference_seal, Backend, Challenge, Difficulty, Job, NonceRange, PublicKey, SearchControl,
+    SearchOutcome,
+};
+use serde_json::Value;
+
+fn backend(devices: Option<Vec<usize>>) -> Option<CudaBackend> {
+    let status = cuda::status();
+    if let Some(reason) = status.reason {
+        eprintln!("skipped: CUDA unavailable here: {reason}");
+        return None;
+    }
+    let options = CudaOptions {
+        devices,
+        batch: Some(1 << 16),
+    };
+    Some(CudaBackend::open(&options).expect("CUDA is available, so the backend must open"))
+}
+
+#[test]
+fn kernel_seals_equal_the_reference() {
+    let Some(backend) = backend(Some(vec![0])) else {
+        return;
+    };
+    eprintln!("{:?} {:?}", backend.devices(), backend.resources());
+    for seed in 1..=4u8 {
+        let ch = Challenge::new(
+            u16::from(seed),
+            [seed; 32],
+            PublicKey([seed ^ 1; 32]),
+            PublicKey([seed ^ 2; 32]),
+        )
+        .unwrap();
+        let job = Job::new(ch, Difficulty::new(1000).unwrap());
+        for start in [0u64, (1 << 32) - 40, (1 << 40) - 3, u64::MAX - 30] {
+            let seals = backend.gpu_seals(0, &job, start, 77).unwrap();
+            for (i, seal) in seals.iter().enumerate() {
+                let nonce = start.wrapping_add(i as u64);
+                assert_eq!(
+                    *seal,
+                    reference_seal(&job.prefix, nonce).0,
+                    "nonce {nonce:#x}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn cuda_solves_the_reference_challenges() {
+    let Some(backend) = backend(Some(vec![0])) else {
+        return;
+    };
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors.json");
+    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for v in vectors["solved"].as_array().unwrap() {
+        let text = |k: &str| v[k].as_str().unwrap().to_string();
+        let ch = Challenge::new(
+            v["netuid"].as_u64().unwrap() as u16,
+            parse_hex32("block hash", &text("block_hash")).unwrap(),
+            PublicKey::parse("hotkey", &text("hotkey")).unwrap(),
+            PublicKey::parse("coldkey", &text("coldkey")).unwrap(),
+        )
+        .unwrap();
+        let job = Job::new(ch, text("difficulty").parse().unwrap());
+        let start: u64 = text("start_nonce").parse().unwrap();
+        let hit = solve(&backend, &job, NonceRange::from(start), None)
+            .unwrap()
+            .hit
+            .expect("a hit");
+        assert_eq!(hit.nonce.to_string(), text("nonce"));
+    }
+}
+
+#[test]
+fn every_device_takes_part_in_a_search() {
+    let Some(all) = backend(None) else {
+        return;
+    };
+    let n = all.devices().len();
+    let ch = Challenge::new(5, [5; 32], PublicKey([6; 32]), PublicKey([7; 32])).unwrap();
+    let job = Job::new(ch, Difficulty::new(u64::MAX).unwrap());
+    let range = NonceRange::with_len(u64::MAX - (1 << 24), 1 << 24);
+    let control = SearchControl::new();
+    assert_eq!(
+        all.search(&job, range, &control).unwrap(),
+        SearchOutcome::Exhausted
+    );
+    assert_eq!(u128::from(control.hashes()), range.len());
+    for d in 0..n {
+        assert!(
+            control.device_hashes(d) > 0,
+            "device {d} did no work (of {n})"
+        );
+    }
+}
