@@ -58,3 +58,21 @@ fn cubins_use_no_local_memory() {
         assert!(search.registers <= 255);
     }
 }
+
+#[test]
+fn cubins_are_cached_on_disk() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("regpow-cuda-cache-{}", std::process::id()));
+    std::env::set_var("XDG_CACHE_HOME", &dir);
+    let compiled = regpow_solver::cuda::compile::compile_cached(75, true).unwrap();
+    let cached: Vec<_> = std::fs::read_dir(dir.join("regpow/cuda"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cubin"))
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert_eq!(std::fs::read(&cached[0]).unwrap(), compiled.image);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -116,7 +116,10 @@ fn c_chars_to_string(raw: &[c_char]) -> String {
         .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// [`compile`] with an in-process cache per (architecture, kind).
+/// [`compile`] with two caches: in memory per (architecture, kind), so several devices of one
+/// kind compile once, and CUBINs on disk (`$XDG_CACHE_HOME/regpow/cuda`, else
+/// `~/.cache/regpow/cuda`), keyed by a hash of the source, the NVRTC version and the
+/// architecture, so later runs start without the few seconds NVRTC takes.
 pub fn compile_cached(arch: u32, cubin: bool) -> Result<CompiledKernel, BackendError> {
     static CACHE: OnceLock<Mutex<HashMap<(u32, bool), CompiledKernel>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
@@ -127,12 +130,53 @@ pub fn compile_cached(arch: u32, cubin: bool) -> Result<CompiledKernel, BackendE
     {
         return Ok(hit.clone());
     }
-    let compiled = compile(arch, cubin)?;
+    let disk = cubin.then(|| disk_cache_path(arch)).flatten();
+    let from_disk = disk.as_ref().and_then(|path| {
+        let image = std::fs::read(path).ok()?;
+        let log = std::fs::read_to_string(path.with_extension("log")).unwrap_or_default();
+        image.starts_with(b"\x7fELF").then_some(CompiledKernel {
+            image,
+            cubin: true,
+            log,
+        })
+    });
+    let compiled = match from_disk {
+        Some(hit) => hit,
+        None => {
+            let fresh = compile(arch, cubin)?;
+            if let Some(path) = &disk {
+                // Best effort: a read-only home only costs the next run a compile.
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let _ = std::fs::write(path.with_extension("log"), &fresh.log);
+                let _ = std::fs::write(path, &fresh.image);
+            }
+            fresh
+        }
+    };
     cache
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert((arch, cubin), compiled.clone());
     Ok(compiled)
+}
+
+fn disk_cache_path(arch: u32) -> Option<std::path::PathBuf> {
+    use blake2::{Blake2b512, Digest};
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")))?;
+    let (major, minor) = nvrtc_version()?;
+    let digest = Blake2b512::new()
+        .chain_update(SEAL_CU)
+        .chain_update(format!("nvrtc {major}.{minor} sm_{arch}"))
+        .finalize();
+    let key = hex::encode(&digest[..12]);
+    Some(
+        base.join("regpow/cuda")
+            .join(format!("seal-sm_{arch}-{key}.cubin")),
+    )
 }
 
 /// What ptxas reported for one kernel (from the `-v` resource report in the NVRTC log).
