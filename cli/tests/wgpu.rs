@@ -151,6 +151,10 @@ fn auto_falls_back_to_the_cpu_with_a_note() {
     let out = regpow(&["--json", "bench", "--seconds", "0.3", "--threads", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let json: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    if listed["cuda"]["available"] == true {
+        assert_eq!(json["backend"], "cuda");
+        return;
+    }
     if has_gpu {
         assert_eq!(json["backend"], "wgpu");
         return;
@@ -159,9 +163,10 @@ fn auto_falls_back_to_the_cpu_with_a_note() {
     let err = text(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with("note: --backend auto: wgpu found no GPU; using cpu"),
+        err.starts_with("note: --backend auto: no GPU (CUDA: "),
         "{err}"
     );
+    assert!(err.contains("wgpu: no GPU adapter); using cpu ("), "{err}");
 }
 
 #[test]

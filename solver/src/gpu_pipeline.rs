@@ -149,7 +149,8 @@ pub(crate) fn tune_batch(
 
 /// A batch rounded up to whole granules, within what one dispatch can address (2^31).
 pub(crate) fn round_batch(granule: u32, nonces: u64) -> u32 {
-    let max = u64::from(u32::MAX / 2);
-    let granules = nonces.clamp(1, max).div_ceil(u64::from(granule));
-    (granules * u64::from(granule)).min(max) as u32
+    let granule = u64::from(granule);
+    let max_granules = u64::from(u32::MAX / 2) / granule;
+    let granules = nonces.div_ceil(granule).clamp(1, max_granules);
+    (granules * granule) as u32
 }
