@@ -1,0 +1,134 @@
+//! Storage as a Substrate node serves it: SCALE values under keys built with the real
+//! hashers (`twox128(pallet) ‖ twox128(item) ‖ hashed map keys`), so clients that compute
+//! keys from metadata (subxt, polkadot-js, the SDK) read the devnet like a subtensor node.
+
+use std::collections::BTreeMap;
+
+use parity_scale_codec::Encode;
+use sp_crypto_hashing::{blake2_128, twox_128, twox_64};
+
+use crate::pow::PowState;
+
+/// Key → SCALE-encoded value, ordered as a node's `state_getKeysPaged` walks them.
+pub type StorageMap = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// `twox128(pallet) ‖ twox128(item)`: the prefix of every key of one storage item.
+pub fn item_prefix(pallet: &str, item: &str) -> Vec<u8> {
+    let mut key = twox_128(pallet.as_bytes()).to_vec();
+    key.extend_from_slice(&twox_128(item.as_bytes()));
+    key
+}
+
+/// The `Blake2_128Concat` hasher: `blake2_128(key) ‖ key`.
+pub fn blake2_128_concat(key: &[u8]) -> Vec<u8> {
+    let mut out = blake2_128(key).to_vec();
+    out.extend_from_slice(key);
+    out
+}
+
+/// The `Twox64Concat` hasher: `twox64(key) ‖ key`.
+pub fn twox64_concat(key: &[u8]) -> Vec<u8> {
+    let mut out = twox_64(key).to_vec();
+    out.extend_from_slice(key);
+    out
+}
+
+/// Key of `SubtensorModule::<item>(netuid)` (NetUid keys use the Identity hasher).
+pub fn netuid_key(item: &str, netuid: u16) -> Vec<u8> {
+    let mut key = item_prefix("SubtensorModule", item);
+    key.extend_from_slice(&netuid.to_le_bytes());
+    key
+}
+
+/// Key of `SubtensorModule::<item>(account)` (AccountId keys use Blake2_128Concat).
+pub fn account_key(item: &str, account: &[u8; 32]) -> Vec<u8> {
+    let mut key = item_prefix("SubtensorModule", item);
+    key.extend_from_slice(&blake2_128_concat(account));
+    key
+}
+
+/// Key of `SubtensorModule::Uids(netuid, hotkey)`.
+pub fn uids_key(netuid: u16, hotkey: &[u8; 32]) -> Vec<u8> {
+    let mut key = netuid_key("Uids", netuid);
+    key.extend_from_slice(&blake2_128_concat(hotkey));
+    key
+}
+
+/// Key of `System::BlockHash(number)`.
+pub fn block_hash_key(number: u32) -> Vec<u8> {
+    let mut key = item_prefix("System", "BlockHash");
+    key.extend_from_slice(&twox64_concat(&number.to_le_bytes()));
+    key
+}
+
+/// The storage a client can read at a block: the registration state, `System::Number` and
+/// the hashes of the last 2,400 blocks (as the chain keeps them).
+pub fn snapshot(state: &PowState, number: u32, hashes: &[[u8; 32]]) -> StorageMap {
+    let mut map = StorageMap::new();
+    let mut put = |key: Vec<u8>, value: Vec<u8>| {
+        map.insert(key, value);
+    };
+    put(item_prefix("System", "Number"), number.encode());
+    let first = hashes.len().saturating_sub(2400);
+    for (n, hash) in hashes.iter().enumerate().skip(first) {
+        put(block_hash_key(n as u32), hash.encode());
+    }
+    put(netuid_key("NetworksAdded", 0), true.encode());
+    for (&netuid, s) in &state.subnets {
+        put(netuid_key("NetworksAdded", netuid), true.encode());
+        put(
+            netuid_key("NetworkPowRegistrationAllowed", netuid),
+            s.pow_allowed.encode(),
+        );
+        put(
+            netuid_key("NetworkRegistrationAllowed", netuid),
+            s.registration_allowed.encode(),
+        );
+        put(netuid_key("Difficulty", netuid), s.difficulty.encode());
+        put(
+            netuid_key("MinDifficulty", netuid),
+            s.min_difficulty.encode(),
+        );
+        put(
+            netuid_key("MaxDifficulty", netuid),
+            s.max_difficulty.encode(),
+        );
+        put(
+            netuid_key("BurnHalfLife", netuid),
+            s.burn_half_life.encode(),
+        );
+        put(
+            netuid_key("BurnIncreaseMult", netuid),
+            s.burn_increase_mult.encode(),
+        );
+        put(
+            netuid_key("MaxAllowedUids", netuid),
+            s.max_allowed_uids.encode(),
+        );
+        put(
+            netuid_key("MaxRegistrationsPerBlock", netuid),
+            s.max_registrations_per_block.encode(),
+        );
+        put(
+            netuid_key("RegistrationsThisBlock", netuid),
+            s.registrations_this_block.encode(),
+        );
+        put(
+            netuid_key("SubnetworkN", netuid),
+            (s.neurons.len() as u16).encode(),
+        );
+        for (hotkey, uid) in &s.uids {
+            put(uids_key(netuid, hotkey), uid.encode());
+        }
+    }
+    for (hotkey, coldkey) in &state.owner {
+        put(account_key("Owner", hotkey), coldkey.encode());
+    }
+    for (hotkey, block) in &state.last_pow_block {
+        put(
+            account_key("LastPowRegistrationBlock", hotkey),
+            block.encode(),
+        );
+    }
+    map
+}
