@@ -4,9 +4,15 @@
 //! - [`config`]: subnets, block time and port (TOML and flags).
 //! - [`chain`]: blocks and headers (blake2-256 over SCALE), each with its storage.
 //! - [`storage`]: storage keys with the real hashers and SCALE values.
+//! - [`node`] and [`rpc`]: the running chain and its JSON-RPC server on 127.0.0.1.
 //! - [`pow`]: the admission rules of `pow_register` in chain order, with the pallet's errors.
 
 pub mod chain;
 pub mod config;
+pub mod node;
 pub mod pow;
+pub mod rpc;
 pub mod storage;
+
+pub use config::{DevnetConfig, SubnetConfig};
+pub use node::{start, DevnetHandle, Node};
