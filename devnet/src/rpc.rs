@@ -35,7 +35,7 @@ fn decode_hash(text: &str) -> RpcResult<[u8; 32]> {
 }
 
 /// The block at `hash`, or the head when no hash is given.
-fn block_at<'c>(chain: &'c Chain, hash: Option<String>) -> RpcResult<&'c Block> {
+fn block_at(chain: &Chain, hash: Option<String>) -> RpcResult<&Block> {
     match hash {
         None => Ok(chain.head()),
         Some(h) => {
