@@ -31,6 +31,22 @@ pub enum Command {
     Bench(BenchArgs),
     /// List every backend's devices and whether it can run here.
     Devices,
+    /// Run a local chain that enforces subtensor's PoW registration rules.
+    Devnet(DevnetArgs),
+}
+
+/// `regpow devnet`.
+#[derive(Debug, Args)]
+pub struct DevnetArgs {
+    /// TCP port on 127.0.0.1 (0 = any free port; the URL is printed first).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Time between blocks, e.g. `500ms` or `12s` (default 12s).
+    #[arg(long, value_parser = parse_block_time)]
+    pub block_time: Option<std::time::Duration>,
+    /// TOML file with subnets, block time and port (see the README).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
 }
 
 /// What a seal is bound to.
@@ -201,4 +217,8 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 && v < 1e9 => Ok(v),
         _ => Err(format!("expected a positive number of seconds, got '{s}'")),
     }
+}
+
+fn parse_block_time(s: &str) -> Result<std::time::Duration, String> {
+    regpow_devnet::config::parse_block_time(s).map_err(|e| e.to_string())
 }

@@ -25,6 +25,14 @@ impl Failure {
         }
     }
 
+    /// Exit 2: the input cannot be used.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self {
+            code: BAD_INPUT,
+            message: message.into(),
+        }
+    }
+
     /// Exit 3: a backend, device or endpoint is not available here.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self {

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Solve(a) => commands::solve::run(a, cli.json),
         Command::Bench(a) => commands::bench::run(a, cli.json),
         Command::Devices => commands::devices::run(cli.json),
+        Command::Devnet(a) => commands::devnet::run(a, cli.json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

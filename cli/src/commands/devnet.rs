@@ -1,0 +1,80 @@
+//! `regpow devnet`: a local chain for rehearsing registrations, until Ctrl-C.
+
+use regpow_devnet::{start, DevnetConfig};
+
+use crate::args::DevnetArgs;
+use crate::failure::Failure;
+
+/// Starts the devnet, prints its URL as the first line of stdout, logs each block to stderr
+/// (or as JSON lines on stdout with `--json`) and stops cleanly on Ctrl-C.
+pub fn run(args: &DevnetArgs, json: bool) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::bad_input(format!("devnet config {}: {e}", path.display()))
+            })?;
+            DevnetConfig::from_toml(&text).map_err(|e| Failure::bad_input(e.to_string()))?
+        }
+        None => DevnetConfig::default(),
+    };
+    if let Some(port) = args.port {
+        config.port = port;
+    }
+    if let Some(block_time) = args.block_time {
+        config.block_time = block_time;
+    }
+    config
+        .validate()
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(serve(config, json))
+}
+
+async fn serve(config: DevnetConfig, json: bool) -> anyhow::Result<()> {
+    let devnet = start(config.clone())
+        .await
+        .map_err(|e| Failure::unavailable(e.to_string()))?;
+    if json {
+        crate::output::json(&serde_json::json!({ "url": devnet.url }));
+    } else {
+        println!("{}", devnet.url);
+    }
+    let subnets: Vec<String> = config
+        .subnets
+        .iter()
+        .map(|s| {
+            format!(
+                "{} (PoW {}, difficulty {})",
+                s.netuid,
+                if s.pow_enabled { "on" } else { "off" },
+                s.difficulty
+            )
+        })
+        .collect();
+    eprintln!(
+        "devnet: blocks every {}, subnets {}; Ctrl-C stops",
+        humantime::format_duration(config.block_time),
+        subnets.join(", ")
+    );
+    let mut heads = devnet.node.subscribe_heads();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            head = heads.recv() => match head {
+                Ok(header) => {
+                    let hash = format!("0x{}", hex::encode(header.hash()));
+                    if json {
+                        crate::output::json(&serde_json::json!({ "block": header.number, "hash": hash }));
+                    } else {
+                        eprintln!("block #{} {hash}", header.number);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    devnet.stop().await;
+    eprintln!("devnet: stopped");
+    Ok(())
+}
