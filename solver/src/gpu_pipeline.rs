@@ -125,23 +125,48 @@ pub(crate) fn search_devices<D: Dispatcher>(
     })
 }
 
-/// Picks a batch size: grows a timed test dispatch until it takes at least `min_sample`, then
-/// scales its rate to `target`. `time_batch(n)` runs one dispatch of `n` nonces and returns
-/// how long it took; `granule` is the batch granularity.
-pub(crate) fn tune_batch(
+/// Aim for dispatches of this length: long enough to amortise the launch, short enough that a
+/// new challenge or a stop takes effect quickly.
+pub(crate) const TARGET_DISPATCH: std::time::Duration = std::time::Duration::from_millis(75);
+/// Tuning grows its test dispatch until one takes at least this long, so that fixed costs
+/// (submission, read-back) do not distort the measured rate.
+pub(crate) const TUNING_MIN: std::time::Duration = std::time::Duration::from_millis(40);
+
+/// Nonces per dispatch for `device`: `requested` rounded to whole granules, or else measured:
+/// a test dispatch grows until it takes at least [`TUNING_MIN`], then its rate is scaled to
+/// [`TARGET_DISPATCH`].
+pub(crate) fn choose_batch<D: Dispatcher>(
+    device: &D,
     granule: u32,
-    min_sample: std::time::Duration,
-    target: std::time::Duration,
-    mut time_batch: impl FnMut(u32) -> Result<std::time::Duration, BackendError>,
+    requested: Option<u32>,
 ) -> Result<u32, BackendError> {
+    if let Some(n) = requested {
+        return Ok(round_batch(granule, u64::from(n)));
+    }
+    // Any job will do: the target rejects everything, so only hashing is timed.
+    let job = GpuJob {
+        midstate: [1; 8],
+        state14: [2; 8],
+        block2: [3; 16],
+        target_high: 0,
+    };
+    let time_batch = |batch: u32| -> Result<std::time::Duration, BackendError> {
+        let started = std::time::Instant::now();
+        let pending = device.submit(0, &job, NonceRange::with_len(0, u64::from(batch)))?;
+        device.collect(pending)?;
+        Ok(started.elapsed())
+    };
     let mut batch = granule.saturating_mul(16);
     // The first dispatch pays for loading and warming up: not used.
     time_batch(batch)?;
     loop {
         let took = time_batch(batch)?;
-        if took >= min_sample || batch >= u32::MAX / 8 {
+        if took >= TUNING_MIN || batch >= u32::MAX / 8 {
             let rate = f64::from(batch) / took.as_secs_f64().max(1e-9);
-            return Ok(round_batch(granule, (rate * target.as_secs_f64()) as u64));
+            return Ok(round_batch(
+                granule,
+                (rate * TARGET_DISPATCH.as_secs_f64()) as u64,
+            ));
         }
         batch = batch.saturating_mul(4);
     }

@@ -2,7 +2,6 @@
 //! kernels and the result buffers.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, DriverError, LaunchConfig,
@@ -14,7 +13,7 @@ use super::compile::{compile_cached, CompiledKernel, ResourceUsage};
 use super::describe;
 use crate::backend::{BackendError, Job, NonceRange};
 use crate::gpu_job::GpuJob;
-use crate::gpu_pipeline::{round_batch, tune_batch, Dispatcher, IN_FLIGHT};
+use crate::gpu_pipeline::{choose_batch, Dispatcher, IN_FLIGHT};
 
 /// Threads per block (matches `__launch_bounds__(256)` in seal.cu).
 const BLOCK: u32 = 256;
@@ -26,10 +25,6 @@ const GRANULE: u32 = BLOCK * NONCES_PER_THREAD;
 const CAPACITY: u32 = 1024;
 /// Words in a result buffer: counter, padding, then (lo, hi) per slot.
 const RESULT_WORDS: usize = 2 + 2 * CAPACITY as usize;
-/// Aim for launches of this length.
-const TARGET_LAUNCH: Duration = Duration::from_millis(75);
-/// Tuning grows its test launch until one takes at least this long.
-const TUNING_MIN: Duration = Duration::from_millis(40);
 
 /// seal.cu's `struct Job`, passed by value as the first kernel parameter.
 #[repr(C)]
@@ -121,26 +116,8 @@ impl Worker {
             results: Mutex::new(results),
             batch: GRANULE,
         };
-        worker.batch = match batch {
-            Some(n) => round_batch(GRANULE, u64::from(n)),
-            None => worker.tune()?,
-        };
+        worker.batch = choose_batch(&worker, GRANULE, batch)?;
         Ok(worker)
-    }
-
-    fn tune(&self) -> Result<u32, BackendError> {
-        let job = GpuJob {
-            midstate: [1; 8],
-            state14: [2; 8],
-            block2: [3; 16],
-            target_high: 0,
-        };
-        tune_batch(GRANULE, TUNING_MIN, TARGET_LAUNCH, |batch| {
-            let started = Instant::now();
-            let pending = self.submit(0, &job, NonceRange::with_len(0, u64::from(batch)))?;
-            self.collect(pending)?;
-            Ok(started.elapsed())
-        })
     }
 
     /// Full seals of `count` nonces from `start`, computed by the `seal_full` kernel.

@@ -4,7 +4,7 @@
 //! back one, the GPU already runs the next, so it never idles between batches.
 
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wgpu::util::DeviceExt;
 use wgpu::{
@@ -15,7 +15,7 @@ use wgpu::{
 use super::adapters::AdapterSummary;
 use crate::backend::{BackendError, Job, NonceRange};
 use crate::gpu_job::{kernel_constants, GpuJob};
-use crate::gpu_pipeline::{round_batch, tune_batch, Dispatcher};
+use crate::gpu_pipeline::{choose_batch, Dispatcher};
 
 /// The kernel, shared by both lane variants.
 const KERNEL: &str = include_str!("../../../kernels/seal.wgsl");
@@ -38,12 +38,6 @@ const CAPACITY: u32 = 1024;
 const RESULTS_BYTES: u64 = 16 + 8 * CAPACITY as u64;
 /// Size of the Params uniform in seal.wgsl.
 const PARAMS_WORDS: usize = 40;
-/// Aim for dispatches of this length: long enough to amortise the launch, short enough that
-/// a new challenge or a stop takes effect quickly.
-const TARGET_DISPATCH: Duration = Duration::from_millis(75);
-/// Tuning grows its test dispatch until one takes at least this long, so that fixed costs
-/// (submission, read-back) do not distort the measured rate.
-const TUNING_MIN: Duration = Duration::from_millis(40);
 /// A dispatch that takes longer than this is treated as a hung device.
 const DISPATCH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -164,26 +158,8 @@ impl Worker {
             fault,
         };
         worker.check_fault()?;
-        worker.batch = match batch {
-            Some(n) => round_batch(GROUP_NONCES, u64::from(n)),
-            None => worker.tune()?,
-        };
+        worker.batch = choose_batch(&worker, GROUP_NONCES, batch)?;
         Ok(worker)
-    }
-
-    /// Sizes batches to about [`TARGET_DISPATCH`] from timed test dispatches.
-    fn tune(&self) -> Result<u32, BackendError> {
-        let job = GpuJob {
-            midstate: [1; 8],
-            state14: [2; 8],
-            block2: [3; 16],
-            target_high: 0,
-        };
-        tune_batch(GROUP_NONCES, TUNING_MIN, TARGET_DISPATCH, |batch| {
-            let started = Instant::now();
-            self.run_once(&job, NonceRange::with_len(0, u64::from(batch)))?;
-            Ok(started.elapsed())
-        })
     }
 
     fn check_fault(&self) -> Result<(), BackendError> {
@@ -194,12 +170,6 @@ impl Worker {
             ))),
             None => Ok(()),
         }
-    }
-
-    /// One dispatch, waited for: used by tuning.
-    fn run_once(&self, job: &GpuJob, chunk: NonceRange) -> Result<Vec<u64>, BackendError> {
-        let submission = self.submit(0, job, chunk)?;
-        self.collect(submission)
     }
 
     fn submit_on(&self, slot: &Slot, job: &GpuJob, chunk: NonceRange) -> SubmissionIndex {
@@ -463,6 +433,7 @@ fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gpu_pipeline::round_batch;
 
     #[test]
     fn dispatches_stay_within_the_per_dimension_limit() {
