@@ -65,23 +65,30 @@ fn devices_lists_the_cpu_and_the_adapters() {
 #[test]
 fn solve_with_wgpu_finds_the_first_solution() {
     for v in solved().iter().take(4) {
-        let flags = challenge_flags(v);
-        let mut args = vec![
-            "--json",
-            "solve",
-            "--backend",
-            "wgpu",
-            "--gpu-batch",
-            "65536",
-        ];
-        args.extend(flags.iter().map(String::as_str));
-        let out = regpow(&args);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let json: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
-        assert_eq!(json["nonce"].to_string(), v["nonce"].as_str().unwrap());
+        let json = solve_with_wgpu(v, &[]);
         assert_eq!(json["seal"], v["seal"]);
         assert_eq!(json["backend"], "wgpu");
     }
+}
+
+/// `regpow --json solve --backend wgpu` on a solved vector (small batches, so the first
+/// solution is found); asserts exit 0 and the reference's nonce, returns the JSON.
+fn solve_with_wgpu(v: &Value, env: &[(&str, &str)]) -> Value {
+    let flags = challenge_flags(v);
+    let mut args = vec![
+        "--json",
+        "solve",
+        "--backend",
+        "wgpu",
+        "--gpu-batch",
+        "65536",
+    ];
+    args.extend(flags.iter().map(String::as_str));
+    let out = regpow_env(&args, env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(json["nonce"].to_string(), v["nonce"].as_str().unwrap());
+    json
 }
 
 #[test]
@@ -182,20 +189,7 @@ fn an_adapter_without_int64_runs_the_u32_kernel() {
     };
     assert_eq!(adapter["int64"], false, "{adapter}");
     for v in solved().iter().skip(4).take(3) {
-        let flags = challenge_flags(v);
-        let mut args = vec![
-            "--json",
-            "solve",
-            "--backend",
-            "wgpu",
-            "--gpu-batch",
-            "65536",
-        ];
-        args.extend(flags.iter().map(String::as_str));
-        let out = regpow_env(&args, &gl);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let json: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
-        assert_eq!(json["nonce"].to_string(), v["nonce"].as_str().unwrap());
+        solve_with_wgpu(v, &gl);
     }
     let out = regpow_env(
         &[

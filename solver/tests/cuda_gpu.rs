@@ -3,13 +3,13 @@
 //! and split a range across devices.
 
 use regpow_solver::cuda::{self, CudaBackend, CudaOptions};
-use regpow_solver::keys::parse_hex32;
+mod common;
+
 use regpow_solver::search::solve;
 use regpow_solver::{
     reference_seal, Backend, Challenge, Difficulty, Job, NonceRange, PublicKey, SearchControl,
     SearchOutcome,
 };
-use serde_json::Value;
 
 fn backend(devices: Option<Vec<usize>>) -> Option<CudaBackend> {
     let status = cuda::status();
@@ -58,24 +58,13 @@ fn cuda_solves_the_reference_challenges() {
     let Some(backend) = backend(Some(vec![0])) else {
         return;
     };
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors.json");
-    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    for v in vectors["solved"].as_array().unwrap() {
-        let text = |k: &str| v[k].as_str().unwrap().to_string();
-        let ch = Challenge::new(
-            v["netuid"].as_u64().unwrap() as u16,
-            parse_hex32("block hash", &text("block_hash")).unwrap(),
-            PublicKey::parse("hotkey", &text("hotkey")).unwrap(),
-            PublicKey::parse("coldkey", &text("coldkey")).unwrap(),
-        )
-        .unwrap();
-        let job = Job::new(ch, text("difficulty").parse().unwrap());
-        let start: u64 = text("start_nonce").parse().unwrap();
-        let hit = solve(&backend, &job, NonceRange::from(start), None)
+    for case in common::solved() {
+        let hit = solve(&backend, &case.job, NonceRange::from(case.start), None)
             .unwrap()
             .hit
             .expect("a hit");
-        assert_eq!(hit.nonce.to_string(), text("nonce"));
+        assert_eq!(hit.nonce, case.nonce);
+        assert_eq!(hit.seal.to_string(), case.seal);
     }
 }
 

@@ -3,14 +3,14 @@
 //! These tests need an adapter; install one with `apt-get install mesa-vulkan-drivers`.
 //! They fail rather than skip without one, so CI can never pass them vacuously.
 
-use regpow_solver::keys::parse_hex32;
+mod common;
+
 use regpow_solver::search::solve;
 use regpow_solver::wgpu::{LaneMode, WgpuBackend, WgpuOptions};
 use regpow_solver::{
     reference_seal, Backend, Challenge, Difficulty, Job, NonceRange, PublicKey, SearchControl,
     SearchOutcome,
 };
-use serde_json::Value;
 
 fn open(lanes: LaneMode, batch: Option<u32>) -> WgpuBackend {
     std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
@@ -63,25 +63,13 @@ fn kernel_seals_equal_the_reference_in_both_lane_modes() {
 
 #[test]
 fn wgpu_solves_the_reference_challenges() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors.json");
-    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let backend = open(LaneMode::Auto, Some(1 << 16));
-    for v in vectors["solved"].as_array().unwrap() {
-        let text = |k: &str| v[k].as_str().unwrap().to_string();
-        let ch = Challenge::new(
-            v["netuid"].as_u64().unwrap() as u16,
-            parse_hex32("block hash", &text("block_hash")).unwrap(),
-            PublicKey::parse("hotkey", &text("hotkey")).unwrap(),
-            PublicKey::parse("coldkey", &text("coldkey")).unwrap(),
-        )
-        .unwrap();
-        let job = Job::new(ch, text("difficulty").parse().unwrap());
-        let start: u64 = text("start_nonce").parse().unwrap();
-        let report = solve(&backend, &job, NonceRange::from(start), None).unwrap();
+    for case in common::solved() {
+        let report = solve(&backend, &case.job, NonceRange::from(case.start), None).unwrap();
         let hit = report.hit.expect("a hit");
         // One device, batches in order, lowest candidate first: the first solution.
-        assert_eq!(hit.nonce.to_string(), text("nonce"));
-        assert_eq!(hit.seal.to_string(), text("seal"));
+        assert_eq!(hit.nonce, case.nonce);
+        assert_eq!(hit.seal.to_string(), case.seal);
     }
 }
 
