@@ -6,9 +6,14 @@ use std::sync::Arc;
 use parity_scale_codec::{Compact, Encode};
 use sp_crypto_hashing::blake2_256;
 
+use crate::accounts::{AccountInfo, Accounts, RAO_PER_TAO};
 use crate::config::DevnetConfig;
-use crate::pow::{u64f64_bits, PowState, Subnet};
-use crate::storage::{snapshot, StorageMap};
+use crate::events::{Event, EventRecord};
+use crate::extrinsic::{Call, Era, Implicit, SignedExtrinsic};
+use crate::node::{SPEC_VERSION, TRANSACTION_VERSION};
+use crate::pow::{u64f64_bits, AccountId, PowState, Subnet, WORK_WINDOW};
+use crate::storage::{snapshot, BlockState, StorageMap, BLOCK_HASH_COUNT};
+use crate::validity::{InvalidTransaction, ValidTransaction};
 
 /// A Substrate header (`sp_runtime::generic::Header<u32, BlakeTwo256>`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,21 +68,34 @@ pub struct Block {
     pub header: Header,
     /// `header.hash()`.
     pub hash: [u8; 32],
-    /// Opaque extrinsics included in it.
+    /// Encoded extrinsics included in it (length prefixes included).
     pub extrinsics: Vec<Vec<u8>>,
+    /// Events its extrinsics deposited.
+    pub events: Vec<EventRecord>,
     /// Storage after the block.
     pub storage: Arc<StorageMap>,
 }
 
-/// The chain: every block and the current registration state.
+/// What block building did with one pooled transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inclusion {
+    /// Included at this index (its dispatch may still have failed: see the events).
+    Included(u32),
+    /// No longer valid (nonce used, era over); left out of the block.
+    Dropped(InvalidTransaction),
+}
+
+/// The chain: every block, the registration state and the accounts.
 pub struct Chain {
     blocks: Vec<Block>,
     /// Registration state after the head.
     pub state: PowState,
+    /// Accounts after the head.
+    pub accounts: Accounts,
 }
 
 impl Chain {
-    /// Genesis with the configured subnets.
+    /// Genesis with the configured subnets and funded development accounts.
     pub fn new(config: &DevnetConfig) -> Self {
         let mut state = PowState {
             max_owned_hotkeys: usize::MAX,
@@ -102,18 +120,40 @@ impl Chain {
                 },
             );
         }
+        let accounts = config
+            .funded_accounts()
+            .map(|key| {
+                let info = AccountInfo {
+                    nonce: 0,
+                    free: config.dev_balance_tao.saturating_mul(RAO_PER_TAO),
+                };
+                (key, info)
+            })
+            .collect();
         let mut chain = Self {
             blocks: Vec::new(),
             state,
+            accounts,
         };
-        chain.seal_block([0; 32], Vec::new());
+        chain.seal_block([0; 32], Vec::new(), Vec::new());
         chain
     }
 
-    fn seal_block(&mut self, parent_hash: [u8; 32], extrinsics: Vec<Vec<u8>>) -> &Block {
+    fn seal_block(
+        &mut self,
+        parent_hash: [u8; 32],
+        extrinsics: Vec<Vec<u8>>,
+        events: Vec<EventRecord>,
+    ) -> &Block {
         let number = self.blocks.len() as u32;
         let hashes: Vec<[u8; 32]> = self.blocks.iter().map(|b| b.hash).collect();
-        let storage = snapshot(&self.state, number, &hashes);
+        let storage = snapshot(&BlockState {
+            pow: &self.state,
+            accounts: &self.accounts,
+            events: &events,
+            number,
+            hashes: &hashes,
+        });
         let header = Header {
             parent_hash,
             number,
@@ -125,22 +165,158 @@ impl Chain {
             header,
             hash,
             extrinsics,
+            events,
             storage: Arc::new(storage),
         });
         self.blocks.last().expect("just pushed")
     }
 
-    /// Starts the next block: per-block resets and difficulty decay happen first, then
-    /// `apply` runs the block's extrinsics against the state (returning those included).
+    /// Builds the next block: per-block resets and difficulty decay first, then each pending
+    /// transaction in order: its signed extensions are checked again (nonce, era), it is
+    /// included, the signer's nonce rises and `pow_register` is dispatched with the admission
+    /// rules run again; a refusal there is `ExtrinsicFailed` with the pallet's error.
     pub fn produce_block(
         &mut self,
-        apply: impl FnOnce(&mut PowState, u64) -> Vec<Vec<u8>>,
-    ) -> &Block {
+        pending: Vec<SignedExtrinsic>,
+    ) -> (&Block, Vec<([u8; 32], Inclusion)>) {
         let parent = self.head().hash;
         let number = u64::from(self.head().header.number) + 1;
         self.state.on_new_block();
-        let extrinsics = apply(&mut self.state, number);
-        self.seal_block(parent, extrinsics)
+        let mut extrinsics = Vec::new();
+        let mut events = Vec::new();
+        let mut outcomes = Vec::new();
+        for xt in pending {
+            let next_nonce = self.account(&xt.signer).nonce;
+            let call = match (&xt.call, self.check_signed(&xt, number, next_nonce)) {
+                (_, Err(e)) => {
+                    outcomes.push((xt.hash, Inclusion::Dropped(e)));
+                    continue;
+                }
+                (Call::Other { .. }, Ok(_)) => {
+                    outcomes.push((xt.hash, Inclusion::Dropped(InvalidTransaction::Call)));
+                    continue;
+                }
+                (Call::PowRegister(call), Ok(_)) => *call,
+            };
+            let index = extrinsics.len() as u32;
+            let account = self.accounts.entry(xt.signer).or_default();
+            account.nonce += 1;
+            account.free -= xt.tip;
+            let blocks = &self.blocks;
+            let hash_of = |n: u64| {
+                usize::try_from(n)
+                    .ok()
+                    .and_then(|n| blocks.get(n))
+                    .map(|b| b.hash)
+            };
+            match self.state.register(&call, &xt.signer, number, hash_of) {
+                Ok(uid) => {
+                    events.push(EventRecord {
+                        extrinsic: index,
+                        event: Event::NeuronRegistered {
+                            netuid: call.netuid,
+                            uid,
+                            hotkey: call.hotkey,
+                        },
+                    });
+                    events.push(EventRecord {
+                        extrinsic: index,
+                        event: Event::ExtrinsicSuccess,
+                    });
+                }
+                Err(error) => events.push(EventRecord {
+                    extrinsic: index,
+                    event: Event::ExtrinsicFailed(error),
+                }),
+            }
+            extrinsics.push(xt.bytes);
+            outcomes.push((xt.hash, Inclusion::Included(index)));
+        }
+        let block = self.seal_block(parent, extrinsics, events);
+        (block, outcomes)
+    }
+
+    /// An account's nonce and balance (zero if the chain has never seen it).
+    pub fn account(&self, key: &AccountId) -> AccountInfo {
+        self.accounts.get(key).copied().unwrap_or_default()
+    }
+
+    /// The data signed implicitly by a transaction checked at block `now`, or
+    /// `AncientBirthBlock` when its era's birth block is not one the chain keeps a hash of.
+    pub fn implicit(&self, era: Era, now: u64) -> Result<Implicit, InvalidTransaction> {
+        let birth = era.birth(now);
+        let kept = now.saturating_sub(BLOCK_HASH_COUNT as u64)..now;
+        let birth_hash = self
+            .hash_of(birth)
+            .filter(|_| birth == 0 || kept.contains(&birth))
+            .ok_or(InvalidTransaction::AncientBirthBlock)?;
+        Ok(Implicit {
+            spec_version: SPEC_VERSION,
+            transaction_version: TRANSACTION_VERSION,
+            genesis_hash: self.genesis_hash(),
+            birth_hash,
+        })
+    }
+
+    /// The checks every signed transaction passes at block `now`, in the runtime's order:
+    /// implicit data (era), signature, nonce (`next_nonce` is the next one the signer may
+    /// use), tip. Returns the blocks it stays valid for.
+    pub fn check_signed(
+        &self,
+        xt: &SignedExtrinsic,
+        now: u64,
+        next_nonce: u32,
+    ) -> Result<u64, InvalidTransaction> {
+        let implicit = self.implicit(xt.era, now)?;
+        if !xt.signature_is_valid(&implicit) {
+            return Err(InvalidTransaction::BadProof);
+        }
+        let account = self.account(&xt.signer);
+        if xt.nonce < account.nonce {
+            return Err(InvalidTransaction::Stale);
+        }
+        if xt.nonce > next_nonce {
+            return Err(InvalidTransaction::Future);
+        }
+        if account.free < xt.tip {
+            return Err(InvalidTransaction::Payment);
+        }
+        Ok(xt.era.death(now).saturating_sub(now))
+    }
+
+    /// What the transaction pool and `TaggedTransactionQueue_validate_transaction` answer for
+    /// a transaction on top of the head (checked as block head + 1): the signed checks, then
+    /// the PoW admission rules, refused as `InvalidTransaction::Custom(code)`.
+    pub fn validate(
+        &self,
+        xt: &SignedExtrinsic,
+        next_nonce: u32,
+    ) -> Result<ValidTransaction, InvalidTransaction> {
+        let now = u64::from(self.head().header.number) + 1;
+        let era_longevity = self.check_signed(xt, now, next_nonce)?;
+        let Call::PowRegister(call) = &xt.call else {
+            return Err(InvalidTransaction::Call);
+        };
+        self.state
+            .check(call, &xt.signer, now, |n| self.hash_of(n))
+            .map_err(|e| InvalidTransaction::Custom(e.pool_code()))?;
+        let account_nonce = self.account(&xt.signer).nonce;
+        let requires = if xt.nonce > account_nonce {
+            vec![(xt.signer, xt.nonce - 1).encode()]
+        } else {
+            Vec::new()
+        };
+        let pow_longevity = WORK_WINDOW - (now - call.work_block) + 1;
+        Ok(ValidTransaction {
+            priority: 0,
+            requires,
+            provides: vec![
+                (xt.signer, xt.nonce).encode(),
+                (b"pow-registration", call.hotkey, call.work_block).encode(),
+            ],
+            longevity: era_longevity.min(pow_longevity),
+            propagate: true,
+        })
     }
 
     /// The newest block.

@@ -3,6 +3,8 @@
 //! ```toml
 //! block_time = "500ms"
 //! port = 0                      # 0 = pick a free port
+//! dev_accounts = ["Alice", "Bob"]   # funded at genesis (default: Alice … Ferdie)
+//! dev_balance_tao = 1000000
 //!
 //! [[subnet]]
 //! netuid = 1
@@ -19,6 +21,8 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::accounts::{dev_account, DEV_ACCOUNTS};
 use thiserror::Error;
 
 /// Why a configuration cannot be used (each one line, for exit code 2).
@@ -115,6 +119,10 @@ pub struct DevnetConfig {
     pub port: u16,
     /// Subnets at genesis.
     pub subnets: Vec<SubnetConfig>,
+    /// Development accounts (`Alice` … `Ferdie`) funded at genesis.
+    pub dev_accounts: Vec<String>,
+    /// Free balance of each funded development account, in TAO.
+    pub dev_balance_tao: u64,
 }
 
 impl Default for DevnetConfig {
@@ -125,6 +133,8 @@ impl Default for DevnetConfig {
             block_time: Duration::from_secs(12),
             port: 0,
             subnets: vec![SubnetConfig::new(1, true), SubnetConfig::new(2, false)],
+            dev_accounts: DEV_ACCOUNTS.iter().map(|(n, _)| n.to_string()).collect(),
+            dev_balance_tao: 1_000_000,
         }
     }
 }
@@ -136,6 +146,8 @@ struct FileConfig {
     port: Option<u16>,
     #[serde(default)]
     subnet: Vec<SubnetConfig>,
+    dev_accounts: Option<Vec<String>>,
+    dev_balance_tao: Option<u64>,
 }
 
 impl DevnetConfig {
@@ -154,12 +166,30 @@ impl DevnetConfig {
         if !file.subnet.is_empty() {
             config.subnets = file.subnet;
         }
+        if let Some(accounts) = file.dev_accounts {
+            config.dev_accounts = accounts;
+        }
+        if let Some(balance) = file.dev_balance_tao {
+            config.dev_balance_tao = balance;
+        }
         config.validate()?;
         Ok(config)
     }
 
+    /// Public keys of the funded development accounts.
+    pub fn funded_accounts(&self) -> impl Iterator<Item = [u8; 32]> + '_ {
+        self.dev_accounts
+            .iter()
+            .filter_map(|name| dev_account(name))
+    }
+
     /// Checks ranges and consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(unknown) = self.dev_accounts.iter().find(|n| dev_account(n).is_none()) {
+            return Err(ConfigError::Invalid(format!(
+                "dev account '{unknown}' is not one of Alice, Bob, Charlie, Dave, Eve, Ferdie"
+            )));
+        }
         if self.block_time < Duration::from_millis(50) {
             return Err(ConfigError::Invalid(
                 "block_time must be at least 50ms".into(),
@@ -242,6 +272,7 @@ mod tests {
             ("block_time = \"5ms\"\n", "at least 50ms"),
             ("block_time = \"soon\"\n", "block time 'soon'"),
             ("colour = 1\n", "unknown field"),
+            ("dev_accounts = [\"Mallory\"]\n", "dev account 'Mallory'"),
         ] {
             let err = DevnetConfig::from_toml(text).unwrap_err().to_string();
             assert!(err.contains(want), "{text:?}: {err}");

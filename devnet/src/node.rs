@@ -9,6 +9,8 @@ use tokio::sync::broadcast;
 
 use crate::chain::{Chain, Header};
 use crate::config::DevnetConfig;
+use crate::events::EventRecord;
+use crate::pool::Pool;
 
 /// The real SCALE metadata (V14) of subtensor mainnet runtime 475, the first with
 /// `pow_register`: clients see exactly the types, pallet indices, storage hashers and
@@ -20,36 +22,69 @@ pub const SPEC_VERSION: u32 = 475;
 /// `transaction_version` of that runtime.
 pub const TRANSACTION_VERSION: u32 = 1;
 
+/// The chain and the transaction pool, under one lock so that admission and block
+/// building always see the same state.
+pub struct Ledger {
+    /// Blocks and state.
+    pub chain: Chain,
+    /// Transactions waiting for the next block.
+    pub pool: Pool,
+}
+
+/// A block just produced, as announced to subscribers and the CLI's log.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// Its header (finality is immediate: it is also the finalized head).
+    pub header: Header,
+    /// The events its extrinsics deposited.
+    pub events: Vec<EventRecord>,
+}
+
 /// Shared state of a running devnet.
 pub struct Node {
-    chain: Mutex<Chain>,
-    heads: broadcast::Sender<Header>,
+    ledger: Mutex<Ledger>,
+    blocks: broadcast::Sender<Imported>,
     /// The configuration it started with.
     pub config: DevnetConfig,
 }
 
 impl Node {
-    /// The chain, locked (blocks are produced under this lock).
-    pub fn chain(&self) -> MutexGuard<'_, Chain> {
-        self.chain.lock().unwrap_or_else(|p| p.into_inner())
+    /// A node at genesis (not serving anything yet).
+    pub fn new(config: DevnetConfig) -> Self {
+        let (blocks, _) = broadcast::channel(64);
+        Self {
+            ledger: Mutex::new(Ledger {
+                chain: Chain::new(&config),
+                pool: Pool::default(),
+            }),
+            blocks,
+            config,
+        }
     }
 
-    /// New heads from now on (finality is immediate: each head is also finalized).
-    pub fn subscribe_heads(&self) -> broadcast::Receiver<Header> {
-        self.heads.subscribe()
+    /// The chain and pool, locked (blocks are produced under this lock).
+    pub fn lock(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Produces the next block now and announces it.
-    pub fn produce_block(&self) -> Header {
-        let header = {
-            let mut chain = self.chain();
-            chain
-                .produce_block(|_state, _number| Vec::new())
-                .header
-                .clone()
+    /// Blocks produced from now on.
+    pub fn subscribe_blocks(&self) -> broadcast::Receiver<Imported> {
+        self.blocks.subscribe()
+    }
+
+    /// Produces the next block now from the pooled transactions, and announces it.
+    pub fn produce_block(&self) -> Imported {
+        let imported = {
+            let mut guard = self.lock();
+            let Ledger { chain, pool } = &mut *guard;
+            let block = pool.build_block(chain);
+            Imported {
+                header: block.header.clone(),
+                events: block.events.clone(),
+            }
         };
-        let _ = self.heads.send(header.clone());
-        header
+        let _ = self.blocks.send(imported.clone());
+        imported
     }
 }
 
@@ -101,12 +136,7 @@ pub async fn start(config: DevnetConfig) -> Result<DevnetHandle, DevnetError> {
     let addr = server
         .local_addr()
         .map_err(|e| listen_error(e.to_string()))?;
-    let (heads, _) = broadcast::channel(64);
-    let node = Arc::new(Node {
-        chain: Mutex::new(Chain::new(&config)),
-        heads,
-        config: config.clone(),
-    });
+    let node = Arc::new(Node::new(config.clone()));
     let module = crate::rpc::module(node.clone()).map_err(|e| listen_error(e.to_string()))?;
     let server = server.start(module);
     let producer = {

@@ -70,6 +70,42 @@ impl PowError {
         self.to_string()
     }
 
+    /// The variant's index in runtime 475's `pallet_subtensor::Error` (the second byte of
+    /// `DispatchError::Module` in `ExtrinsicFailed`).
+    pub fn index(self) -> u8 {
+        use PowError::*;
+        match self {
+            NonAssociatedColdKey => 7,
+            TooManyRegistrationsThisBlock => 20,
+            HotKeyAlreadyRegisteredInSubNet => 21,
+            InvalidWorkBlock => 24,
+            InvalidDifficulty => 25,
+            InvalidSeal => 26,
+            SubNetRegistrationDisabled => 37,
+            RegistrationNotPermittedOnRootSubnet => 42,
+            NoNeuronIdAvailable => 48,
+            SubnetNotExists => 76,
+            CannotUseSystemAccount => 141,
+            TooManyStakingHotkeys => 163,
+        }
+    }
+
+    /// Every error, in rule order.
+    pub const ALL: [PowError; 12] = [
+        PowError::RegistrationNotPermittedOnRootSubnet,
+        PowError::SubnetNotExists,
+        PowError::SubNetRegistrationDisabled,
+        PowError::HotKeyAlreadyRegisteredInSubNet,
+        PowError::NoNeuronIdAvailable,
+        PowError::TooManyRegistrationsThisBlock,
+        PowError::InvalidWorkBlock,
+        PowError::InvalidSeal,
+        PowError::InvalidDifficulty,
+        PowError::CannotUseSystemAccount,
+        PowError::NonAssociatedColdKey,
+        PowError::TooManyStakingHotkeys,
+    ];
+
     /// The `InvalidTransaction::Custom` code the transaction pool answers with: 3 for
     /// `SubnetNotExists`, 25 for `NonAssociatedColdKey`, 255 ("bad request") otherwise.
     pub fn pool_code(self) -> u8 {

@@ -5,12 +5,17 @@ use std::sync::Arc;
 
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Compact, Decode, Encode};
+use regpow_solver::PublicKey;
 use serde_json::{json, Value};
 use sp_crypto_hashing::blake2_64;
+use tokio::sync::mpsc;
 
 use crate::chain::{hex32, Block, Chain};
-use crate::node::{Node, METADATA, SPEC_VERSION, TRANSACTION_VERSION};
+use crate::extrinsic::{Decoded, SignedExtrinsic};
+use crate::node::{Ledger, Node, METADATA, SPEC_VERSION, TRANSACTION_VERSION};
+use crate::pool::{SubmitError, TxStatus};
+use crate::validity::{encode_validity, InvalidTransaction};
 
 /// JSON-RPC "invalid params".
 const INVALID_PARAMS: i32 = -32602;
@@ -47,32 +52,76 @@ fn block_at(chain: &Chain, hash: Option<String>) -> RpcResult<&Block> {
     }
 }
 
+/// The runtime APIs the devnet answers, with their versions (as runtime 475 reports them).
+const APIS: [(&str, u32); 6] = [
+    ("Core", 5),
+    ("Metadata", 2),
+    ("BlockBuilder", 6),
+    ("TaggedTransactionQueue", 3),
+    ("AccountNonceApi", 1),
+    ("TransactionPaymentApi", 4),
+];
+const SPEC_NAME: &str = "node-subtensor";
+
 /// The runtime version as `state_getRuntimeVersion` reports it.
 fn runtime_version() -> Value {
-    let api = |name: &str, version: u32| json!([hex32(&blake2_64(name.as_bytes())), version]);
+    let apis: Vec<Value> = APIS
+        .iter()
+        .map(|(name, version)| json!([hex32(&blake2_64(name.as_bytes())), version]))
+        .collect();
     json!({
-        "specName": "node-subtensor",
-        "implName": "node-subtensor",
+        "specName": SPEC_NAME,
+        "implName": SPEC_NAME,
         "authoringVersion": 1,
         "specVersion": SPEC_VERSION,
         "implVersion": 1,
-        "apis": [
-            api("Core", 5),
-            api("Metadata", 2),
-            api("BlockBuilder", 6),
-            api("TaggedTransactionQueue", 3),
-            api("AccountNonceApi", 1),
-            api("TransactionPaymentApi", 4),
-        ],
+        "apis": apis,
         "transactionVersion": TRANSACTION_VERSION,
         "systemVersion": 1,
         "stateVersion": 1,
     })
 }
 
-/// `state_call`: the runtime APIs a client uses before it submits.
-fn state_call(method: &str, data: &[u8]) -> RpcResult<Vec<u8>> {
+/// The runtime version as `Core_version` returns it (SCALE `sp_version::RuntimeVersion`).
+fn encode_runtime_version() -> Vec<u8> {
+    let apis: Vec<([u8; 8], u32)> = APIS
+        .iter()
+        .map(|(name, version)| (blake2_64(name.as_bytes()), *version))
+        .collect();
+    let mut out = (SPEC_NAME, SPEC_NAME, 1u32, SPEC_VERSION, 1u32).encode();
+    apis.encode_to(&mut out);
+    TRANSACTION_VERSION.encode_to(&mut out);
+    1u8.encode_to(&mut out); // system_version
+    out
+}
+
+/// Splits `extrinsic ‖ tail` where the extrinsic carries its own length prefix.
+fn split_extrinsic(data: &[u8]) -> RpcResult<(&[u8], &[u8])> {
+    let mut input = data;
+    let Compact(length) = Compact::<u32>::decode(&mut input)
+        .map_err(|_| error(INVALID_PARAMS, "expected an encoded extrinsic"))?;
+    let total = data.len() - input.len() + length as usize;
+    if total > data.len() {
+        return Err(error(INVALID_PARAMS, "truncated extrinsic"));
+    }
+    Ok(data.split_at(total))
+}
+
+/// `RuntimeDispatchInfo` of a fee-free `pow_register`: its weight, class Normal, fee 0.
+fn encode_dispatch_info_for_fee() -> Vec<u8> {
+    let mut out = Vec::new();
+    Compact(200_000_000u64).encode_to(&mut out);
+    Compact(4_000u64).encode_to(&mut out);
+    out.push(0); // DispatchClass::Normal
+    0u64.encode_to(&mut out); // partial_fee (pow_register pays no fee)
+    out
+}
+
+/// `state_call`: the runtime APIs a client uses before and while it submits.
+fn state_call(ledger: &Ledger, method: &str, data: &[u8]) -> RpcResult<Vec<u8>> {
+    let chain = &ledger.chain;
     match method {
+        "Core_version" => Ok(encode_runtime_version()),
         // Only V14 is served: the metadata is the real runtime-475 V14 blob.
         "Metadata_metadata_versions" => Ok(vec![14u32].encode()),
         "Metadata_metadata_at_version" => {
@@ -82,11 +131,63 @@ fn state_call(method: &str, data: &[u8]) -> RpcResult<Vec<u8>> {
             Ok(answer.encode())
         }
         "Metadata_metadata" => Ok(METADATA.to_vec().encode()),
+        "AccountNonceApi_account_nonce" => {
+            let account = <[u8; 32]>::decode(&mut &data[..])
+                .map_err(|_| error(INVALID_PARAMS, "expected a 32-byte account id"))?;
+            Ok(chain.account(&account).nonce.encode())
+        }
+        "TaggedTransactionQueue_validate_transaction" => {
+            // (source: u8, extrinsic, block hash): validated on top of the head, where the
+            // runtime accepts any nonce from the account's next one on (future ones with
+            // `requires`).
+            let (_source, rest) = data
+                .split_first()
+                .ok_or_else(|| error(INVALID_PARAMS, "expected (source, extrinsic, hash)"))?;
+            let (bytes, _hash) = split_extrinsic(rest)?;
+            let validity = match SignedExtrinsic::decode(bytes) {
+                Ok(Decoded::Signed(xt)) => chain.validate(&xt, u32::MAX),
+                Ok(Decoded::Bare) => Err(InvalidTransaction::Call),
+                Err(e) => return Err(error(INVALID_PARAMS, format!("bad extrinsic: {e}"))),
+            };
+            Ok(encode_validity(&validity))
+        }
+        "TransactionPaymentApi_query_info" => {
+            split_extrinsic(data)?;
+            Ok(encode_dispatch_info_for_fee())
+        }
         other => Err(error(
             -32000,
             format!("devnet: runtime API '{other}' is not served"),
         )),
     }
+}
+
+/// The author API's error object for a refused submission.
+fn submit_error(e: &SubmitError) -> ErrorObjectOwned {
+    let (message, data) = e.message_and_data();
+    ErrorObjectOwned::owned(e.code(), message, data)
+}
+
+/// A status update as `author_extrinsicUpdate` carries it.
+fn status_json(status: &TxStatus) -> Value {
+    match status {
+        TxStatus::Ready => json!("ready"),
+        TxStatus::InBlock(hash) => json!({ "inBlock": hex32(hash) }),
+        TxStatus::Finalized(hash) => json!({ "finalized": hex32(hash) }),
+        TxStatus::Invalid => json!("invalid"),
+    }
+}
+
+fn submit(
+    node: &Node,
+    hex: &str,
+    watch: bool,
+) -> Result<([u8; 32], Option<mpsc::UnboundedReceiver<TxStatus>>), ErrorObjectOwned> {
+    let bytes = decode_hex(hex)?;
+    let mut guard = node.lock();
+    let Ledger { chain, pool } = &mut *guard;
+    pool.submit(chain, &bytes, watch)
+        .map_err(|e| submit_error(&e))
 }
 
 /// Every method, for `rpc_methods`.
@@ -115,6 +216,11 @@ const METHODS: &[&str] = &[
     "state_getKeysPaged",
     "state_queryStorageAt",
     "state_call",
+    "system_accountNextIndex",
+    "author_submitExtrinsic",
+    "author_submitAndWatchExtrinsic",
+    "author_unwatchExtrinsic",
+    "author_pendingExtrinsics",
 ];
 
 /// Builds the RPC module over a node.
@@ -138,7 +244,8 @@ pub fn module(
         "chain_getBlockHash",
         |params: Params, node: &Arc<Node>, _| -> RpcResult<Value> {
             let number: Option<Value> = params.sequence().optional_next()?;
-            let chain = node.chain();
+            let ledger = node.lock();
+            let chain = &ledger.chain;
             let number = match number {
                 None | Some(Value::Null) => u64::from(chain.head().header.number),
                 Some(Value::Number(n)) => n
@@ -159,8 +266,9 @@ pub fn module(
         "chain_getHeader",
         |params: Params, node: &Arc<Node>, _| -> RpcResult<Value> {
             let hash: Option<String> = params.sequence().optional_next()?;
-            let chain = node.chain();
-            Ok(match block_at(&chain, hash) {
+            let ledger = node.lock();
+            let chain = &ledger.chain;
+            Ok(match block_at(chain, hash) {
                 Ok(block) => block.header.to_json(),
                 Err(_) => Value::Null,
             })
@@ -170,8 +278,9 @@ pub fn module(
         "chain_getBlock",
         |params: Params, node: &Arc<Node>, _| -> RpcResult<Value> {
             let hash: Option<String> = params.sequence().optional_next()?;
-            let chain = node.chain();
-            Ok(match block_at(&chain, hash) {
+            let ledger = node.lock();
+            let chain = &ledger.chain;
+            Ok(match block_at(chain, hash) {
                 Ok(block) => json!({
                     "block": {
                         "header": block.header.to_json(),
@@ -184,7 +293,7 @@ pub fn module(
         },
     )?;
     m.register_method("chain_getFinalizedHead", |_, node: &Arc<Node>, _| {
-        hex32(&node.chain().head().hash)
+        hex32(&node.lock().chain.head().hash)
     })?;
     for (subscribe, notification, unsubscribe) in [
         (
@@ -233,8 +342,9 @@ pub fn module(
             let key: String = seq.next()?;
             let at: Option<String> = seq.optional_next()?;
             let key = decode_hex(&key)?;
-            let chain = node.chain();
-            let block = block_at(&chain, at)?;
+            let ledger = node.lock();
+            let chain = &ledger.chain;
+            let block = block_at(chain, at)?;
             Ok(block
                 .storage
                 .get(&key)
@@ -251,8 +361,9 @@ pub fn module(
             let at: Option<String> = seq.optional_next()?;
             let prefix = decode_hex(&prefix)?;
             let start = start.map(|s| decode_hex(&s)).transpose()?;
-            let chain = node.chain();
-            let block = block_at(&chain, at)?;
+            let ledger = node.lock();
+            let chain = &ledger.chain;
+            let block = block_at(chain, at)?;
             let keys: Vec<String> = block
                 .storage
                 .keys()
@@ -270,8 +381,9 @@ pub fn module(
             let mut seq = params.sequence();
             let keys: Vec<String> = seq.next()?;
             let at: Option<String> = seq.optional_next()?;
-            let chain = node.chain();
-            let block = block_at(&chain, at)?;
+            let ledger = node.lock();
+            let chain = &ledger.chain;
+            let block = block_at(chain, at)?;
             let changes = keys
                 .iter()
                 .map(|k| {
@@ -289,8 +401,73 @@ pub fn module(
             let method: String = seq.next()?;
             let data: String = seq.next()?;
             let at: Option<String> = seq.optional_next()?;
-            block_at(&node.chain(), at)?;
-            Ok(hex32(&state_call(&method, &decode_hex(&data)?)?))
+            let ledger = node.lock();
+            block_at(&ledger.chain, at)?;
+            Ok(hex32(&state_call(&ledger, &method, &decode_hex(&data)?)?))
+        },
+    )?;
+    m.register_method(
+        "system_accountNextIndex",
+        |params: Params, node: &Arc<Node>, _| -> RpcResult<u32> {
+            let account: String = params.one()?;
+            let key = PublicKey::parse("account", &account)
+                .map_err(|e| error(INVALID_PARAMS, e.to_string()))?;
+            let ledger = node.lock();
+            Ok(ledger.pool.next_nonce(&ledger.chain, &key.0))
+        },
+    )?;
+    m.register_method(
+        "author_submitExtrinsic",
+        |params: Params, node: &Arc<Node>, _| -> RpcResult<String> {
+            let hex: String = params.one()?;
+            let (hash, _) = submit(node, &hex, false)?;
+            Ok(hex32(&hash))
+        },
+    )?;
+    m.register_method("author_pendingExtrinsics", |_, node: &Arc<Node>, _| {
+        let pending: Vec<String> = node
+            .lock()
+            .pool
+            .pending()
+            .iter()
+            .map(|x| hex32(x))
+            .collect();
+        pending
+    })?;
+    m.register_subscription(
+        "author_submitAndWatchExtrinsic",
+        "author_extrinsicUpdate",
+        "author_unwatchExtrinsic",
+        |params: Params, pending: PendingSubscriptionSink, node: Arc<Arc<Node>>, _| async move {
+            let hex: String = match params.one() {
+                Ok(hex) => hex,
+                Err(e) => {
+                    pending.reject(e).await;
+                    return;
+                }
+            };
+            let mut updates = match submit(&node, &hex, true) {
+                Ok((_, Some(updates))) => updates,
+                Ok((_, None)) => return,
+                Err(e) => {
+                    pending.reject(e).await;
+                    return;
+                }
+            };
+            let Ok(sink) = pending.accept().await else {
+                return;
+            };
+            while let Some(status) = updates.recv().await {
+                let Ok(raw) = serde_json::value::to_raw_value(&status_json(&status)) else {
+                    return;
+                };
+                if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                    return;
+                }
+                if matches!(status, TxStatus::Finalized(_) | TxStatus::Invalid) {
+                    return;
+                }
+            }
         },
     )?;
     Ok(m)
@@ -298,12 +475,12 @@ pub fn module(
 
 /// Sends every new head to one subscriber until it unsubscribes or disconnects.
 async fn follow_heads(pending: PendingSubscriptionSink, node: Arc<Node>) {
-    let mut heads = node.subscribe_heads();
+    let mut heads = node.subscribe_blocks();
     let Ok(sink) = pending.accept().await else {
         return;
     };
     // Subscribers get the current head first, as a node does.
-    let current = node.chain().head().header.to_json();
+    let current = node.lock().chain.head().header.to_json();
     let send = |value: Value| {
         let sink = sink.clone();
         async move {
@@ -320,8 +497,8 @@ async fn follow_heads(pending: PendingSubscriptionSink, node: Arc<Node>) {
         tokio::select! {
             _ = sink.closed() => return,
             head = heads.recv() => match head {
-                Ok(header) => {
-                    if !send(header.to_json()).await {
+                Ok(imported) => {
+                    if !send(imported.header.to_json()).await {
                         return;
                     }
                 }

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use parity_scale_codec::Encode;
 use sp_crypto_hashing::{blake2_128, twox_128, twox_64};
 
+use crate::accounts::Accounts;
+use crate::events::{encode_events, EventRecord};
 use crate::pow::PowState;
 
 /// Key → SCALE-encoded value, ordered as a node's `state_getKeysPaged` walks them.
@@ -61,15 +63,44 @@ pub fn block_hash_key(number: u32) -> Vec<u8> {
     key
 }
 
-/// The storage a client can read at a block: the registration state, `System::Number` and
-/// the hashes of the last 2,400 blocks (as the chain keeps them).
-pub fn snapshot(state: &PowState, number: u32, hashes: &[[u8; 32]]) -> StorageMap {
+/// Key of `System::Account(account)`.
+pub fn system_account_key(account: &[u8; 32]) -> Vec<u8> {
+    let mut key = item_prefix("System", "Account");
+    key.extend_from_slice(&blake2_128_concat(account));
+    key
+}
+
+/// How many block hashes the chain keeps (`System::BlockHash`, mortal eras' birth blocks).
+pub const BLOCK_HASH_COUNT: usize = 2400;
+
+/// Everything a block's storage is built from.
+pub struct BlockState<'a> {
+    /// Registration state after the block.
+    pub pow: &'a PowState,
+    /// Accounts after the block.
+    pub accounts: &'a Accounts,
+    /// The block's events.
+    pub events: &'a [EventRecord],
+    /// The block's number.
+    pub number: u32,
+    /// Hashes of the blocks before it (index = number).
+    pub hashes: &'a [[u8; 32]],
+}
+
+/// The storage a client can read at a block: the registration state, accounts, events,
+/// `System::Number` and the hashes of the last 2,400 blocks (as the chain keeps them).
+pub fn snapshot(block: &BlockState<'_>) -> StorageMap {
+    let (state, number, hashes) = (block.pow, block.number, block.hashes);
     let mut map = StorageMap::new();
     let mut put = |key: Vec<u8>, value: Vec<u8>| {
         map.insert(key, value);
     };
     put(item_prefix("System", "Number"), number.encode());
-    let first = hashes.len().saturating_sub(2400);
+    put(item_prefix("System", "Events"), encode_events(block.events));
+    for (account, info) in block.accounts {
+        put(system_account_key(account), info.encode());
+    }
+    let first = hashes.len().saturating_sub(BLOCK_HASH_COUNT);
     for (n, hash) in hashes.iter().enumerate().skip(first) {
         put(block_hash_key(n as u32), hash.encode());
     }

@@ -130,25 +130,14 @@ fn call_event_errors_and_extensions_match_the_spec() {
     assert_eq!(registered.index, 7);
 
     let errors = variants(subtensor.error.as_ref().unwrap().ty.id);
-    for e in [
-        PowError::RegistrationNotPermittedOnRootSubnet,
-        PowError::SubnetNotExists,
-        PowError::SubNetRegistrationDisabled,
-        PowError::HotKeyAlreadyRegisteredInSubNet,
-        PowError::NoNeuronIdAvailable,
-        PowError::TooManyRegistrationsThisBlock,
-        PowError::InvalidWorkBlock,
-        PowError::InvalidSeal,
-        PowError::InvalidDifficulty,
-        PowError::CannotUseSystemAccount,
-        PowError::NonAssociatedColdKey,
-        PowError::TooManyStakingHotkeys,
-    ] {
-        assert!(
-            errors.iter().any(|v| v.name == e.name()),
-            "{} is not a SubtensorModule error in runtime 475",
-            e.name()
-        );
+    for e in PowError::ALL {
+        let variant = errors
+            .iter()
+            .find(|v| v.name == e.name())
+            .unwrap_or_else(|| {
+                panic!("{} is not a SubtensorModule error in runtime 475", e.name())
+            });
+        assert_eq!(variant.index, e.index(), "{} index", e.name());
     }
 
     assert_eq!(pallet(&m, "System").index, 0);
@@ -158,7 +147,63 @@ fn call_event_errors_and_extensions_match_the_spec() {
         .iter()
         .map(|x| x.identifier.as_str())
         .collect();
-    assert_eq!(extensions.len(), 13, "{extensions:?}");
-    assert_eq!(extensions[0], "CheckNonZeroSender");
-    assert_eq!(extensions[12], "CheckMetadataHash");
+    // devnet::extrinsic decodes exactly this list: Era, Compact nonce, Compact tip and the
+    // metadata-hash mode in the extrinsic; spec, tx version, genesis, birth hash and the
+    // optional metadata hash signed implicitly; every other extension empty in both places.
+    assert_eq!(
+        extensions,
+        [
+            "CheckNonZeroSender",
+            "CheckSpecVersion",
+            "CheckTxVersion",
+            "CheckGenesis",
+            "CheckMortality",
+            "CheckNonce",
+            "CheckWeight",
+            "ChargeTransactionPayment",
+            "SudoTransactionExtension",
+            "CheckShieldedTxValidity",
+            "SubtensorTransactionExtension",
+            "DrandPriority",
+            "CheckMetadataHash",
+        ]
+    );
+    let empty = |id: u32| match &m.types.resolve(id).unwrap().type_def {
+        TypeDef::Composite(c) => c.fields.is_empty(),
+        TypeDef::Tuple(t) => t.fields.is_empty(),
+        _ => false,
+    };
+    let signed_in_extrinsic: Vec<&str> = m
+        .extrinsic
+        .signed_extensions
+        .iter()
+        .filter(|x| !empty(x.ty.id))
+        .map(|x| x.identifier.as_str())
+        .collect();
+    assert_eq!(
+        signed_in_extrinsic,
+        [
+            "CheckMortality",
+            "CheckNonce",
+            "ChargeTransactionPayment",
+            "CheckMetadataHash"
+        ]
+    );
+    let implicit: Vec<&str> = m
+        .extrinsic
+        .signed_extensions
+        .iter()
+        .filter(|x| !empty(x.additional_signed.id))
+        .map(|x| x.identifier.as_str())
+        .collect();
+    assert_eq!(
+        implicit,
+        [
+            "CheckSpecVersion",
+            "CheckTxVersion",
+            "CheckGenesis",
+            "CheckMortality",
+            "CheckMetadataHash"
+        ]
+    );
 }

@@ -1,6 +1,9 @@
 //! `regpow devnet`: a local chain for rehearsing registrations, until Ctrl-C.
 
+use regpow_devnet::events::Event;
+use regpow_devnet::node::Imported;
 use regpow_devnet::{start, DevnetConfig};
+use regpow_solver::PublicKey;
 
 use crate::args::DevnetArgs;
 use crate::failure::Failure;
@@ -56,19 +59,12 @@ async fn serve(config: DevnetConfig, json: bool) -> anyhow::Result<()> {
         humantime::format_duration(config.block_time),
         subnets.join(", ")
     );
-    let mut heads = devnet.node.subscribe_heads();
+    let mut blocks = devnet.node.subscribe_blocks();
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
-            head = heads.recv() => match head {
-                Ok(header) => {
-                    let hash = format!("0x{}", hex::encode(header.hash()));
-                    if json {
-                        crate::output::json(&serde_json::json!({ "block": header.number, "hash": hash }));
-                    } else {
-                        eprintln!("block #{} {hash}", header.number);
-                    }
-                }
+            block = blocks.recv() => match block {
+                Ok(imported) => log_block(&imported, json),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
@@ -77,4 +73,43 @@ async fn serve(config: DevnetConfig, json: bool) -> anyhow::Result<()> {
     devnet.stop().await;
     eprintln!("devnet: stopped");
     Ok(())
+}
+
+/// One line per block, then one per registration or failed registration in it.
+fn log_block(imported: &Imported, json: bool) {
+    let header = &imported.header;
+    let hash = format!("0x{}", hex::encode(header.hash()));
+    if json {
+        crate::output::json(&serde_json::json!({ "block": header.number, "hash": hash }));
+    } else {
+        eprintln!("block #{} {hash}", header.number);
+    }
+    for record in &imported.events {
+        match &record.event {
+            Event::NeuronRegistered {
+                netuid,
+                uid,
+                hotkey,
+            } => {
+                let hotkey = PublicKey(*hotkey).to_ss58(42);
+                if json {
+                    crate::output::json(&serde_json::json!({
+                        "block": header.number, "registered": { "netuid": netuid, "uid": uid, "hotkey": hotkey },
+                    }));
+                } else {
+                    eprintln!("  registered netuid {netuid} uid {uid} hotkey {hotkey}");
+                }
+            }
+            Event::ExtrinsicFailed(error) => {
+                if json {
+                    crate::output::json(&serde_json::json!({
+                        "block": header.number, "failed": error.name(),
+                    }));
+                } else {
+                    eprintln!("  pow_register failed: {}", error.name());
+                }
+            }
+            Event::ExtrinsicSuccess => {}
+        }
+    }
 }
