@@ -82,3 +82,88 @@ fn bad_config_is_exit_2_and_a_taken_port_exit_3() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// A registration submitted by subxt shows up in the devnet's `--json` log with its uid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_each_registration() {
+    use regpow_solver::search::solve;
+    use regpow_solver::{cpu::CpuBackend, Challenge, Difficulty, Job, NonceRange, PublicKey};
+    use subxt_signer::sr25519::dev;
+
+    let dir = std::env::temp_dir().join(format!("regpow-devnet-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("devnet.toml");
+    std::fs::write(&config, "[[subnet]]\nnetuid = 4\ndifficulty = 16\n").unwrap();
+    let mut child = regpow()
+        .args(["--json", "devnet", "--block-time", "300ms", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let url = first["url"].as_str().unwrap().to_string();
+
+    let api = subxt::OnlineClient::<subxt::SubstrateConfig>::from_insecure_url(&url)
+        .await
+        .unwrap();
+    let at = api.at_current_block().await.unwrap();
+    let coldkey = dev::bob();
+    let hotkey = PublicKey(dev::eve().public_key().0);
+    let challenge = Challenge {
+        netuid: 4,
+        block_hash: at.block_hash().0,
+        hotkey,
+        coldkey: PublicKey(coldkey.public_key().0),
+    };
+    let job = Job::new(challenge, Difficulty::new(16).unwrap());
+    let backend = CpuBackend::new(Some(1), None).unwrap();
+    let hit = solve(&backend, &job, NonceRange::from(0), None)
+        .unwrap()
+        .hit
+        .unwrap();
+    let call = subxt::dynamic::transaction(
+        "SubtensorModule",
+        "pow_register",
+        (4u16, at.block_number(), hit.nonce, hit.seal.0, hotkey.0),
+    );
+    at.transactions()
+        .sign_and_submit_then_watch_default(&call, &coldkey)
+        .await
+        .unwrap()
+        .wait_for_finalized_success()
+        .await
+        .unwrap();
+
+    let logged = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                return None;
+            }
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if value.get("registered").is_some() {
+                return Some(value);
+            }
+        }
+    });
+    let logged = tokio::time::timeout(Duration::from_secs(10), logged)
+        .await
+        .expect("a registration line within 10 s")
+        .unwrap()
+        .expect("a registration line before the log ended");
+    assert_eq!(logged["registered"]["netuid"], 4);
+    assert_eq!(logged["registered"]["uid"], 0);
+    assert_eq!(logged["registered"]["hotkey"], hotkey.to_ss58(42));
+
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}

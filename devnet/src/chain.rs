@@ -181,7 +181,7 @@ impl Chain {
     ) -> (&Block, Vec<([u8; 32], Inclusion)>) {
         let parent = self.head().hash;
         let number = u64::from(self.head().header.number) + 1;
-        self.state.on_new_block();
+        self.state.on_new_block(number);
         let mut extrinsics = Vec::new();
         let mut events = Vec::new();
         let mut outcomes = Vec::new();

@@ -272,10 +272,8 @@ impl PowState {
         };
         subnet.uids.insert(call.hotkey, uid);
         subnet.registrations_this_block += 1;
-        let mult = subnet.burn_increase_mult as f64 / 2f64.powi(64);
-        let bumped = (subnet.difficulty as f64 * mult).min(u64::MAX as f64) as u64;
-        subnet.difficulty =
-            bumped.clamp(subnet.min_difficulty.max(1), subnet.max_difficulty.max(1));
+        let bumped = mul_u64f64(subnet.difficulty, subnet.burn_increase_mult.max(U64F64_ONE));
+        subnet.difficulty = subnet.clamp(bumped);
         if self.owner.insert(call.hotkey, *coldkey).is_none() {
             self.owned_hotkeys
                 .entry(*coldkey)
@@ -286,19 +284,114 @@ impl PowState {
         Ok(uid)
     }
 
-    /// Start of a block: registrations per block reset, and every subnet's difficulty decays
-    /// by a factor 2^(−1 / BurnHalfLife), never below its minimum.
-    pub fn on_new_block(&mut self) {
+    /// Start of block `number`: registrations per block reset, and from block 2 on every
+    /// subnet's difficulty decays by the per-block factor `f` with `f^BurnHalfLife = 1/2`,
+    /// in the chain's Q32 fixed point, then is clamped to its bounds.
+    pub fn on_new_block(&mut self, number: u64) {
         for subnet in self.subnets.values_mut() {
             subnet.registrations_this_block = 0;
-            let factor = 0.5f64.powf(1.0 / f64::from(subnet.burn_half_life.max(1)));
-            let decayed = (subnet.difficulty as f64 * factor) as u64;
-            subnet.difficulty = decayed.max(subnet.min_difficulty.max(1));
+            if number > 1 && subnet.burn_half_life > 0 {
+                let factor = decay_factor_q32(subnet.burn_half_life);
+                subnet.difficulty = subnet.clamp(mul_q32(subnet.difficulty, factor));
+            }
         }
     }
+}
+
+impl Subnet {
+    /// The stored difficulty kept within `[MinDifficulty, MaxDifficulty]` (and at least 1).
+    fn clamp(&self, difficulty: u64) -> u64 {
+        let lo = self.min_difficulty.max(1);
+        difficulty.clamp(lo, self.max_difficulty.max(lo))
+    }
+}
+
+/// 1.0 in Q32 fixed point.
+const Q32_ONE: u64 = 1 << 32;
+/// 1.0 as U64F64 bits.
+const U64F64_ONE: u128 = 1 << 64;
+
+/// `value × factor` with a Q32 factor, truncated, saturating at `u64::MAX`.
+pub fn mul_q32(value: u64, factor_q32: u64) -> u64 {
+    let product = u128::from(value) * u128::from(factor_q32);
+    u64::try_from(product >> 32).unwrap_or(u64::MAX)
+}
+
+/// `base^exp` in Q32 by repeated squaring, each step truncated like the chain's.
+fn pow_q32(base_q32: u64, exp: u16) -> u64 {
+    let mut result = Q32_ONE;
+    let mut square = base_q32;
+    let mut remaining = exp;
+    while remaining > 0 {
+        if remaining & 1 == 1 {
+            result = mul_q32(result, square);
+        }
+        remaining >>= 1;
+        if remaining > 0 {
+            square = mul_q32(square, square);
+        }
+    }
+    result
+}
+
+/// The per-block decay factor in Q32: the largest `f` whose `half_life`-th power (computed
+/// as above) does not exceed one half, found by bisection over `[0, 1)`.
+pub fn decay_factor_q32(half_life: u16) -> u64 {
+    if half_life == 0 {
+        return Q32_ONE;
+    }
+    let (mut low, mut high) = (0u64, Q32_ONE);
+    while low + 1 < high {
+        let middle = low + (high - low) / 2;
+        if pow_q32(middle, half_life) > Q32_ONE / 2 {
+            high = middle;
+        } else {
+            low = middle;
+        }
+    }
+    low
+}
+
+/// `value × factor` with a U64F64 factor, truncated to an integer, saturating at `u64::MAX`.
+pub fn mul_u64f64(value: u64, factor_bits: u128) -> u64 {
+    let whole = u128::from(value).saturating_mul(factor_bits >> 64);
+    let fraction = (u128::from(value) * (factor_bits & u128::from(u64::MAX))) >> 64;
+    u64::try_from(whole.saturating_add(fraction)).unwrap_or(u64::MAX)
 }
 
 /// U64F64 bits of a positive factor such as 1.26.
 pub fn u64f64_bits(value: f64) -> u128 {
     (value * 2f64.powi(64)) as u128
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decay_factor_is_the_largest_q32_value_that_halves_over_the_half_life() {
+        for half_life in [1u16, 2, 7, 360, 1000, u16::MAX] {
+            let f = decay_factor_q32(half_life);
+            assert!(pow_q32(f, half_life) <= Q32_ONE / 2, "{half_life}");
+            assert!(pow_q32(f + 1, half_life) > Q32_ONE / 2, "{half_life}");
+            let exact = 0.5f64.powf(1.0 / f64::from(half_life)) * Q32_ONE as f64;
+            assert!(
+                (f as f64 - exact).abs() / exact < 1e-6,
+                "{half_life}: {f} vs {exact}"
+            );
+        }
+        assert_eq!(decay_factor_q32(1), Q32_ONE / 2);
+        assert_eq!(decay_factor_q32(0), Q32_ONE);
+    }
+
+    #[test]
+    fn fixed_point_products_truncate_and_saturate() {
+        assert_eq!(mul_q32(1000, Q32_ONE / 2), 500);
+        assert_eq!(mul_q32(3, Q32_ONE / 2), 1);
+        assert_eq!(mul_q32(u64::MAX, Q32_ONE), u64::MAX);
+        assert_eq!(mul_u64f64(50, u64f64_bits(1.26)), 63);
+        assert_eq!(mul_u64f64(100, U64F64_ONE + U64F64_ONE / 4), 125);
+        assert_eq!(mul_u64f64(u64::MAX, 2 * U64F64_ONE), u64::MAX);
+        assert_eq!(mul_u64f64(u64::MAX, U64F64_ONE), u64::MAX);
+    }
 }

@@ -231,7 +231,7 @@ fn already_registered_and_reused_work_blocks_are_refused() {
     );
     // A newer work block is fine.
     let mut later = s.clone();
-    later.on_new_block();
+    later.on_new_block(HEAD + 2);
     let fresh = mined(3, HEAD + 1, HOT, COLD, 50);
     assert_eq!(
         later.check(&fresh, &COLD, HEAD + 2, |n| (n <= HEAD + 1)
@@ -251,7 +251,7 @@ fn per_block_capacity_and_uid_limits() {
         s.check(&other, &COLD, now(), hash_of),
         Err(PowError::TooManyRegistrationsThisBlock)
     );
-    s.on_new_block();
+    s.on_new_block(HEAD + 2);
     assert_eq!(s.subnets[&1].registrations_this_block, 0);
 
     let mut none = state();
@@ -267,7 +267,7 @@ fn per_block_capacity_and_uid_limits() {
     full.subnets.get_mut(&1).unwrap().max_allowed_uids = 1;
     full.register(&mined(1, HEAD, HOT, COLD, 50), &COLD, now(), hash_of)
         .unwrap();
-    full.on_new_block();
+    full.on_new_block(HEAD + 2);
     let d = full.subnets[&1].effective_difficulty().get();
     let newcomer = [0x43; 32];
     assert_eq!(
@@ -318,12 +318,12 @@ fn the_first_failing_rule_wins_and_pool_codes_match_the_spec() {
 fn difficulty_decays_by_half_over_the_half_life() {
     let mut s = state();
     s.subnets.get_mut(&1).unwrap().difficulty = 1_000_000;
-    for _ in 0..360 {
-        s.on_new_block();
+    for number in 2..362 {
+        s.on_new_block(number);
     }
     let d = s.subnets[&1].difficulty;
     assert!((499_000..=500_000).contains(&d), "{d}");
     s.subnets.get_mut(&1).unwrap().min_difficulty = 600_000;
-    s.on_new_block();
+    s.on_new_block(362);
     assert_eq!(s.subnets[&1].difficulty, 600_000);
 }
