@@ -2,6 +2,7 @@
 //! input is rejected by clap with one line and exit 2 before a command starts.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use regpow_solver::chain::Network;
 use regpow_solver::cpu::CpuKernel;
 use regpow_solver::keys::parse_hex32;
 use regpow_solver::{Challenge, Difficulty, PublicKey};
@@ -33,6 +34,68 @@ pub enum Command {
     Devices,
     /// Run a local chain that enforces subtensor's PoW registration rules.
     Devnet(DevnetArgs),
+    /// Win a UID slot: follow the chain, solve on every device, submit the winning seal.
+    Register(RegisterArgs),
+    /// Show a subnet's PoW registration state (and a hotkey's uid).
+    Status(StatusArgs),
+}
+
+/// Which chain and subnet.
+#[derive(Debug, Args)]
+pub struct ChainArgs {
+    /// finney, test, local, devnet (an embedded local chain) or a ws:// / wss:// URL.
+    #[arg(long, default_value = "finney", value_parser = parse_network)]
+    pub network: Network,
+    /// Subnet id (1..65535).
+    #[arg(long, value_parser = parse_netuid)]
+    pub netuid: u16,
+}
+
+/// Which keys register: a bittensor wallet, or explicit keys for dev chains.
+#[derive(Debug, Args)]
+pub struct WalletArgs {
+    /// Folder of bittensor wallets (default ~/.bittensor/wallets).
+    #[arg(long)]
+    pub wallet_path: Option<std::path::PathBuf>,
+    /// Wallet name (its coldkey signs and pays nothing: PoW registration is fee-free).
+    #[arg(long, default_value = "default")]
+    pub wallet_name: String,
+    /// The wallet's hotkey to register.
+    #[arg(long, default_value = "default")]
+    pub wallet_hotkey: String,
+    /// Register this hotkey (SS58 or 0x-hex) instead of the wallet's.
+    #[arg(long, value_parser = parse_hotkey)]
+    pub hotkey: Option<PublicKey>,
+    /// Sign with this secret URI (e.g. //Alice) instead of the wallet's coldkey: dev chains.
+    #[arg(long)]
+    pub coldkey_uri: Option<String>,
+}
+
+/// `regpow register`.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub wallet: WalletArgs,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Give up after this many seconds (exit 1).
+    #[arg(long, value_parser = parse_seconds)]
+    pub max_seconds: Option<f64>,
+    /// Block time of the embedded chain with --network devnet.
+    #[arg(long, value_parser = parse_block_time, default_value = "1s")]
+    pub devnet_block_time: std::time::Duration,
+}
+
+/// `regpow status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// Also show whether this hotkey (SS58 or 0x-hex) holds a uid.
+    #[arg(long, value_parser = parse_hotkey)]
+    pub hotkey: Option<PublicKey>,
 }
 
 /// `regpow devnet`.
@@ -217,6 +280,10 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 && v < 1e9 => Ok(v),
         _ => Err(format!("expected a positive number of seconds, got '{s}'")),
     }
+}
+
+fn parse_network(s: &str) -> Result<Network, String> {
+    Network::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_block_time(s: &str) -> Result<std::time::Duration, String> {

@@ -6,6 +6,7 @@
 mod args;
 mod backends;
 mod commands;
+mod connect;
 mod failure;
 mod output;
 
@@ -28,6 +29,8 @@ fn main() -> ExitCode {
         Command::Bench(a) => commands::bench::run(a, cli.json),
         Command::Devices => commands::devices::run(cli.json),
         Command::Devnet(a) => commands::devnet::run(a, cli.json),
+        Command::Register(a) => commands::register::run(a, cli.json),
+        Command::Status(a) => commands::status::run(a, cli.json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -45,4 +45,12 @@ pub enum InputError {
     /// A difficulty of zero has no target (the chain clamps to at least 1).
     #[error("difficulty must be at least 1")]
     ZeroDifficulty,
+    /// Any other unusable value, named and explained.
+    #[error("{what}: {detail}")]
+    Invalid {
+        /// Which value was being read.
+        what: &'static str,
+        /// Why it was rejected.
+        detail: String,
+    },
 }

@@ -11,10 +11,15 @@
 //! - [`gpu_job`]: the per-job constants GPU kernels receive (midstate, block-2 rounds).
 //! - [`wgpu`]: the WGSL kernel on any Vulkan, Metal, DX12 or GL adapter.
 //! - [`search`]: drives a backend over a nonce range with a time limit and re-verifies hits.
+//! - [`chain`]: the subxt client (heads, subnet state, submitting `pow_register`).
+//! - [`wallet`]: bittensor wallets on disk and the coldkey that signs.
+//! - [`register`]: the registration loop: follow heads, keep every device on the newest
+//!   challenge, re-verify and submit hits.
 //!
 //! The rules come from `shared/SPEC.md` (subtensor's `pow_register`); the chain is the authority.
 
 pub mod backend;
+pub mod chain;
 pub mod challenge;
 pub mod cpu;
 pub mod cuda;
@@ -23,8 +28,10 @@ pub mod error;
 pub mod gpu_job;
 mod gpu_pipeline;
 pub mod keys;
+pub mod register;
 pub mod seal;
 pub mod search;
+pub mod wallet;
 pub mod wgpu;
 
 pub use backend::{

@@ -3,6 +3,8 @@
 pub mod bench;
 pub mod devices;
 pub mod devnet;
+pub mod register;
 pub mod seal;
 pub mod solve;
+pub mod status;
 pub mod verify;

@@ -1,0 +1,339 @@
+//! `regpow register`: win a UID slot. Checks everything the chain would refuse before any
+//! hashing, then follows the chain and submits the first seal that passes every check.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use regpow_solver::register::{register, Outcome, Plan, Progress};
+use regpow_solver::wallet::{Coldkey, Wallet, WalletError};
+use regpow_solver::PublicKey;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::args::{RegisterArgs, WalletArgs};
+use crate::connect::{connect, failure};
+use crate::failure::Failure;
+use crate::{backends, output};
+
+/// Environment variable that holds the coldkey password for unattended runs.
+const PASSWORD_ENV: &str = "REGPOW_COLDKEY_PASSWORD";
+
+/// Where the signing key comes from.
+enum Signer {
+    Uri(Coldkey),
+    Wallet(Wallet),
+}
+
+fn wallet_failure(e: WalletError) -> Failure {
+    Failure::bad_input(format!("wallet: {e}"))
+}
+
+/// The hotkey to register, the coldkey's public key and where its secret is.
+fn keys(args: &WalletArgs) -> Result<(PublicKey, PublicKey, Signer), Failure> {
+    let root = args
+        .wallet_path
+        .clone()
+        .unwrap_or_else(Wallet::default_root);
+    let wallet = Wallet::new(&root, &args.wallet_name, &args.wallet_hotkey);
+    let hotkey = match args.hotkey {
+        Some(key) => key,
+        None => wallet.hotkey_public().map_err(wallet_failure)?,
+    };
+    match &args.coldkey_uri {
+        Some(uri) => {
+            let coldkey = Coldkey::from_uri(uri).map_err(wallet_failure)?;
+            Ok((hotkey, coldkey.public(), Signer::Uri(coldkey)))
+        }
+        None => {
+            let public = wallet.coldkey_public().map_err(wallet_failure)?;
+            Ok((hotkey, public, Signer::Wallet(wallet)))
+        }
+    }
+}
+
+/// The coldkey's secret: from the URI, or decrypted with the password from the environment
+/// or a prompt (never echoed, never logged).
+fn unlock(signer: Signer) -> Result<Coldkey, Failure> {
+    let wallet = match signer {
+        Signer::Uri(coldkey) => return Ok(coldkey),
+        Signer::Wallet(wallet) => wallet,
+    };
+    let password = if !wallet.coldkey_is_encrypted().map_err(wallet_failure)? {
+        Zeroizing::new(String::new())
+    } else if let Ok(password) = std::env::var(PASSWORD_ENV) {
+        Zeroizing::new(password)
+    } else if std::io::stdin().is_terminal() {
+        Zeroizing::new(
+            rpassword::prompt_password(format!(
+                "password for coldkey {}: ",
+                wallet.coldkey_path().display()
+            ))
+            .map_err(|e| Failure::bad_input(format!("reading the password: {e}")))?,
+        )
+    } else {
+        return Err(Failure::bad_input(format!(
+            "the coldkey is encrypted: set {PASSWORD_ENV} or run in a terminal to be asked"
+        )));
+    };
+    wallet
+        .unlock_coldkey(password.as_bytes())
+        .map_err(|e| match e {
+            WalletError::WrongPassword => Failure::bad_input("wrong coldkey password"),
+            other => wallet_failure(other),
+        })
+}
+
+/// How progress is shown: JSON lines, a live line on a terminal, or plain log lines.
+struct View {
+    json: bool,
+    bar: Option<ProgressBar>,
+    block: u64,
+    difficulty: u64,
+    hashrate: f64,
+    started: Instant,
+}
+
+impl View {
+    fn new(json: bool) -> Self {
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("static template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Self {
+            json,
+            bar,
+            block: 0,
+            difficulty: 0,
+            hashrate: 0.0,
+            started: Instant::now(),
+        }
+    }
+
+    /// A notable event: a line above the live line, or on stderr.
+    fn note(&self, text: String) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn status(&self) -> String {
+        let expected = if self.hashrate > 0.0 {
+            self.difficulty as f64 / self.hashrate
+        } else {
+            f64::INFINITY
+        };
+        let chance = 1.0 - (-60.0 / expected).exp();
+        format!(
+            "block #{} · difficulty {} · {} · expected {} · {:.1}% within a minute",
+            self.block,
+            self.difficulty,
+            output::rate(self.hashrate),
+            human_seconds(expected),
+            100.0 * chance
+        )
+    }
+
+    fn show(&mut self, event: Progress) {
+        if self.json {
+            output::json(&progress_json(&event));
+        }
+        match event {
+            Progress::Head {
+                number,
+                difficulty,
+                full,
+            } => {
+                self.block = number;
+                self.difficulty = difficulty;
+                if full && !self.json {
+                    self.note(format!(
+                        "block #{number} already holds the subnet's registrations; seals wait for the next"
+                    ));
+                }
+                if self.bar.is_none() && !self.json {
+                    eprintln!("{}", self.status());
+                }
+            }
+            Progress::Hashrate { total, .. } => self.hashrate = total,
+            Progress::Submitting { work_block, nonce } if !self.json => self.note(format!(
+                "seal found (work block {work_block}, nonce {nonce}): submitting"
+            )),
+            Progress::NotRegistered { reason } if !self.json => {
+                self.note(format!("not registered: {reason}; solving on"))
+            }
+            Progress::Discarded { reason } if !self.json => {
+                self.note(format!("seal dropped: {reason}"))
+            }
+            Progress::Reconnecting { reason, retry_in } if !self.json => self.note(format!(
+                "connection lost ({reason}); reconnecting in {}",
+                humantime::format_duration(retry_in)
+            )),
+            Progress::Reconnected if !self.json => self.note("reconnected".into()),
+            _ => {}
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_message(self.status());
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn progress_json(event: &Progress) -> serde_json::Value {
+    match event {
+        Progress::Head {
+            number,
+            difficulty,
+            full,
+        } => json!({"event": "head", "block": number, "difficulty": difficulty, "full": full}),
+        Progress::Hashrate { devices, total } => json!({
+            "event": "hashrate",
+            "hashrate": total,
+            "devices": devices.iter().map(|(name, rate)| json!({"name": name, "hashrate": rate})).collect::<Vec<_>>(),
+        }),
+        Progress::Submitting { work_block, nonce } => {
+            json!({"event": "submitting", "work_block": work_block, "nonce": nonce})
+        }
+        Progress::NotRegistered { reason } => json!({"event": "not_registered", "reason": reason}),
+        Progress::Discarded { reason } => json!({"event": "discarded", "reason": reason}),
+        Progress::Reconnecting { reason, retry_in } => json!({
+            "event": "reconnecting", "reason": reason, "retry_in": retry_in.as_secs_f64(),
+        }),
+        Progress::Reconnected => json!({"event": "reconnected"}),
+    }
+}
+
+fn human_seconds(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        "∞".into()
+    } else if seconds < 1.0 {
+        "<1s".into()
+    } else {
+        humantime::format_duration(Duration::from_secs(seconds.round() as u64)).to_string()
+    }
+}
+
+/// Registers and prints the uid (exit 0); a refusal, the time bound or Ctrl-C is exit 1.
+pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
+    let (hotkey, coldkey_public, signer) = keys(&args.wallet)?;
+    let backend: Arc<dyn regpow_solver::Backend> = Arc::from(backends::open(&args.backend)?);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let netuid = args.chain.netuid;
+
+    // Pre-flight at the head, before any password prompt or hashing.
+    let connection = runtime.block_on(async {
+        let connection = connect(&args.chain.network, args.devnet_block_time).await?;
+        let head = connection.client.best_head().await.map_err(failure)?;
+        let state = connection
+            .client
+            .subnet_state(head, netuid, &hotkey)
+            .await
+            .map_err(failure)?;
+        if let Some(why) = state.refusal(netuid, &coldkey_public) {
+            return Err(Failure::not_achieved(why));
+        }
+        Ok::<_, Failure>(connection)
+    })?;
+    let coldkey = Arc::new(unlock(signer)?);
+
+    let mut view = View::new(json);
+    if !json {
+        view.note(format!(
+            "registering hotkey {} on subnet {netuid} of {} with coldkey {} ({})",
+            hotkey.to_ss58(42),
+            connection.client.url(),
+            coldkey_public.to_ss58(42),
+            backend
+                .devices()
+                .iter()
+                .map(|d| d.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let plan = Plan {
+        netuid,
+        hotkey,
+        max_duration: args.max_seconds.map(Duration::from_secs_f64),
+    };
+    let outcome = runtime.block_on(async {
+        let cancel = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        register(
+            connection.client.clone(),
+            backend,
+            coldkey,
+            plan,
+            |event| view.show(event),
+            cancel,
+        )
+        .await
+    });
+    view.finish();
+    let elapsed = view.started.elapsed();
+    let outcome = outcome.map_err(|e| match e {
+        regpow_solver::register::RegisterError::Chain(e) => failure(e),
+        regpow_solver::register::RegisterError::Device(e) => {
+            Failure::unavailable(format!("device fault: {e}"))
+        }
+    })?;
+    if let Some(devnet) = connection.devnet {
+        runtime.block_on(devnet.stop());
+    }
+    match outcome {
+        Outcome::Registered {
+            netuid,
+            uid,
+            hotkey,
+            block,
+            work_block,
+        } => {
+            let block_hash = format!("0x{}", hex::encode(block.hash));
+            if json {
+                output::json(&json!({
+                    "registered": {
+                        "netuid": netuid, "uid": uid, "hotkey": hotkey.to_ss58(42),
+                        "block": block.number, "block_hash": block_hash, "work_block": work_block,
+                        "seconds": elapsed.as_secs_f64(),
+                    }
+                }));
+            } else {
+                println!(
+                    "registered: netuid {netuid} uid {uid} hotkey {} in block #{} {block_hash} ({:.1}s)",
+                    hotkey.to_ss58(42),
+                    block.number,
+                    elapsed.as_secs_f64()
+                );
+            }
+            Ok(())
+        }
+        Outcome::Refused(why) => Err(Failure::not_achieved(why).into()),
+        Outcome::TimedOut { hashes } => {
+            let rate = hashes as f64 / elapsed.as_secs_f64().max(1e-9);
+            let expected = view.difficulty as f64 / rate.max(1e-9);
+            Err(Failure::not_achieved(format!(
+                "no registration within {}: difficulty {} at {} needs {} on average",
+                human_seconds(elapsed.as_secs_f64()),
+                view.difficulty,
+                output::rate(rate),
+                human_seconds(expected)
+            ))
+            .into())
+        }
+        Outcome::Cancelled => {
+            Err(Failure::not_achieved("stopped before a registration (Ctrl-C)").into())
+        }
+    }
+}

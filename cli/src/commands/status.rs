@@ -1,0 +1,85 @@
+//! `regpow status`: a subnet's PoW registration state at the chain's head.
+
+use regpow_solver::PublicKey;
+use serde_json::json;
+
+use crate::args::StatusArgs;
+use crate::connect::{connect, failure};
+use crate::output;
+
+/// Prints difficulty, bounds, whether PoW is enabled, registrations in the block and, with
+/// `--hotkey`, its uid. Exit 3 when the chain cannot be reached.
+pub fn run(args: &StatusArgs, json: bool) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let netuid = args.chain.netuid;
+    let probe = args.hotkey.unwrap_or(PublicKey([0; 32]));
+    let (url, state) = runtime.block_on(async {
+        let connection = connect(&args.chain.network, std::time::Duration::from_secs(12)).await?;
+        let head = connection.client.best_head().await.map_err(failure)?;
+        let state = connection
+            .client
+            .subnet_state(head, netuid, &probe)
+            .await
+            .map_err(failure)?;
+        if let Some(devnet) = connection.devnet {
+            devnet.stop().await;
+        }
+        Ok::<_, crate::failure::Failure>((connection.client.url().to_string(), state))
+    })?;
+    let hotkey = args.hotkey.map(|k| k.to_ss58(42));
+    let uid = args.hotkey.and(state.uid);
+    let effective = state.effective_difficulty().get();
+    if json {
+        output::json(&json!({
+            "network": url,
+            "block": state.head.number,
+            "block_hash": format!("0x{}", hex::encode(state.head.hash)),
+            "netuid": netuid,
+            "exists": state.exists,
+            "pow_enabled": state.pow_allowed,
+            "difficulty": effective,
+            "raw_difficulty": state.difficulty,
+            "min_difficulty": state.min_difficulty,
+            "max_difficulty": state.max_difficulty,
+            "registrations_this_block": state.registrations_this_block,
+            "max_registrations_per_block": state.max_registrations_per_block,
+            "max_allowed_uids": state.max_allowed_uids,
+            "hotkey": hotkey,
+            "uid": uid,
+        }));
+        return Ok(());
+    }
+    println!("network     {url}");
+    println!(
+        "block       #{} 0x{}",
+        state.head.number,
+        hex::encode(state.head.hash)
+    );
+    if !state.exists {
+        println!("subnet {netuid}   does not exist");
+        return Ok(());
+    }
+    println!(
+        "subnet {netuid}    PoW registration {}",
+        if state.pow_allowed {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    );
+    println!(
+        "difficulty  {effective} (stored {}, min {}, max {})",
+        state.difficulty, state.min_difficulty, state.max_difficulty
+    );
+    println!(
+        "this block  {} of {} registrations",
+        state.registrations_this_block, state.max_registrations_per_block
+    );
+    if let Some(hotkey) = hotkey {
+        match uid {
+            Some(uid) => println!("hotkey      {hotkey} holds uid {uid}"),
+            None => println!("hotkey      {hotkey} is not registered"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Resolves `--network` to a connected chain client, starting the embedded devnet for
+//! `--network devnet`. Failures map to exit codes: unreachable 3, no PoW registration 1.
+
+use std::time::Duration;
+
+use regpow_devnet::{start, DevnetConfig, DevnetHandle};
+use regpow_solver::chain::{ChainClient, ChainError, Network};
+
+use crate::failure::Failure;
+
+/// A connected client, and the embedded devnet behind it if one was started (it runs as
+/// long as this value lives).
+pub struct Connection {
+    /// The client.
+    pub client: ChainClient,
+    /// The embedded devnet, for `--network devnet`.
+    pub devnet: Option<DevnetHandle>,
+}
+
+/// Maps a chain error to its exit code and one line.
+pub fn failure(e: ChainError) -> Failure {
+    match e {
+        ChainError::Unreachable(_) | ChainError::Rpc(_) => Failure::unavailable(e.to_string()),
+        ChainError::NoPowRegister { .. } | ChainError::Runtime(_) => {
+            Failure::not_achieved(e.to_string())
+        }
+    }
+}
+
+/// Connects to `network` (must run inside a tokio runtime).
+pub async fn connect(
+    network: &Network,
+    devnet_block_time: Duration,
+) -> Result<Connection, Failure> {
+    let (url, devnet) = match network.url() {
+        Some(url) => (url.to_string(), None),
+        None => {
+            let devnet = start(DevnetConfig {
+                block_time: devnet_block_time,
+                ..DevnetConfig::default()
+            })
+            .await
+            .map_err(|e| Failure::unavailable(e.to_string()))?;
+            eprintln!(
+                "devnet: embedded local chain at {} (blocks every {})",
+                devnet.url,
+                humantime::format_duration(devnet_block_time)
+            );
+            (devnet.url.clone(), Some(devnet))
+        }
+    };
+    let client = ChainClient::connect(&url).await.map_err(failure)?;
+    Ok(Connection { client, devnet })
+}

@@ -1,0 +1,531 @@
+//! The registration loop: follow the chain's best heads, keep every device on the newest
+//! challenge, and submit a seal the moment one is found, re-verified on the CPU against the
+//! latest difficulty and the chain's five-block work window.
+//!
+//! The devices never wait for the network: a new head switches the search to the new
+//! challenge as soon as its header arrives; the subnet's state (difficulty, registrations in
+//! the block, the hotkey's uid) is read right after and only the submission waits for it.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::backend::{Backend, Hit, Job, NonceRange, SearchControl, SearchOutcome};
+use crate::chain::{ChainClient, ChainError, Head, PowRegisterCall, SubmitOutcome, SubnetState};
+use crate::challenge::Challenge;
+use crate::difficulty::Difficulty;
+use crate::keys::PublicKey;
+use crate::seal::reference_seal;
+use crate::wallet::Coldkey;
+
+/// How many blocks back a work block may be when the pool checks it (at head + 1).
+pub const WORK_WINDOW: u64 = 5;
+
+/// What to register.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Subnet.
+    pub netuid: u16,
+    /// Hotkey to register.
+    pub hotkey: PublicKey,
+    /// Give up after this long (`--max-seconds`).
+    pub max_duration: Option<Duration>,
+}
+
+/// Progress, for the progress line or `--json` output.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    /// A new best head and the subnet's state at it.
+    Head {
+        /// Block number.
+        number: u64,
+        /// Effective difficulty at that block.
+        difficulty: u64,
+        /// Whether the block already holds the subnet's registrations for the block.
+        full: bool,
+    },
+    /// Hashrate over the last interval, per device (in the backend's device order).
+    Hashrate {
+        /// `(device name, seals per second)`.
+        devices: Vec<(String, f64)>,
+        /// Sum of the devices.
+        total: f64,
+    },
+    /// A seal was found and passed every check; it is being submitted.
+    Submitting {
+        /// Its work block.
+        work_block: u64,
+        /// Its nonce.
+        nonce: u64,
+    },
+    /// A submission did not register; solving goes on.
+    NotRegistered {
+        /// Why, as the chain said it.
+        reason: String,
+    },
+    /// A found seal was dropped before submission (stale work block, difficulty rose, …).
+    Discarded {
+        /// Why.
+        reason: String,
+    },
+    /// The connection dropped; reconnecting after `retry_in`.
+    Reconnecting {
+        /// What failed.
+        reason: String,
+        /// Wait before the next attempt.
+        retry_in: Duration,
+    },
+    /// Connected again.
+    Reconnected,
+}
+
+/// How a registration run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// `NeuronRegistered` for the hotkey.
+    Registered {
+        /// Subnet.
+        netuid: u16,
+        /// The uid taken.
+        uid: u16,
+        /// The hotkey.
+        hotkey: PublicKey,
+        /// The block that included it.
+        block: Head,
+        /// The work block of the winning seal.
+        work_block: u64,
+    },
+    /// The chain refuses this registration outright (one line saying why).
+    Refused(String),
+    /// `max_duration` passed without a registration.
+    TimedOut {
+        /// Seals computed.
+        hashes: u64,
+    },
+    /// The caller's cancel future completed (Ctrl-C).
+    Cancelled,
+}
+
+/// Why the loop could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The chain could not be reached or used.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// A device failed.
+    #[error("{0}")]
+    Device(String),
+}
+
+/// A hit with the job it belongs to.
+struct Found {
+    job: Job,
+    work_block: u64,
+    hit: Hit,
+}
+
+/// Runs the backend on one job at a time in a thread, switching jobs on demand; hits come
+/// back on a channel. Hash counts survive job switches for the hashrate.
+struct Searcher {
+    backend: Arc<dyn Backend>,
+    devices: Vec<String>,
+    control: Option<Arc<SearchControl>>,
+    retired: Vec<u64>,
+    hits: mpsc::UnboundedSender<Result<Found, String>>,
+}
+
+impl Searcher {
+    fn new(backend: Arc<dyn Backend>, hits: mpsc::UnboundedSender<Result<Found, String>>) -> Self {
+        let devices: Vec<String> = backend.devices().into_iter().map(|d| d.name).collect();
+        Self {
+            retired: vec![0; devices.len()],
+            devices,
+            backend,
+            control: None,
+            hits,
+        }
+    }
+
+    /// Stops the current search (it returns within a batch) and starts `job` from a random
+    /// nonce, wrapping around, until stopped; every hit is sent and the search goes on.
+    fn switch(&mut self, job: Job, work_block: u64) {
+        self.stop();
+        let control = Arc::new(SearchControl::new());
+        self.control = Some(control.clone());
+        let backend = self.backend.clone();
+        let hits = self.hits.clone();
+        let start = rand::random::<u64>();
+        std::thread::spawn(move || {
+            let mut next = Some(start);
+            let mut wrapped = false;
+            while let Some(from) = next {
+                let end = if wrapped {
+                    start.wrapping_sub(1)
+                } else {
+                    u64::MAX
+                };
+                let Some(range) = NonceRange::new(from, end) else {
+                    return;
+                };
+                match backend.search(&job, range, &control) {
+                    Ok(SearchOutcome::Found(hit)) => {
+                        if hits
+                            .send(Ok(Found {
+                                job,
+                                work_block,
+                                hit,
+                            }))
+                            .is_err()
+                        {
+                            return;
+                        }
+                        next = hit.nonce.checked_add(1).filter(|&n| n <= end);
+                    }
+                    Ok(SearchOutcome::Stopped) => return,
+                    Ok(SearchOutcome::Exhausted) => next = None,
+                    Err(e) => {
+                        let _ = hits.send(Err(e.to_string()));
+                        return;
+                    }
+                }
+                if next.is_none() && !wrapped && start > 0 {
+                    wrapped = true;
+                    next = Some(0);
+                }
+            }
+        });
+    }
+
+    fn stop(&mut self) {
+        if let Some(old) = self.control.take() {
+            old.stop();
+            for (i, retired) in self.retired.iter_mut().enumerate() {
+                *retired += old.device_hashes(i);
+            }
+        }
+    }
+
+    /// Seals computed so far, per device.
+    fn hashes(&self) -> Vec<u64> {
+        self.retired
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r + self.control.as_ref().map_or(0, |c| c.device_hashes(i)))
+            .collect()
+    }
+}
+
+impl Drop for Searcher {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The checks a found seal passes before it is submitted: the reference seal on the CPU,
+/// the latest effective difficulty, the work window at the latest head, the hotkey's last
+/// PoW block, and the work block's hash as the chain has it now.
+fn check_hit(
+    found: &Found,
+    state: &SubnetState,
+    recent: &BTreeMap<u64, [u8; 32]>,
+) -> Result<(), String> {
+    let seal = reference_seal(&found.job.prefix, found.hit.nonce);
+    if seal != found.hit.seal {
+        return Err(format!(
+            "seal of nonce {} did not re-verify on the CPU",
+            found.hit.nonce
+        ));
+    }
+    let difficulty = state.effective_difficulty();
+    if !seal.meets(&difficulty.target()) {
+        return Err(format!(
+            "difficulty rose to {} before the seal could be submitted",
+            difficulty.get()
+        ));
+    }
+    let checked_at = state.head.number + 1;
+    if found.work_block >= checked_at || checked_at - found.work_block > WORK_WINDOW {
+        return Err(format!(
+            "work block {} is outside the chain's window at block {}",
+            found.work_block, checked_at
+        ));
+    }
+    if state
+        .last_pow_block
+        .is_some_and(|last| last >= found.work_block)
+    {
+        return Err("the hotkey already has a PoW registration at or after this work block".into());
+    }
+    if recent
+        .get(&found.work_block)
+        .is_some_and(|hash| *hash != found.job.challenge.block_hash)
+    {
+        return Err(format!("block {} was re-organised", found.work_block));
+    }
+    Ok(())
+}
+
+/// What to do after a submission that did not register.
+fn is_fatal(outcome: &SubmitOutcome) -> Option<String> {
+    match outcome {
+        SubmitOutcome::Refused(3) => Some("the chain says the subnet does not exist".into()),
+        SubmitOutcome::Refused(25) => {
+            Some("the chain says the hotkey belongs to another coldkey".into())
+        }
+        SubmitOutcome::Failed(name) => match name.as_str() {
+            "TooManyRegistrationsThisBlock"
+            | "InvalidWorkBlock"
+            | "InvalidDifficulty"
+            | "InvalidSeal" => None,
+            other => Some(format!("the chain refused the registration: {other}")),
+        },
+        _ => None,
+    }
+}
+
+/// Connects with retries: `attempts` tries with doubling waits from one second.
+async fn reconnect(
+    url: &str,
+    progress: &mut impl FnMut(Progress),
+    reason: String,
+) -> Result<ChainClient, ChainError> {
+    let mut wait = Duration::from_secs(1);
+    let mut reason = reason;
+    for _ in 0..8 {
+        progress(Progress::Reconnecting {
+            reason: reason.clone(),
+            retry_in: wait,
+        });
+        tokio::time::sleep(wait).await;
+        match ChainClient::connect(url).await {
+            Ok(client) => {
+                progress(Progress::Reconnected);
+                return Ok(client);
+            }
+            Err(e @ (ChainError::NoPowRegister { .. } | ChainError::Runtime(_))) => return Err(e),
+            Err(e) => reason = e.to_string(),
+        }
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+    Err(ChainError::Unreachable(format!("{url}: {reason}")))
+}
+
+/// Registers `plan.hotkey` on `plan.netuid`, signing with `coldkey`, searching with
+/// `backend`. The first state check happens before any hashing: a registration the chain
+/// would refuse ends here with [`Outcome::Refused`]. `cancel` completing stops the run.
+pub async fn register(
+    client: ChainClient,
+    backend: Arc<dyn Backend>,
+    coldkey: Arc<Coldkey>,
+    plan: Plan,
+    mut progress: impl FnMut(Progress),
+    cancel: impl Future<Output = ()>,
+) -> Result<Outcome, RegisterError> {
+    let started = Instant::now();
+    let url = client.url().to_string();
+    let coldkey_public = coldkey.public();
+    let head = client.best_head().await?;
+    let mut state = client.subnet_state(head, plan.netuid, &plan.hotkey).await?;
+    if let Some(why) = state.refusal(plan.netuid, &coldkey_public) {
+        return Ok(Outcome::Refused(why));
+    }
+
+    let (hit_tx, mut hits) = mpsc::unbounded_channel();
+    let mut searcher = Searcher::new(backend, hit_tx);
+    let job_for = |head: Head, difficulty: Difficulty| {
+        Job::new(
+            Challenge {
+                netuid: plan.netuid,
+                block_hash: head.hash,
+                hotkey: plan.hotkey,
+                coldkey: coldkey_public,
+            },
+            difficulty,
+        )
+    };
+    let mut difficulty = state.effective_difficulty();
+    searcher.switch(job_for(head, difficulty), head.number);
+    progress(Progress::Head {
+        number: head.number,
+        difficulty: difficulty.get(),
+        full: state.block_is_full(),
+    });
+
+    let mut client = client;
+    let mut heads = client.follow_heads().await?.boxed();
+    let mut recent: BTreeMap<u64, [u8; 32]> = BTreeMap::from([(head.number, head.hash)]);
+    let mut pending: Option<Found> = None;
+    let (result_tx, mut results) =
+        mpsc::unbounded_channel::<(Found, Result<SubmitOutcome, ChainError>)>();
+    let mut in_flight = false;
+    let mut rejections_in_a_row = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_hashes = searcher.hashes();
+    let mut last_tick = Instant::now();
+    let deadline = plan
+        .max_duration
+        .map(|d| tokio::time::Instant::from_std(started + d));
+    let timeout = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timeout);
+    tokio::pin!(cancel);
+
+    loop {
+        // Submit the best pending hit when nothing is in flight and the block has room.
+        if !in_flight && !state.block_is_full() {
+            if let Some(found) = pending.take() {
+                match check_hit(&found, &state, &recent) {
+                    Err(reason) => progress(Progress::Discarded { reason }),
+                    Ok(()) => {
+                        progress(Progress::Submitting {
+                            work_block: found.work_block,
+                            nonce: found.hit.nonce,
+                        });
+                        in_flight = true;
+                        let client = client.clone();
+                        let coldkey = coldkey.clone();
+                        let tx = result_tx.clone();
+                        let call = PowRegisterCall {
+                            netuid: plan.netuid,
+                            work_block: found.work_block,
+                            nonce: found.hit.nonce,
+                            work: found.hit.seal.0,
+                            hotkey: plan.hotkey,
+                        };
+                        tokio::spawn(async move {
+                            let outcome = client.submit_pow_register(&call, &coldkey).await;
+                            let _ = tx.send((found, outcome));
+                        });
+                    }
+                }
+            }
+        }
+
+        tokio::select! {
+            _ = &mut cancel => {
+                searcher.stop();
+                return Ok(Outcome::Cancelled);
+            }
+            _ = &mut timeout => {
+                searcher.stop();
+                return Ok(Outcome::TimedOut { hashes: searcher.hashes().iter().sum() });
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                let hashes = searcher.hashes();
+                let secs = now.duration_since(last_tick).as_secs_f64().max(1e-3);
+                let devices: Vec<(String, f64)> = searcher
+                    .devices
+                    .iter()
+                    .zip(hashes.iter().zip(&last_hashes))
+                    .map(|(name, (now, before))| (name.clone(), (now - before) as f64 / secs))
+                    .collect();
+                let total = devices.iter().map(|(_, r)| r).sum();
+                progress(Progress::Hashrate { devices, total });
+                last_hashes = hashes;
+                last_tick = now;
+            }
+            found = hits.recv() => match found {
+                Some(Ok(found)) => {
+                    // Keep the newest work block: it stays valid longest.
+                    if pending.as_ref().is_none_or(|p| p.work_block <= found.work_block) {
+                        pending = Some(found);
+                    }
+                }
+                Some(Err(fault)) => return Err(RegisterError::Device(fault)),
+                None => return Err(RegisterError::Device("search stopped".into())),
+            },
+            result = results.recv() => {
+                let Some((found, outcome)) = result else { continue };
+                in_flight = false;
+                match outcome {
+                    Ok(SubmitOutcome::Registered { uid, block }) => {
+                        searcher.stop();
+                        return Ok(Outcome::Registered {
+                            netuid: plan.netuid,
+                            uid,
+                            hotkey: plan.hotkey,
+                            block,
+                            work_block: found.work_block,
+                        });
+                    }
+                    Ok(outcome) => {
+                        if let Some(why) = is_fatal(&outcome) {
+                            searcher.stop();
+                            return Ok(Outcome::Refused(why));
+                        }
+                        let reason = match &outcome {
+                            SubmitOutcome::Failed(name) => format!("included but failed: {name}"),
+                            SubmitOutcome::Refused(code) => format!("refused by the pool (custom code {code})"),
+                            SubmitOutcome::Rejected(message) => message.clone(),
+                            SubmitOutcome::Registered { .. } => unreachable!(),
+                        };
+                        if matches!(outcome, SubmitOutcome::Rejected(_)) {
+                            rejections_in_a_row += 1;
+                            if rejections_in_a_row >= 3 {
+                                searcher.stop();
+                                return Ok(Outcome::Refused(format!(
+                                    "the node rejected three submissions in a row: {reason}"
+                                )));
+                            }
+                        } else {
+                            rejections_in_a_row = 0;
+                        }
+                        progress(Progress::NotRegistered { reason });
+                    }
+                    Err(e) => progress(Progress::NotRegistered { reason: e.to_string() }),
+                }
+            }
+            head = heads.next() => match head.unwrap_or_else(|| Err(ChainError::Rpc("head subscription ended".into()))) {
+                Ok(head) => {
+                    if recent.get(&head.number) == Some(&head.hash) {
+                        continue; // the head we already work on (subscriptions start with it)
+                    }
+                    recent.insert(head.number, head.hash);
+                    while recent.len() > 64 {
+                        recent.pop_first();
+                    }
+                    // Devices move to the new challenge before any storage is read.
+                    searcher.switch(job_for(head, difficulty), head.number);
+                    match client.subnet_state(head, plan.netuid, &plan.hotkey).await {
+                        Ok(new_state) => {
+                            state = new_state;
+                            // Our own submission shows up here before its result does.
+                            if let (Some(uid), false) = (state.uid, in_flight) {
+                                searcher.stop();
+                                return Ok(Outcome::Refused(format!(
+                                    "the hotkey became registered on subnet {} (uid {uid}) by another submission",
+                                    plan.netuid
+                                )));
+                            }
+                            let latest = state.effective_difficulty();
+                            if latest != difficulty {
+                                difficulty = latest;
+                                searcher.switch(job_for(head, difficulty), head.number);
+                            }
+                            progress(Progress::Head {
+                                number: head.number,
+                                difficulty: difficulty.get(),
+                                full: state.block_is_full(),
+                            });
+                        }
+                        Err(e) => progress(Progress::NotRegistered { reason: e.to_string() }),
+                    }
+                }
+                Err(e) => {
+                    let reason = e.to_string();
+                    client = reconnect(&url, &mut progress, reason).await?;
+                    heads = client.follow_heads().await?.boxed();
+                }
+            },
+        }
+    }
+}
