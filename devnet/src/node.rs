@@ -114,6 +114,29 @@ pub struct DevnetHandle {
 }
 
 impl DevnetHandle {
+    /// Closes the RPC server and every connection while the chain keeps producing blocks
+    /// (what a node restart or network cut looks like to clients).
+    pub async fn stop_rpc(&mut self) {
+        let _ = self.server.stop();
+        self.server.clone().stopped().await;
+    }
+
+    /// Serves RPC again on the same address after [`DevnetHandle::stop_rpc`].
+    pub async fn restart_rpc(&mut self) -> Result<(), DevnetError> {
+        let listen_error = |reason: String| DevnetError::Listen {
+            port: self.addr.port(),
+            reason,
+        };
+        let server = Server::builder()
+            .build(self.addr)
+            .await
+            .map_err(|e| listen_error(e.to_string()))?;
+        let module =
+            crate::rpc::module(self.node.clone()).map_err(|e| listen_error(e.to_string()))?;
+        self.server = server.start(module);
+        Ok(())
+    }
+
     /// Stops block production and the RPC server, and waits for the server to finish.
     pub async fn stop(self) {
         self.producer.abort();

@@ -22,7 +22,7 @@ const PASSWORD_ENV: &str = "REGPOW_COLDKEY_PASSWORD";
 
 /// Where the signing key comes from.
 enum Signer {
-    Uri(Coldkey),
+    Uri(Box<Coldkey>),
     Wallet(Wallet),
 }
 
@@ -44,7 +44,7 @@ fn keys(args: &WalletArgs) -> Result<(PublicKey, PublicKey, Signer), Failure> {
     match &args.coldkey_uri {
         Some(uri) => {
             let coldkey = Coldkey::from_uri(uri).map_err(wallet_failure)?;
-            Ok((hotkey, coldkey.public(), Signer::Uri(coldkey)))
+            Ok((hotkey, coldkey.public(), Signer::Uri(Box::new(coldkey))))
         }
         None => {
             let public = wallet.coldkey_public().map_err(wallet_failure)?;
@@ -57,7 +57,7 @@ fn keys(args: &WalletArgs) -> Result<(PublicKey, PublicKey, Signer), Failure> {
 /// or a prompt (never echoed, never logged).
 fn unlock(signer: Signer) -> Result<Coldkey, Failure> {
     let wallet = match signer {
-        Signer::Uri(coldkey) => return Ok(coldkey),
+        Signer::Uri(coldkey) => return Ok(*coldkey),
         Signer::Wallet(wallet) => wallet,
     };
     let password = if !wallet.coldkey_is_encrypted().map_err(wallet_failure)? {
@@ -214,13 +214,20 @@ fn progress_json(event: &Progress) -> serde_json::Value {
     }
 }
 
+/// A duration for people, to two units at most: `<1s`, `42s`, `3m 20s`, `5h 7m`, `12d 3h`,
+/// `31 years`.
 fn human_seconds(seconds: f64) -> String {
     if !seconds.is_finite() {
-        "∞".into()
-    } else if seconds < 1.0 {
-        "<1s".into()
-    } else {
-        humantime::format_duration(Duration::from_secs(seconds.round() as u64)).to_string()
+        return "∞".into();
+    }
+    let s = seconds.round() as u64;
+    match s {
+        0 => "<1s".into(),
+        1..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        86_400..31_557_600 => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+        _ => format!("{} years", s / 31_557_600),
     }
 }
 
@@ -335,5 +342,21 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         Outcome::Cancelled => {
             Err(Failure::not_achieved("stopped before a registration (Ctrl-C)").into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_seconds;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_seconds(0.2), "<1s");
+        assert_eq!(human_seconds(42.0), "42s");
+        assert_eq!(human_seconds(200.0), "3m 20s");
+        assert_eq!(human_seconds(18_420.0), "5h 7m");
+        assert_eq!(human_seconds(1_047_600.0), "12d 3h");
+        assert_eq!(human_seconds(1e9), "31 years");
+        assert_eq!(human_seconds(f64::INFINITY), "∞");
     }
 }

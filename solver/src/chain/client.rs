@@ -468,7 +468,8 @@ mod tests {
     fn preflight_refusals_name_the_rule() {
         let cold = PublicKey([3; 32]);
         assert_eq!(state().refusal(1, &cold), None);
-        let cases: [(fn(&mut SubnetState), &str); 5] = [
+        type Change = fn(&mut SubnetState);
+        let cases: [(Change, &str); 5] = [
             (|s| s.exists = false, "does not exist"),
             (|s| s.pow_allowed = false, "PoW registration is disabled"),
             (

@@ -56,9 +56,8 @@ pub fn check_runtime(metadata: &Metadata, spec_version: u32) -> Result<(), Chain
         .transaction_extensions_to_use_for_encoding()
     {
         let name = extension.identifier();
-        if !ENCODED_EXTENSIONS.contains(&name)
-            && !(empty(extension.extra_ty()) && empty(extension.additional_ty()))
-        {
+        let carries_nothing = empty(extension.extra_ty()) && empty(extension.additional_ty());
+        if !(ENCODED_EXTENSIONS.contains(&name) || carries_nothing) {
             return Err(ChainError::Runtime(format!(
                 "runtime {spec_version} has transaction extension {name} with data regpow does \
                  not know how to encode; refusing to sign rather than mis-sign"

@@ -77,6 +77,7 @@ pub(crate) struct KeyfileJson {
     pub account_id: Option<String>,
     pub ss58_address: Option<String>,
     pub private_key: Option<String>,
+    pub secret_seed: Option<String>,
 }
 
 impl KeyfileJson {

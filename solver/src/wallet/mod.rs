@@ -148,20 +148,49 @@ impl Wallet {
             }
         };
         let json = KeyfileJson::parse(&plaintext)?;
-        let private = json
-            .private_key
-            .as_deref()
-            .ok_or_else(|| WalletError::Corrupt(format!("{}: no privateKey", path.display())))?;
-        let secret: Zeroizing<[u8; 64]> = secret_hex(private, "privateKey")?;
-        let secret = schnorrkel::SecretKey::from_ed25519_bytes(secret.as_ref())
-            .map_err(|_| WalletError::Corrupt("privateKey is not an sr25519 secret".into()))?;
-        let coldkey = Coldkey::from_schnorrkel(secret.to_keypair());
         let expected = self.coldkey_public()?;
-        if coldkey.public() != expected {
-            return Err(WalletError::Mismatch(expected.to_ss58(42)));
-        }
+        let keypair = keypair_from(&json, &expected)
+            .map_err(|e| WalletError::Corrupt(format!("{}: {e}", path.display())))?
+            .ok_or_else(|| WalletError::Mismatch(expected.to_ss58(42)))?;
+        let coldkey = Coldkey::from_schnorrkel(keypair);
         Ok(coldkey)
     }
+}
+
+/// The keypair in decrypted keyfile JSON whose public key is `expected`: from `secretSeed`
+/// (a mini secret, expanded as Substrate does) or from the 64-byte `privateKey` (read in
+/// either of schnorrkel's two layouts). `None` when none of them gives `expected`.
+fn keypair_from(
+    json: &KeyfileJson,
+    expected: &PublicKey,
+) -> Result<Option<schnorrkel::Keypair>, String> {
+    let matches = |pair: &schnorrkel::Keypair| pair.public.to_bytes() == expected.0;
+    if let Some(seed) = json.secret_seed.as_deref() {
+        let seed: Zeroizing<[u8; 32]> =
+            secret_hex(seed, "secretSeed").map_err(|e| e.to_string())?;
+        if let Ok(mini) = schnorrkel::MiniSecretKey::from_bytes(seed.as_ref()) {
+            let pair = mini.expand_to_keypair(schnorrkel::ExpansionMode::Ed25519);
+            if matches(&pair) {
+                return Ok(Some(pair));
+            }
+        }
+    }
+    let Some(private) = json.private_key.as_deref() else {
+        return Err("no secretSeed or privateKey in the keyfile".into());
+    };
+    let secret: Zeroizing<[u8; 64]> =
+        secret_hex(private, "privateKey").map_err(|e| e.to_string())?;
+    let layouts = [
+        schnorrkel::SecretKey::from_ed25519_bytes(secret.as_ref()),
+        schnorrkel::SecretKey::from_bytes(secret.as_ref()),
+    ];
+    for key in layouts.into_iter().flatten() {
+        let pair = key.to_keypair();
+        if matches(&pair) {
+            return Ok(Some(pair));
+        }
+    }
+    Ok(None)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, WalletError> {

@@ -1,0 +1,356 @@
+//! `regpow register` and `regpow status` end to end: the binary against the devnet over a
+//! real websocket (300 ms blocks), with wallets really made by bittensor-wallet.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use regpow_devnet::{start, DevnetConfig, DevnetHandle, SubnetConfig};
+use regpow_solver::wallet::Wallet;
+use serde_json::Value;
+
+const PASSWORD: &str = "regpow test password";
+
+fn wallets() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../solver/tests/data/wallets")
+}
+
+async fn devnet(subnets: Vec<SubnetConfig>) -> DevnetHandle {
+    start(DevnetConfig {
+        block_time: Duration::from_millis(300),
+        subnets,
+        ..DevnetConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn subnet(netuid: u16, pow: bool, difficulty: u64) -> SubnetConfig {
+    SubnetConfig {
+        difficulty,
+        ..SubnetConfig::new(netuid, pow)
+    }
+}
+
+/// `regpow --json register --network URL --backend cpu --threads 1 ARGS…`.
+fn register(url: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_regpow"));
+    command
+        .args([
+            "--json",
+            "register",
+            "--network",
+            url,
+            "--backend",
+            "cpu",
+            "--threads",
+            "1",
+        ])
+        .args(args)
+        .env("REGPOW_COLDKEY_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+async fn output(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+fn wallet_args(hotkey: &'static str) -> Vec<String> {
+    vec![
+        "--wallet-path".into(),
+        wallets().display().to_string(),
+        "--wallet-name".into(),
+        "rehearsal".into(),
+        "--wallet-hotkey".into(),
+        hotkey.into(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_with_a_bittensor_wallet_then_refuses_a_second_run() {
+    let devnet = devnet(vec![subnet(1, true, 20_000)]).await;
+    let args = wallet_args("miner1");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut with_netuid = vec!["--netuid", "1", "--max-seconds", "60"];
+    with_netuid.extend(&args);
+
+    let out = output(register(&devnet.url, &with_netuid)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let registered = &lines.last().unwrap()["registered"];
+    let hotkey = Wallet::new(&wallets(), "rehearsal", "miner1")
+        .hotkey_public()
+        .unwrap();
+    assert_eq!(registered["hotkey"], hotkey.to_ss58(42));
+    assert_eq!(registered["netuid"], 1);
+    assert!(lines.iter().any(|l| l["event"] == "submitting"));
+
+    // The uid is in the chain's storage.
+    let uid = registered["uid"].as_u64().unwrap() as u16;
+    let stored = devnet.node.lock().chain.state.subnets[&1]
+        .uids
+        .get(&hotkey.0)
+        .copied();
+    assert_eq!(stored, Some(uid));
+
+    // `regpow status` sees it too.
+    let mut status = Command::new(env!("CARGO_BIN_EXE_regpow"));
+    status.args([
+        "--json",
+        "status",
+        "--network",
+        &devnet.url,
+        "--netuid",
+        "1",
+        "--hotkey",
+        &hotkey.to_ss58(42),
+    ]);
+    let out = output(status).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = &json_lines(&out)[0];
+    assert_eq!(status["uid"], uid);
+    assert_eq!(status["pow_enabled"], true);
+    assert!(
+        status["difficulty"].as_u64().unwrap() > 20_000,
+        "rose after the registration"
+    );
+
+    // A second run is refused at pre-flight: one line, exit 1, no hashing.
+    let out = output(register(&devnet.url, &with_netuid)).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("already registered on subnet 1 (uid {uid})")),
+        "{err}"
+    );
+    assert!(
+        json_lines(&out).is_empty(),
+        "no progress: nothing was hashed"
+    );
+    devnet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pow_disabled_is_refused_before_any_hashing() {
+    let devnet = devnet(vec![subnet(1, true, 1000), subnet(2, false, 1000)]).await;
+    let out = output(register(
+        &devnet.url,
+        &[
+            "--netuid",
+            "2",
+            "--coldkey-uri",
+            "//Bob",
+            "--hotkey",
+            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
+        ],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: PoW registration is disabled on subnet 2"),
+        "{err}"
+    );
+    assert!(json_lines(&out).is_empty(), "nothing hashed");
+
+    let out = output(register(
+        &devnet.url,
+        &[
+            "--netuid",
+            "7",
+            "--coldkey-uri",
+            "//Bob",
+            "--hotkey",
+            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
+        ],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("subnet 7 does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    devnet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_difficulty_too_high_for_the_time_bound_is_exit_1() {
+    let devnet = devnet(vec![subnet(1, true, 1_000_000_000_000_000)]).await;
+    let out = output(register(
+        &devnet.url,
+        &[
+            "--netuid",
+            "1",
+            "--max-seconds",
+            "2",
+            "--coldkey-uri",
+            "//Eve",
+            "--hotkey",
+            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
+        ],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("error: no registration within 2s"), "{err}");
+    assert!(
+        err.contains("difficulty 9") && err.contains("years on average"),
+        "{err}"
+    );
+    assert!(
+        json_lines(&out).iter().any(|l| l["event"] == "hashrate"),
+        "it did hash"
+    );
+    devnet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_endpoint_is_exit_3() {
+    let out = output(register(
+        "ws://127.0.0.1:9",
+        &[
+            "--netuid",
+            "1",
+            "--coldkey-uri",
+            "//Bob",
+            "--hotkey",
+            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
+        ],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot reach ws://127.0.0.1:9"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Reads the child's JSON lines on a thread and hands them over a channel.
+fn follow(child: &mut std::process::Child) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let Ok(line) = line else { return };
+            if let Ok(value) = serde_json::from_str(&line) {
+                if tx.send(value).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+async fn wait_for(events: &mut tokio::sync::mpsc::UnboundedReceiver<Value>, what: &str) -> Value {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let event = events.recv().await.expect("the run ended early");
+            if event["event"] == what || event.get(what).is_some() {
+                return event;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no '{what}' within 60 s"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survives_the_websocket_going_away_and_registers_after_it_returns() {
+    let mut devnet = devnet(vec![subnet(1, true, 10_000_000_000_000)]).await;
+    let mut child = register(
+        &devnet.url,
+        &[
+            "--netuid",
+            "1",
+            "--coldkey-uri",
+            "//Charlie",
+            "--hotkey",
+            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
+            "--max-seconds",
+            "90",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let mut events = follow(&mut child);
+    wait_for(&mut events, "hashrate").await;
+
+    devnet.stop_rpc().await;
+    wait_for(&mut events, "reconnecting").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    devnet.restart_rpc().await.unwrap();
+    // Make the work easy once the connection is back: the solver must pick up the new
+    // difficulty from the chain at the next head and register.
+    devnet
+        .node
+        .lock()
+        .chain
+        .state
+        .subnets
+        .get_mut(&1)
+        .unwrap()
+        .difficulty = 1000;
+    wait_for(&mut events, "reconnected").await;
+    let registered = wait_for(&mut events, "registered").await;
+    assert_eq!(registered["registered"]["uid"], 0);
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    devnet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_cleanly_with_exit_1() {
+    let devnet = devnet(vec![subnet(1, true, 10_000_000_000_000)]).await;
+    let mut child = register(
+        &devnet.url,
+        &[
+            "--netuid",
+            "1",
+            "--coldkey-uri",
+            "//Dave",
+            "--hotkey",
+            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let mut events = follow(&mut child);
+    wait_for(&mut events, "hashrate").await;
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("stopped before a registration (Ctrl-C)"),
+        "{}",
+        stderr(&out)
+    );
+    devnet.stop().await;
+}
