@@ -54,6 +54,8 @@ pub enum Progress {
         devices: Vec<(String, f64)>,
         /// Sum of the devices.
         total: f64,
+        /// Seals computed since the start.
+        hashes: u64,
     },
     /// A seal was found and passed every check; it is being submitted.
     Submitting {
@@ -81,6 +83,11 @@ pub enum Progress {
     },
     /// Connected again.
     Reconnected,
+    /// The run is over (the outcome follows); seals computed in all.
+    Done {
+        /// Seals computed since the start.
+        hashes: u64,
+    },
 }
 
 /// How a registration run ended.
@@ -377,6 +384,17 @@ pub async fn register(
     };
     tokio::pin!(timeout);
     tokio::pin!(cancel);
+    // Every way out stops the devices and reports the final count first.
+    macro_rules! finish {
+        ($outcome:expr) => {{
+            searcher.stop();
+            let outcome = $outcome;
+            progress(Progress::Done {
+                hashes: searcher.hashes().iter().sum(),
+            });
+            return Ok(outcome);
+        }};
+    }
 
     loop {
         // Submit the best pending hit when nothing is in flight and the block has room.
@@ -411,12 +429,10 @@ pub async fn register(
 
         tokio::select! {
             _ = &mut cancel => {
-                searcher.stop();
-                return Ok(Outcome::Cancelled);
+                finish!(Outcome::Cancelled);
             }
             _ = &mut timeout => {
-                searcher.stop();
-                return Ok(Outcome::TimedOut { hashes: searcher.hashes().iter().sum() });
+                finish!(Outcome::TimedOut { hashes: searcher.hashes().iter().sum() });
             }
             _ = tick.tick() => {
                 let now = Instant::now();
@@ -429,7 +445,7 @@ pub async fn register(
                     .map(|(name, (now, before))| (name.clone(), (now - before) as f64 / secs))
                     .collect();
                 let total = devices.iter().map(|(_, r)| r).sum();
-                progress(Progress::Hashrate { devices, total });
+                progress(Progress::Hashrate { devices, total, hashes: hashes.iter().sum() });
                 last_hashes = hashes;
                 last_tick = now;
             }
@@ -448,8 +464,7 @@ pub async fn register(
                 in_flight = false;
                 match outcome {
                     Ok(SubmitOutcome::Registered { uid, block }) => {
-                        searcher.stop();
-                        return Ok(Outcome::Registered {
+                        finish!(Outcome::Registered {
                             netuid: plan.netuid,
                             uid,
                             hotkey: plan.hotkey,
@@ -459,8 +474,7 @@ pub async fn register(
                     }
                     Ok(outcome) => {
                         if let Some(why) = is_fatal(&outcome) {
-                            searcher.stop();
-                            return Ok(Outcome::Refused(why));
+                            finish!(Outcome::Refused(why));
                         }
                         let reason = match &outcome {
                             SubmitOutcome::Failed(name) => format!("included but failed: {name}"),
@@ -471,8 +485,7 @@ pub async fn register(
                         if matches!(outcome, SubmitOutcome::Rejected(_)) {
                             rejections_in_a_row += 1;
                             if rejections_in_a_row >= 3 {
-                                searcher.stop();
-                                return Ok(Outcome::Refused(format!(
+                                finish!(Outcome::Refused(format!(
                                     "the node rejected three submissions in a row: {reason}"
                                 )));
                             }
@@ -500,8 +513,7 @@ pub async fn register(
                             state = new_state;
                             // Our own submission shows up here before its result does.
                             if let (Some(uid), false) = (state.uid, in_flight) {
-                                searcher.stop();
-                                return Ok(Outcome::Refused(format!(
+                                finish!(Outcome::Refused(format!(
                                     "the hotkey became registered on subnet {} (uid {uid}) by another submission",
                                     plan.netuid
                                 )));

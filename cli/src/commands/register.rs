@@ -92,6 +92,9 @@ struct View {
     block: u64,
     difficulty: u64,
     hashrate: f64,
+    devices: Vec<(String, f64)>,
+    hashes: u64,
+    submissions: u32,
     started: Instant,
 }
 
@@ -111,6 +114,9 @@ impl View {
             block: 0,
             difficulty: 0,
             hashrate: 0.0,
+            devices: Vec::new(),
+            hashes: 0,
+            submissions: 0,
             started: Instant::now(),
         }
     }
@@ -130,8 +136,18 @@ impl View {
             f64::INFINITY
         };
         let chance = 1.0 - (-60.0 / expected).exp();
+        let per_device = if self.devices.len() > 1 {
+            let rates: Vec<String> = self
+                .devices
+                .iter()
+                .map(|(name, rate)| format!("{name} {}", output::rate(*rate)))
+                .collect();
+            format!(" ({})", rates.join(", "))
+        } else {
+            String::new()
+        };
         format!(
-            "block #{} · difficulty {} · {} · expected {} · {:.1}% within a minute",
+            "block #{} · difficulty {} · {}{per_device} · expected {} · {:.1}% within a minute",
             self.block,
             self.difficulty,
             output::rate(self.hashrate),
@@ -161,10 +177,23 @@ impl View {
                     eprintln!("{}", self.status());
                 }
             }
-            Progress::Hashrate { total, .. } => self.hashrate = total,
-            Progress::Submitting { work_block, nonce } if !self.json => self.note(format!(
-                "seal found (work block {work_block}, nonce {nonce}): submitting"
-            )),
+            Progress::Hashrate {
+                total,
+                devices,
+                hashes,
+            } => {
+                self.hashrate = total;
+                self.devices = devices;
+                self.hashes = hashes;
+            }
+            Progress::Submitting { work_block, nonce } => {
+                self.submissions += 1;
+                if !self.json {
+                    self.note(format!(
+                        "seal found (work block {work_block}, nonce {nonce}): submitting"
+                    ));
+                }
+            }
             Progress::NotRegistered { reason } if !self.json => {
                 self.note(format!("not registered: {reason}; solving on"))
             }
@@ -176,6 +205,7 @@ impl View {
                 humantime::format_duration(retry_in)
             )),
             Progress::Reconnected if !self.json => self.note("reconnected".into()),
+            Progress::Done { hashes } => self.hashes = hashes,
             _ => {}
         }
         if let Some(bar) = &self.bar {
@@ -183,9 +213,26 @@ impl View {
         }
     }
 
+    /// Clears the live line and prints what the run cost.
     fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+        }
+        let seconds = self.started.elapsed().as_secs_f64();
+        let average = self.hashes as f64 / seconds.max(1e-9);
+        if self.json {
+            output::json(&json!({"summary": {
+                "seconds": seconds, "hashes": self.hashes, "hashrate": average,
+                "submissions": self.submissions,
+            }}));
+        } else {
+            eprintln!(
+                "summary: {} seals in {} ({} on average), {} seal(s) submitted",
+                self.hashes,
+                human_seconds(seconds),
+                output::rate(average),
+                self.submissions
+            );
         }
     }
 }
@@ -197,9 +244,14 @@ fn progress_json(event: &Progress) -> serde_json::Value {
             difficulty,
             full,
         } => json!({"event": "head", "block": number, "difficulty": difficulty, "full": full}),
-        Progress::Hashrate { devices, total } => json!({
+        Progress::Hashrate {
+            devices,
+            total,
+            hashes,
+        } => json!({
             "event": "hashrate",
             "hashrate": total,
+            "hashes": hashes,
             "devices": devices.iter().map(|(name, rate)| json!({"name": name, "hashrate": rate})).collect::<Vec<_>>(),
         }),
         Progress::Submitting { work_block, nonce } => {
@@ -211,6 +263,7 @@ fn progress_json(event: &Progress) -> serde_json::Value {
             "event": "reconnecting", "reason": reason, "retry_in": retry_in.as_secs_f64(),
         }),
         Progress::Reconnected => json!({"event": "reconnected"}),
+        Progress::Done { hashes } => json!({"event": "done", "hashes": hashes}),
     }
 }
 
