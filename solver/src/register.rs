@@ -541,3 +541,178 @@ pub async fn register(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOTKEY: PublicKey = PublicKey([0x11; 32]);
+    const COLDKEY: PublicKey = PublicKey([0x22; 32]);
+
+    fn state(head: u64, difficulty: u64) -> SubnetState {
+        SubnetState {
+            head: Head {
+                number: head,
+                hash: [head as u8; 32],
+            },
+            exists: true,
+            pow_allowed: true,
+            difficulty,
+            min_difficulty: 1,
+            max_difficulty: u64::MAX,
+            max_allowed_uids: 256,
+            registrations_this_block: 0,
+            max_registrations_per_block: 1,
+            uid: None,
+            last_pow_block: None,
+            owner: None,
+        }
+    }
+
+    /// A real hit at `difficulty` on work block `work_block` (hash = its number repeated).
+    fn found(work_block: u64, difficulty: u64) -> Found {
+        let job = Job::new(
+            Challenge {
+                netuid: 1,
+                block_hash: [work_block as u8; 32],
+                hotkey: HOTKEY,
+                coldkey: COLDKEY,
+            },
+            Difficulty::new(difficulty).unwrap(),
+        );
+        let nonce = (0u64..)
+            .find(|&n| reference_seal(&job.prefix, n).meets(&job.target))
+            .unwrap();
+        Found {
+            job,
+            work_block,
+            hit: Hit {
+                nonce,
+                seal: reference_seal(&job.prefix, nonce),
+            },
+        }
+    }
+
+    fn recent(upto: u64) -> BTreeMap<u64, [u8; 32]> {
+        (0..=upto).map(|n| (n, [n as u8; 32])).collect()
+    }
+
+    #[test]
+    fn a_good_hit_passes_and_each_stale_or_wrong_one_is_dropped() {
+        let hit = found(10, 8);
+        assert_eq!(check_hit(&hit, &state(10, 8), &recent(10)), Ok(()));
+        // Head 14: checked at 15, 15 − 10 = 5 blocks back: still inside the window.
+        assert_eq!(check_hit(&hit, &state(14, 8), &recent(14)), Ok(()));
+
+        let expect = |result: Result<(), String>, words: &str| {
+            let why = result.unwrap_err();
+            assert!(why.contains(words), "{why}");
+        };
+        expect(
+            check_hit(&hit, &state(15, 8), &recent(15)),
+            "outside the chain's window",
+        );
+        expect(
+            check_hit(&hit, &state(9, 8), &recent(9)),
+            "outside the chain's window",
+        );
+
+        // The difficulty rose past what the seal meets.
+        let hard = (1u64..)
+            .map(|k| 8 * k)
+            .find(|&d| !hit.hit.seal.meets(&Difficulty::new(d).unwrap().target()))
+            .unwrap();
+        expect(
+            check_hit(&hit, &state(11, hard), &recent(11)),
+            "difficulty rose",
+        );
+
+        // A seal that does not re-verify on the CPU (a faulty device).
+        let mut bad = found(10, 8);
+        bad.hit.seal.0[0] ^= 1;
+        expect(
+            check_hit(&bad, &state(10, 8), &recent(10)),
+            "did not re-verify",
+        );
+
+        // The work block was re-organised away.
+        let mut reorged = recent(11);
+        reorged.insert(10, [0xEE; 32]);
+        expect(check_hit(&hit, &state(11, 8), &reorged), "re-organised");
+
+        // The hotkey already has a PoW registration at this work block.
+        let mut used = state(11, 8);
+        used.last_pow_block = Some(10);
+        expect(
+            check_hit(&hit, &used, &recent(11)),
+            "already has a PoW registration",
+        );
+    }
+
+    #[test]
+    fn only_rules_that_can_pass_later_keep_the_run_going() {
+        for retry in [
+            SubmitOutcome::Refused(255),
+            SubmitOutcome::Failed("TooManyRegistrationsThisBlock".into()),
+            SubmitOutcome::Failed("InvalidWorkBlock".into()),
+            SubmitOutcome::Failed("InvalidDifficulty".into()),
+            SubmitOutcome::Rejected("Transaction is outdated".into()),
+        ] {
+            assert_eq!(is_fatal(&retry), None, "{retry:?}");
+        }
+        for fatal in [
+            SubmitOutcome::Refused(3),
+            SubmitOutcome::Refused(25),
+            SubmitOutcome::Failed("SubNetRegistrationDisabled".into()),
+            SubmitOutcome::Failed("NonAssociatedColdKey".into()),
+        ] {
+            assert!(is_fatal(&fatal).is_some(), "{fatal:?}");
+        }
+    }
+
+    #[test]
+    fn the_searcher_follows_job_switches_and_every_hit_carries_its_own_job() {
+        let backend: Arc<dyn Backend> =
+            Arc::new(crate::cpu::CpuBackend::new(Some(1), None).unwrap());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut searcher = Searcher::new(backend, tx);
+        let job = |block: u8| {
+            Job::new(
+                Challenge {
+                    netuid: 1,
+                    block_hash: [block; 32],
+                    hotkey: HOTKEY,
+                    coldkey: COLDKEY,
+                },
+                Difficulty::new(64).unwrap(),
+            )
+        };
+        searcher.switch(job(1), 1);
+        let first = rx.blocking_recv().unwrap().unwrap();
+        assert_eq!(first.work_block, 1);
+        searcher.switch(job(2), 2);
+        // Hits already in flight from the old job may still arrive; then only the new one.
+        let mut seen_new = 0;
+        while seen_new < 3 {
+            let hit = rx.blocking_recv().unwrap().unwrap();
+            let prefix = hit.job.prefix;
+            assert_eq!(reference_seal(&prefix, hit.hit.nonce), hit.hit.seal);
+            assert!(hit.hit.seal.meets(&hit.job.target));
+            assert_eq!(hit.job.challenge.block_hash, [hit.work_block as u8; 32]);
+            if hit.work_block == 2 {
+                seen_new += 1;
+            }
+        }
+        let before = searcher.hashes()[0];
+        assert!(before > 0);
+        searcher.stop();
+        std::thread::sleep(Duration::from_millis(50));
+        let settled = searcher.hashes()[0];
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            searcher.hashes()[0],
+            settled,
+            "stopped searches hash no more"
+        );
+    }
+}
