@@ -72,6 +72,18 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
+/// A dev coldkey (`//Name`) registering a fixed hotkey address on `netuid`.
+fn dev_keys(netuid: &'static str, coldkey_uri: &'static str) -> Vec<&'static str> {
+    vec![
+        "--netuid",
+        netuid,
+        "--coldkey-uri",
+        coldkey_uri,
+        "--hotkey",
+        "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
+    ]
+}
+
 fn wallet_args(hotkey: &'static str) -> Vec<String> {
     vec![
         "--wallet-path".into(),
@@ -150,18 +162,7 @@ async fn registers_with_a_bittensor_wallet_then_refuses_a_second_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pow_disabled_is_refused_before_any_hashing() {
     let devnet = devnet(vec![subnet(1, true, 1000), subnet(2, false, 1000)]).await;
-    let out = output(register(
-        &devnet.url,
-        &[
-            "--netuid",
-            "2",
-            "--coldkey-uri",
-            "//Bob",
-            "--hotkey",
-            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
-        ],
-    ))
-    .await;
+    let out = output(register(&devnet.url, &dev_keys("2", "//Bob"))).await;
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -170,18 +171,7 @@ async fn pow_disabled_is_refused_before_any_hashing() {
     );
     assert!(json_lines(&out).is_empty(), "nothing hashed");
 
-    let out = output(register(
-        &devnet.url,
-        &[
-            "--netuid",
-            "7",
-            "--coldkey-uri",
-            "//Bob",
-            "--hotkey",
-            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
-        ],
-    ))
-    .await;
+    let out = output(register(&devnet.url, &dev_keys("7", "//Bob"))).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("subnet 7 does not exist"),
@@ -196,16 +186,7 @@ async fn a_difficulty_too_high_for_the_time_bound_is_exit_1() {
     let devnet = devnet(vec![subnet(1, true, 1_000_000_000_000_000)]).await;
     let out = output(register(
         &devnet.url,
-        &[
-            "--netuid",
-            "1",
-            "--max-seconds",
-            "2",
-            "--coldkey-uri",
-            "//Eve",
-            "--hotkey",
-            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
-        ],
+        &[dev_keys("1", "//Eve"), vec!["--max-seconds", "2"]].concat(),
     ))
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -224,18 +205,7 @@ async fn a_difficulty_too_high_for_the_time_bound_is_exit_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_endpoint_is_exit_3() {
-    let out = output(register(
-        "ws://127.0.0.1:9",
-        &[
-            "--netuid",
-            "1",
-            "--coldkey-uri",
-            "//Bob",
-            "--hotkey",
-            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
-        ],
-    ))
-    .await;
+    let out = output(register("ws://127.0.0.1:9", &dev_keys("1", "//Bob"))).await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("cannot reach ws://127.0.0.1:9"),
@@ -279,16 +249,7 @@ async fn survives_the_websocket_going_away_and_registers_after_it_returns() {
     let mut devnet = devnet(vec![subnet(1, true, 10_000_000_000_000)]).await;
     let mut child = register(
         &devnet.url,
-        &[
-            "--netuid",
-            "1",
-            "--coldkey-uri",
-            "//Charlie",
-            "--hotkey",
-            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
-            "--max-seconds",
-            "90",
-        ],
+        &[dev_keys("1", "//Charlie"), vec!["--max-seconds", "90"]].concat(),
     )
     .spawn()
     .unwrap();
@@ -323,19 +284,9 @@ async fn survives_the_websocket_going_away_and_registers_after_it_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_cleanly_with_exit_1() {
     let devnet = devnet(vec![subnet(1, true, 10_000_000_000_000)]).await;
-    let mut child = register(
-        &devnet.url,
-        &[
-            "--netuid",
-            "1",
-            "--coldkey-uri",
-            "//Dave",
-            "--hotkey",
-            "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let mut child = register(&devnet.url, &dev_keys("1", "//Dave"))
+        .spawn()
+        .unwrap();
     let mut events = follow(&mut child);
     wait_for(&mut events, "hashrate").await;
     assert!(Command::new("kill")

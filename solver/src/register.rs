@@ -550,23 +550,13 @@ mod tests {
     const COLDKEY: PublicKey = PublicKey([0x22; 32]);
 
     fn state(head: u64, difficulty: u64) -> SubnetState {
-        SubnetState {
-            head: Head {
+        SubnetState::sample(
+            Head {
                 number: head,
                 hash: [head as u8; 32],
             },
-            exists: true,
-            pow_allowed: true,
             difficulty,
-            min_difficulty: 1,
-            max_difficulty: u64::MAX,
-            max_allowed_uids: 256,
-            registrations_this_block: 0,
-            max_registrations_per_block: 1,
-            uid: None,
-            last_pow_block: None,
-            owner: None,
-        }
+        )
     }
 
     /// A real hit at `difficulty` on work block `work_block` (hash = its number repeated).

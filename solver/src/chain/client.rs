@@ -60,6 +60,26 @@ pub struct SubnetState {
 }
 
 impl SubnetState {
+    /// An open subnet (PoW on, 256 uids, one registration per block, hotkey unregistered and
+    /// unowned) at `head` with `difficulty`: for tests.
+    #[cfg(test)]
+    pub(crate) fn sample(head: Head, difficulty: u64) -> Self {
+        Self {
+            head,
+            exists: true,
+            pow_allowed: true,
+            difficulty,
+            min_difficulty: 1,
+            max_difficulty: u64::MAX,
+            max_allowed_uids: 256,
+            registrations_this_block: 0,
+            max_registrations_per_block: 1,
+            uid: None,
+            last_pow_block: None,
+            owner: None,
+        }
+    }
+
     /// The effective difficulty (the chain's clamp, as the SDK computes it).
     pub fn effective_difficulty(&self) -> Difficulty {
         Difficulty::effective(self.difficulty, self.min_difficulty, self.max_difficulty)
@@ -229,51 +249,27 @@ impl ChainClient {
                 }
             };
         }
-        let uid = async {
-            timed("Uids", async {
-                storage
-                    .try_fetch(
-                        dynamic::storage::<(u16, [u8; 32]), u16>("SubtensorModule", "Uids"),
-                        (netuid, hotkey.0),
-                    )
+        macro_rules! optional {
+            ($item:literal, $keys_ty:ty, $keys:expr, $ty:ty) => {
+                async {
+                    timed($item, async {
+                        storage
+                            .try_fetch(
+                                dynamic::storage::<$keys_ty, $ty>("SubtensorModule", $item),
+                                $keys,
+                            )
+                            .await
+                            .map_err(|e| e.to_string())?
+                            .map(|v| v.decode().map_err(|e| e.to_string()))
+                            .transpose()
+                    })
                     .await
-                    .map_err(|e| e.to_string())?
-                    .map(|v| v.decode().map_err(|e| e.to_string()))
-                    .transpose()
-            })
-            .await
-        };
-        let last_pow_block = async {
-            timed("LastPowRegistrationBlock", async {
-                storage
-                    .try_fetch(
-                        dynamic::storage::<([u8; 32],), u64>(
-                            "SubtensorModule",
-                            "LastPowRegistrationBlock",
-                        ),
-                        (hotkey.0,),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map(|v| v.decode().map_err(|e| e.to_string()))
-                    .transpose()
-            })
-            .await
-        };
-        let owner = async {
-            timed("Owner", async {
-                storage
-                    .try_fetch(
-                        dynamic::storage::<([u8; 32],), [u8; 32]>("SubtensorModule", "Owner"),
-                        (hotkey.0,),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map(|v| v.decode().map_err(|e| e.to_string()))
-                    .transpose()
-            })
-            .await
-        };
+                }
+            };
+        }
+        let uid = optional!("Uids", (u16, [u8; 32]), (netuid, hotkey.0), u16);
+        let last_pow_block = optional!("LastPowRegistrationBlock", ([u8; 32],), (hotkey.0,), u64);
+        let owner = optional!("Owner", ([u8; 32],), (hotkey.0,), [u8; 32]);
         let (exists, pow_allowed, difficulty, min_difficulty, max_difficulty) = tokio::try_join!(
             value!("NetworksAdded", bool),
             value!("NetworkPowRegistrationAllowed", bool),
@@ -445,23 +441,13 @@ mod tests {
     }
 
     fn state() -> SubnetState {
-        SubnetState {
-            head: Head {
+        SubnetState::sample(
+            Head {
                 number: 10,
                 hash: [1; 32],
             },
-            exists: true,
-            pow_allowed: true,
-            difficulty: 100,
-            min_difficulty: 1,
-            max_difficulty: u64::MAX,
-            max_allowed_uids: 256,
-            registrations_this_block: 0,
-            max_registrations_per_block: 1,
-            uid: None,
-            last_pow_block: None,
-            owner: None,
-        }
+            100,
+        )
     }
 
     #[test]
