@@ -9,7 +9,7 @@ use sha2::digest::generic_array::GenericArray;
 use crate::backend::Job;
 
 /// SHA-256 round constants (FIPS 180-4, 4.2.2).
-const K: [u32; 64] = [
+pub(crate) const K: [u32; 64] = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -44,19 +44,7 @@ pub struct GpuJob {
 impl GpuJob {
     /// Precomputes everything that does not depend on the nonce.
     pub fn new(job: &Job) -> Self {
-        let prefix = &job.prefix;
-        let mut midstate = IV;
-        sha2::compress256(&mut midstate, &[*GenericArray::from_slice(&prefix[..64])]);
-        let mut block2 = [0u32; 16];
-        let mut bytes = [0u8; 64];
-        bytes[..59].copy_from_slice(&prefix[64..]);
-        for (word, chunk) in block2.iter_mut().zip(bytes.chunks_exact(4)) {
-            *word = u32::from_be_bytes(chunk.try_into().expect("4 bytes"));
-        }
-        let mut state14 = midstate;
-        for (&k, &w) in K.iter().zip(&block2).take(CONSTANT_ROUNDS) {
-            sha256_round(&mut state14, k.wrapping_add(w));
-        }
+        let (midstate, state14, block2) = precompute_sha(&job.prefix);
         Self {
             midstate,
             state14,
@@ -64,6 +52,25 @@ impl GpuJob {
             target_high: job.target.high(),
         }
     }
+}
+
+/// The nonce-independent SHA-256 work of a challenge: the state after block 1, the state
+/// after block 2's first 14 rounds, and block 2's words (nonce bytes zero). Shared by the GPU
+/// kernels and the CPU's multi-buffer SHA-256.
+pub(crate) fn precompute_sha(prefix: &crate::challenge::Prefix) -> ([u32; 8], [u32; 8], [u32; 16]) {
+    let mut midstate = IV;
+    sha2::compress256(&mut midstate, &[*GenericArray::from_slice(&prefix[..64])]);
+    let mut block2 = [0u32; 16];
+    let mut bytes = [0u8; 64];
+    bytes[..59].copy_from_slice(&prefix[64..]);
+    for (word, chunk) in block2.iter_mut().zip(bytes.chunks_exact(4)) {
+        *word = u32::from_be_bytes(chunk.try_into().expect("4 bytes"));
+    }
+    let mut state14 = midstate;
+    for (&k, &w) in K.iter().zip(&block2).take(CONSTANT_ROUNDS) {
+        sha256_round(&mut state14, k.wrapping_add(w));
+    }
+    (midstate, state14, block2)
 }
 
 /// The round constants GPU kernels read from a constant/uniform buffer: SHA-256's K[0..64],

@@ -11,18 +11,21 @@ use std::str::FromStr;
 use super::keccak::seal_high_lane;
 use super::lanes::Lanes;
 use super::midstate::SealMidstate;
+use super::multibuffer::digests;
+use super::words::Words;
 
-/// Widest kernel's lane count; sizes the stack buffers.
-const MAX_WIDTH: usize = 8;
+/// Widest kernel's nonces per step; sizes the stack buffers.
+const MAX_WIDTH: usize = 16;
 
 /// A CPU kernel (instruction set).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CpuKernel {
     /// One nonce at a time; runs on every CPU.
     Scalar,
-    /// Four Keccak states per AVX2 register.
+    /// Eight SHA-256 states per AVX2 register, then four Keccak states per register.
     Avx2,
-    /// Eight Keccak states per AVX-512 register, with native rotates and three-input logic.
+    /// Sixteen SHA-256 states per AVX-512 register, then eight Keccak states per register,
+    /// with native rotates and three-input logic in both.
     Avx512,
 }
 
@@ -68,8 +71,8 @@ impl CpuKernel {
     pub fn width(self) -> usize {
         match self {
             CpuKernel::Scalar => 1,
-            CpuKernel::Avx2 => 4,
-            CpuKernel::Avx512 => 8,
+            CpuKernel::Avx2 => 8,
+            CpuKernel::Avx512 => 16,
         }
     }
 
@@ -165,6 +168,80 @@ fn step<V: Lanes>(
     seal_high_lane(digest).store(out);
 }
 
+/// Lane 3 of the seals of `W::WIDTH` consecutive nonces from `base`: multi-buffer SHA-256
+/// on `W`, then Keccak on `V` (`W::WIDTH / V::WIDTH` passes).
+#[inline(always)]
+fn step_multi<W: Words, V: Lanes>(midstate: &SealMidstate, base: u64, out: &mut [u64; MAX_WIDTH]) {
+    let job = &midstate.multi;
+    let mut nonce_words = [[0u32; MAX_WIDTH]; 3];
+    for k in 0..W::WIDTH {
+        let words = job.nonce_words(base.wrapping_add(k as u64));
+        for (column, word) in nonce_words.iter_mut().zip(words) {
+            column[k] = word;
+        }
+    }
+    let state = digests::<W>(
+        job,
+        W::load(&nonce_words[0]),
+        W::load(&nonce_words[1]),
+        W::load(&nonce_words[2]),
+    );
+    let mut words = [[0u32; MAX_WIDTH]; 8];
+    for (column, word) in words.iter_mut().zip(state) {
+        word.store(column);
+    }
+    // The digest is the state words big-endian; Keccak reads its bytes little-endian.
+    let mut lanes = [[0u64; MAX_WIDTH]; 4];
+    for (j, lane) in lanes.iter_mut().enumerate() {
+        for k in 0..W::WIDTH {
+            lane[k] = u64::from(words[2 * j][k].swap_bytes())
+                | u64::from(words[2 * j + 1][k].swap_bytes()) << 32;
+        }
+    }
+    let mut pass = 0;
+    while pass < W::WIDTH {
+        let digest = [
+            V::load(&lanes[0][pass..]),
+            V::load(&lanes[1][pass..]),
+            V::load(&lanes[2][pass..]),
+            V::load(&lanes[3][pass..]),
+        ];
+        seal_high_lane(digest).store(&mut out[pass..]);
+        pass += V::WIDTH;
+    }
+}
+
+#[inline(always)]
+fn first_candidate_multi<W: Words, V: Lanes>(
+    midstate: &SealMidstate,
+    start: u64,
+    count: u64,
+    high: u64,
+) -> Option<u64> {
+    let mut out = [0u64; MAX_WIDTH];
+    let mut done = 0u64;
+    while done < count {
+        let base = start.wrapping_add(done);
+        step_multi::<W, V>(midstate, base, &mut out);
+        let valid = (count - done).min(W::WIDTH as u64) as usize;
+        if let Some(k) = out[..valid].iter().position(|&lane| lane <= high) {
+            return Some(base + k as u64);
+        }
+        done += W::WIDTH as u64;
+    }
+    None
+}
+
+#[inline(always)]
+fn high_lanes_multi<W: Words, V: Lanes>(midstate: &SealMidstate, start: u64, out: &mut [u64]) {
+    let mut buf = [0u64; MAX_WIDTH];
+    for (i, chunk) in out.chunks_mut(W::WIDTH).enumerate() {
+        let base = start.wrapping_add((i * W::WIDTH) as u64);
+        step_multi::<W, V>(midstate, base, &mut buf);
+        chunk.copy_from_slice(&buf[..chunk.len()]);
+    }
+}
+
 #[inline(always)]
 fn first_candidate<V: Lanes>(
     midstate: &SealMidstate,
@@ -203,25 +280,26 @@ mod x86 {
     //! The generic kernels instantiated inside `#[target_feature]` functions, so every
     //! inlined lane operation is compiled for that instruction set.
     use super::super::lanes::{Avx2x4, Avx512x8};
+    use super::super::words::{Avx2x8, Avx512x16};
     use super::SealMidstate;
 
     #[target_feature(enable = "avx2")]
     pub(super) fn first_candidate_avx2(m: &SealMidstate, s: u64, n: u64, h: u64) -> Option<u64> {
-        super::first_candidate::<Avx2x4>(m, s, n, h)
+        super::first_candidate_multi::<Avx2x8, Avx2x4>(m, s, n, h)
     }
 
     #[target_feature(enable = "avx512f")]
     pub(super) fn first_candidate_avx512(m: &SealMidstate, s: u64, n: u64, h: u64) -> Option<u64> {
-        super::first_candidate::<Avx512x8>(m, s, n, h)
+        super::first_candidate_multi::<Avx512x16, Avx512x8>(m, s, n, h)
     }
 
     #[target_feature(enable = "avx2")]
     pub(super) fn high_lanes_avx2(m: &SealMidstate, s: u64, out: &mut [u64]) {
-        super::high_lanes::<Avx2x4>(m, s, out)
+        super::high_lanes_multi::<Avx2x8, Avx2x4>(m, s, out)
     }
 
     #[target_feature(enable = "avx512f")]
     pub(super) fn high_lanes_avx512(m: &SealMidstate, s: u64, out: &mut [u64]) {
-        super::high_lanes::<Avx512x8>(m, s, out)
+        super::high_lanes_multi::<Avx512x16, Avx512x8>(m, s, out)
     }
 }

@@ -11,6 +11,7 @@
 
 use sha2::digest::generic_array::GenericArray;
 
+use super::multibuffer::MultiBufferJob;
 use crate::challenge::{Prefix, PREFIX_LEN};
 
 /// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
@@ -40,6 +41,8 @@ pub(crate) type TailBlocks = [GenericArray<u8, sha2::digest::consts::U64>; 2];
 pub struct SealMidstate {
     state: [u32; 8],
     tail: [[u8; 64]; 2],
+    /// The same job laid out for multi-buffer SHA-256 (the SIMD kernels).
+    pub(crate) multi: MultiBufferJob,
 }
 
 impl SealMidstate {
@@ -55,6 +58,7 @@ impl SealMidstate {
         Self {
             state,
             tail: [block2, block3],
+            multi: MultiBufferJob::new(prefix),
         }
     }
 

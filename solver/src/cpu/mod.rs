@@ -9,6 +9,8 @@ pub(crate) mod keccak;
 mod kernel;
 mod lanes;
 mod midstate;
+mod multibuffer;
+mod words;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
