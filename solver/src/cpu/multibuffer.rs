@@ -92,68 +92,99 @@ fn round<W: Words>(s: &mut [W; 8], k_plus_w: W) {
     *s = [t1.add(t2), a, b, c, d.add(t1), e, f, g];
 }
 
+/// Calls `$step::<T, $W>(args)` for each listed round `T`: the rounds are unrolled with
+/// constant indices, so the schedule array lives in registers and every zero or constant
+/// term is decided at compile time.
+macro_rules! unroll {
+    ($step:ident, $W:ty, $args:tt, [$($t:literal)*]) => {
+        $( $step::<$t, $W> $args; )*
+    };
+}
+
+/// Round `T` of block 2 (T ≥ 14), computing `W[T]` first when T ≥ 16.
+#[inline(always)]
+fn block2_step<const T: usize, W: Words>(w: &mut [W; 64], s: &mut [W; 8], job: &MultiBufferJob) {
+    if T >= 16 {
+        let mut x = sigma1(w[T - 2]).add(W::splat(job.schedule_constants[T]));
+        if T - 7 >= CONSTANT_ROUNDS {
+            x = x.add(w[T - 7]);
+        }
+        if T - 15 >= CONSTANT_ROUNDS {
+            x = x.add(sigma0(w[T - 15]));
+        }
+        if T - 16 >= CONSTANT_ROUNDS {
+            x = x.add(w[T - 16]);
+        }
+        w[T] = x;
+    }
+    round(s, w[T].add(W::splat(K[T])));
+}
+
+/// Whether block 3's word `i` can be non-zero: W0 (nonce bytes 5–7), W15 (the length) and
+/// every scheduled word; W1–W14 are zero.
+const fn block3_word_nonzero(i: usize) -> bool {
+    i == 0 || i >= 15
+}
+
+/// Round `T` of block 3, computing `W[T]` first when T ≥ 16, with zero words left out.
+#[inline(always)]
+fn block3_step<const T: usize, W: Words>(w: &mut [W; 64], s: &mut [W; 8]) {
+    if T >= 16 {
+        let mut x: Option<W> = None;
+        let mut plus = |term: W| x = Some(x.map_or(term, |sum| sum.add(term)));
+        if block3_word_nonzero(T - 2) {
+            plus(sigma1(w[T - 2]));
+        }
+        if block3_word_nonzero(T - 7) {
+            plus(w[T - 7]);
+        }
+        if block3_word_nonzero(T - 15) {
+            plus(sigma0(w[T - 15]));
+        }
+        if block3_word_nonzero(T - 16) {
+            plus(w[T - 16]);
+        }
+        w[T] = x.unwrap_or(W::splat(0));
+    }
+    let k_plus_w = if block3_word_nonzero(T) {
+        w[T].add(W::splat(K[T]))
+    } else {
+        W::splat(K[T])
+    };
+    round(s, k_plus_w);
+}
+
 /// The SHA-256 digests of `prefix ‖ nonce` for `W::WIDTH` nonces, as state words (the digest
 /// is these words big-endian). `w14`, `w15`, `block3_w0` come from
 /// [`MultiBufferJob::nonce_words`], one lane per nonce.
 #[inline(always)]
 pub(crate) fn digests<W: Words>(job: &MultiBufferJob, w14: W, w15: W, block3_w0: W) -> [W; 8] {
-    // Block 2, rounds 14..63. Only W14, W15 and what the schedule derives from them vary.
-    let mut w = [W::splat(0); 64];
+    // Block 2, rounds 14..63 from the precomputed state. W0–W13 only enter through
+    // `schedule_constants`, so they are never loaded.
+    let zero = W::splat(0);
+    let mut w = [zero; 64];
     w[14] = w14;
     w[15] = w15;
-    for t in 16..64 {
-        let mut x = sigma1(w[t - 2]).add(W::splat(job.schedule_constants[t]));
-        if t - 7 >= CONSTANT_ROUNDS {
-            x = x.add(w[t - 7]);
-        }
-        if t - 15 >= CONSTANT_ROUNDS {
-            x = x.add(sigma0(w[t - 15]));
-        }
-        if t - 16 >= CONSTANT_ROUNDS {
-            x = x.add(w[t - 16]);
-        }
-        w[t] = x;
-    }
     let mut s = job.state14.map(W::splat);
-    for t in CONSTANT_ROUNDS..64 {
-        round(&mut s, w[t].add(W::splat(K[t])));
-    }
-    let mut state = [W::splat(0); 8];
+    unroll!(block2_step, W, (&mut w, &mut s, job), [
+        14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39
+        40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
+    ]);
+    let mut state = [zero; 8];
     for i in 0..8 {
         state[i] = s[i].add(W::splat(job.midstate[i]));
     }
 
-    // Block 3: W0 varies, W1–W14 are zero, W15 = 1048. Terms with a zero word are left out.
-    let mut w = [W::splat(0); 64];
+    // Block 3: W0 varies, W1–W14 are zero, W15 = 1048.
+    let mut w = [zero; 64];
     w[0] = block3_w0;
     w[15] = W::splat(LENGTH_BITS);
-    for t in 16..64 {
-        // W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], zero words omitted.
-        let mut x = if t - 2 == 0 || t - 2 >= 15 {
-            sigma1(w[t - 2])
-        } else {
-            W::splat(0)
-        };
-        if t - 7 == 0 || t - 7 >= 15 {
-            x = x.add(w[t - 7]);
-        }
-        if t - 15 == 0 || t - 15 >= 15 {
-            x = x.add(sigma0(w[t - 15]));
-        }
-        if t - 16 == 0 || t - 16 >= 15 {
-            x = x.add(w[t - 16]);
-        }
-        w[t] = x;
-    }
     let mut s = state;
-    for t in 0..64 {
-        let k_plus_w = if t == 0 || t >= 15 {
-            w[t].add(W::splat(K[t]))
-        } else {
-            W::splat(K[t])
-        };
-        round(&mut s, k_plus_w);
-    }
+    unroll!(block3_step, W, (&mut w, &mut s), [
+        0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+        32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61
+        62 63
+    ]);
     for i in 0..8 {
         state[i] = s[i].add(state[i]);
     }
