@@ -28,7 +28,7 @@ mhs() { python3 -c "print(f'{$1/1e6:8.2f} M/s')"; }
 ratio() { python3 -c "print(f'{$1/$2:5.2f}x')"; }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-kernel=$("$regpow" --json bench --threads 1 --seconds 0.2 |
+kernel=$("$regpow" --json bench --backend cpu --threads 1 --seconds 0.2 |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["devices"][0]["name"])')
 ref_version=$(benches/.venv/bin/python -c 'from importlib.metadata import version; print(version("bittensor-core"))')
 echo "machine:   $cpu, $threads logical CPUs"
@@ -44,10 +44,10 @@ for t in 1 "$threads"; do
 done
 echo
 echo "regpow per kernel, 1 thread:"
-for k in scalar avx2 avx512; do
+for k in scalar avx2 avx2-shani avx512; do
   if out=$(rate_regpow 1 --cpu-kernel "$k" 2>/dev/null); then
-    printf '  %-7s %s\n' "$k" "$(mhs "$out")"
+    printf '  %-10s %s\n' "$k" "$(mhs "$out")"
   else
-    printf '  %-7s %s\n' "$k" "not supported by this CPU"
+    printf '  %-10s %s\n' "$k" "not supported by this CPU"
   fi
 done

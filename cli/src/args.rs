@@ -196,7 +196,8 @@ pub struct BackendArgs {
     /// CPU threads (default: all logical CPUs).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
-    /// Force a CPU kernel: scalar, avx2 or avx512 (default: the fastest this CPU has).
+    /// Force a CPU kernel: scalar, avx2, avx2-shani or avx512 (default: the fastest on this
+    /// CPU, measured at start-up).
     #[arg(long)]
     pub cpu_kernel: Option<CpuKernel>,
     /// GPU devices to use, by index from `regpow devices` for the chosen backend (default:
