@@ -216,6 +216,7 @@ fn step<V: Lanes>(
 
 /// Lane 3 of the seals of `W::WIDTH` consecutive nonces from `base`: multi-buffer SHA-256
 /// on `W`, then Keccak on `V` (`W::WIDTH / V::WIDTH` passes).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn step_multi<W: Words, V: Lanes>(midstate: &SealMidstate, base: u64, out: &mut [u64; MAX_WIDTH]) {
     let job = &midstate.multi;
@@ -257,6 +258,7 @@ fn step_multi<W: Words, V: Lanes>(midstate: &SealMidstate, base: u64, out: &mut 
     }
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn first_candidate_multi<W: Words, V: Lanes>(
     midstate: &SealMidstate,
@@ -278,6 +280,7 @@ fn first_candidate_multi<W: Words, V: Lanes>(
     None
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn high_lanes_multi<W: Words, V: Lanes>(midstate: &SealMidstate, start: u64, out: &mut [u64]) {
     let mut buf = [0u64; MAX_WIDTH];

@@ -42,6 +42,7 @@ pub struct SealMidstate {
     state: [u32; 8],
     tail: [[u8; 64]; 2],
     /// The same job laid out for multi-buffer SHA-256 (the SIMD kernels).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) multi: MultiBufferJob,
 }
 
