@@ -259,7 +259,7 @@ impl Chain {
     }
 
     /// The checks every signed transaction passes at block `now`, in the runtime's order:
-    /// implicit data (era), signature, nonce (`next_nonce` is the next one the signer may
+    /// implicit data (era), signature, non-zero sender, nonce (`next_nonce` is the next one the signer may
     /// use), tip. Returns the blocks it stays valid for.
     pub fn check_signed(
         &self,
@@ -270,6 +270,11 @@ impl Chain {
         let implicit = self.implicit(xt.era, now)?;
         if !xt.signature_is_valid(&implicit) {
             return Err(InvalidTransaction::BadProof);
+        }
+        // CheckNonZeroSender: the zero key is the identity point, for which anyone can forge
+        // a signature that verifies.
+        if xt.signer == [0u8; 32] {
+            return Err(InvalidTransaction::BadSigner);
         }
         let account = self.account(&xt.signer);
         if xt.nonce < account.nonce {

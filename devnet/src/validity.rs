@@ -24,6 +24,9 @@ pub enum InvalidTransaction {
     /// The era's birth block is after the current block.
     #[error("Transaction has an ancient birth block")]
     AncientBirthBlock,
+    /// The all-zero account signed (`CheckNonZeroSender`).
+    #[error("Invalid signing address")]
+    BadSigner,
     /// A pallet-specific refusal; subtensor uses it for PoW admission (3, 25, 255).
     #[error("Custom error: {0}")]
     Custom(u8),
@@ -40,6 +43,7 @@ impl InvalidTransaction {
             InvalidTransaction::BadProof => out.push(4),
             InvalidTransaction::AncientBirthBlock => out.push(5),
             InvalidTransaction::Custom(code) => out.extend_from_slice(&[7, code]),
+            InvalidTransaction::BadSigner => out.push(10),
         }
     }
 }

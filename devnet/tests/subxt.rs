@@ -514,6 +514,18 @@ async fn bad_extrinsics_get_rpc_errors_and_blocks_keep_coming() {
         Err((1010, "Transaction has a bad signature".into()))
     );
 
+    // The zero account (the identity point) with the signature (R = identity, s = 0)
+    // verifies for any message: CheckNonZeroSender refuses it.
+    let mut zero_sender = good.clone();
+    zero_sender[4..36].copy_from_slice(&[0; 32]);
+    let mut forged_signature = [0u8; 64];
+    forged_signature[63] = 0x80; // schnorrkel's signature marker bit
+    zero_sender[37..101].copy_from_slice(&forged_signature);
+    assert_eq!(
+        submit(&rpc, &zero_sender).await,
+        Err((1010, "Invalid signing address".into()))
+    );
+
     let ahead = signed(&api, &call, &alice, 5).await;
     assert_eq!(
         submit(&rpc, &ahead).await,

@@ -15,6 +15,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::backend::{Backend, Hit, Job, NonceRange, SearchControl, SearchOutcome};
+use crate::chain::client::is_nonce_race;
 use crate::chain::{ChainClient, ChainError, Head, PowRegisterCall, SubmitOutcome, SubnetState};
 use crate::challenge::Challenge;
 use crate::difficulty::Difficulty;
@@ -24,6 +25,16 @@ use crate::wallet::Coldkey;
 
 /// How many blocks back a work block may be when the pool checks it (at head + 1).
 pub const WORK_WINDOW: u64 = 5;
+
+/// With no new block for this long the connection is treated as lost (five 12 s blocks).
+const HEAD_SILENCE: Duration = Duration::from_secs(60);
+
+/// Node rejections (other than nonce races) in a row before giving up.
+const MAX_REJECTIONS_IN_A_ROW: u32 = 3;
+
+/// Pool refusals with code 255 in a row before giving up: the rules regpow checks itself
+/// pass, so the refusal is one it cannot see (and would repeat for ever).
+const MAX_POOL_REFUSALS_IN_A_ROW: u32 = 20;
 
 /// What to register.
 #[derive(Clone, Debug)]
@@ -369,7 +380,15 @@ pub async fn register(
     let (result_tx, mut results) =
         mpsc::unbounded_channel::<(Found, Result<SubmitOutcome, ChainError>)>();
     let mut in_flight = false;
+    // Work blocks of seals we submitted: a uid that appears for our hotkey with one of these
+    // as its LastPowRegistrationBlock and our coldkey as owner is our registration, even if
+    // the submission's own status was lost.
+    let mut submitted: std::collections::BTreeSet<u64> = Default::default();
     let mut rejections_in_a_row = 0;
+    let mut pool_refusals_in_a_row = 0;
+    let silence = tokio::time::sleep(HEAD_SILENCE);
+    tokio::pin!(silence);
+    let mut lost: Option<String> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_hashes = searcher.hashes();
     let mut last_tick = Instant::now();
@@ -408,6 +427,8 @@ pub async fn register(
                             nonce: found.hit.nonce,
                         });
                         in_flight = true;
+                        submitted.insert(found.work_block);
+                        let at = state.head;
                         let client = client.clone();
                         let coldkey = coldkey.clone();
                         let tx = result_tx.clone();
@@ -419,7 +440,7 @@ pub async fn register(
                             hotkey: plan.hotkey,
                         };
                         tokio::spawn(async move {
-                            let outcome = client.submit_pow_register(&call, &coldkey).await;
+                            let outcome = client.submit_pow_register(&call, &coldkey, at).await;
                             let _ = tx.send((found, outcome));
                         });
                     }
@@ -482,23 +503,44 @@ pub async fn register(
                             SubmitOutcome::Rejected(message) => message.clone(),
                             SubmitOutcome::Registered { .. } => unreachable!(),
                         };
-                        if matches!(outcome, SubmitOutcome::Rejected(_)) {
-                            rejections_in_a_row += 1;
-                            if rejections_in_a_row >= 3 {
-                                finish!(Outcome::Refused(format!(
-                                    "the node rejected three submissions in a row: {reason}"
-                                )));
+                        match &outcome {
+                            // Our previous attempt used the nonce: the next signs with a fresh one.
+                            SubmitOutcome::Rejected(m) if is_nonce_race(m) => {}
+                            SubmitOutcome::Rejected(_) => {
+                                rejections_in_a_row += 1;
+                                if rejections_in_a_row >= MAX_REJECTIONS_IN_A_ROW {
+                                    finish!(Outcome::Refused(format!(
+                                        "the node rejected {MAX_REJECTIONS_IN_A_ROW} submissions in a row: {reason}"
+                                    )));
+                                }
                             }
-                        } else {
-                            rejections_in_a_row = 0;
+                            SubmitOutcome::Refused(_) => {
+                                rejections_in_a_row = 0;
+                                pool_refusals_in_a_row += 1;
+                                if pool_refusals_in_a_row >= MAX_POOL_REFUSALS_IN_A_ROW {
+                                    finish!(Outcome::Refused(format!(
+                                        "the pool refused {MAX_POOL_REFUSALS_IN_A_ROW} seals in a row \
+                                         (custom code 255: a rule regpow cannot check beforehand, \
+                                         e.g. a system account or the coldkey's hotkey limit)"
+                                    )));
+                                }
+                            }
+                            _ => {
+                                rejections_in_a_row = 0;
+                                pool_refusals_in_a_row = 0;
+                            }
                         }
                         progress(Progress::NotRegistered { reason });
                     }
                     Err(e) => progress(Progress::NotRegistered { reason: e.to_string() }),
                 }
             }
+            _ = &mut silence => {
+                lost = Some(format!("no new block for {}s", HEAD_SILENCE.as_secs()));
+            }
             head = heads.next() => match head.unwrap_or_else(|| Err(ChainError::Rpc("head subscription ended".into()))) {
                 Ok(head) => {
+                    silence.as_mut().reset(tokio::time::Instant::now() + HEAD_SILENCE);
                     if recent.get(&head.number) == Some(&head.hash) {
                         continue; // the head we already work on (subscriptions start with it)
                     }
@@ -513,31 +555,79 @@ pub async fn register(
                             state = new_state;
                             // Our own submission shows up here before its result does.
                             if let (Some(uid), false) = (state.uid, in_flight) {
+                                let ours = state.owner == Some(coldkey_public)
+                                    && state.last_pow_block.is_some_and(|b| submitted.contains(&b));
+                                if ours {
+                                    finish!(Outcome::Registered {
+                                        netuid: plan.netuid,
+                                        uid,
+                                        hotkey: plan.hotkey,
+                                        block: state.head,
+                                        work_block: state.last_pow_block.unwrap_or_default(),
+                                    });
+                                }
                                 finish!(Outcome::Refused(format!(
                                     "the hotkey became registered on subnet {} (uid {uid}) by another submission",
                                     plan.netuid
                                 )));
                             }
-                            let latest = state.effective_difficulty();
-                            if latest != difficulty {
-                                difficulty = latest;
-                                searcher.switch(job_for(head, difficulty), head.number);
+                            if state.uid.is_none() {
+                                if let Some(why) = state.refusal(plan.netuid, &coldkey_public) {
+                                    finish!(Outcome::Refused(why));
+                                }
                             }
+                            // The difficulty decays a little every block; restarting the
+                            // devices for that is not worth it (found seals are re-checked
+                            // against the latest value anyway). A real change is.
+                            let latest = state.effective_difficulty();
+                            if latest.get().abs_diff(difficulty.get()) > difficulty.get() / 100 {
+                                searcher.switch(job_for(head, latest), head.number);
+                            }
+                            difficulty = latest;
                             progress(Progress::Head {
                                 number: head.number,
                                 difficulty: difficulty.get(),
                                 full: state.block_is_full(),
                             });
                         }
-                        Err(e) => progress(Progress::NotRegistered { reason: e.to_string() }),
+                        Err(e) => {
+                            // Keep the last state but move its head, so seals on the new head
+                            // are judged against the right window.
+                            state.head = head;
+                            progress(Progress::NotRegistered { reason: e.to_string() });
+                        }
                     }
                 }
-                Err(e) => {
-                    let reason = e.to_string();
-                    client = reconnect(&url, &mut progress, reason).await?;
-                    heads = client.follow_heads().await?.boxed();
-                }
+                Err(e) => lost = Some(e.to_string()),
             },
+        }
+
+        if let Some(reason) = lost.take() {
+            // Reconnecting can take minutes: Ctrl-C and the time bound still apply.
+            enum Interrupted {
+                Cancel,
+                Timeout,
+            }
+            let attempt = tokio::select! {
+                result = reconnect(&url, &mut progress, reason) => Ok(result),
+                _ = &mut cancel => Err(Interrupted::Cancel),
+                _ = &mut timeout => Err(Interrupted::Timeout),
+            };
+            match attempt {
+                Ok(result) => {
+                    client = result?;
+                    heads = client.follow_heads().await?.boxed();
+                    silence
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + HEAD_SILENCE);
+                }
+                Err(Interrupted::Cancel) => finish!(Outcome::Cancelled),
+                Err(Interrupted::Timeout) => {
+                    finish!(Outcome::TimedOut {
+                        hashes: searcher.hashes().iter().sum()
+                    })
+                }
+            }
         }
     }
 }

@@ -21,6 +21,9 @@ pub type Api = OnlineClient<SubstrateConfig>;
 /// How long one RPC round may take before the endpoint counts as unreachable.
 const RPC_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a submission may take from signing to a final outcome (about ten blocks).
+pub const SUBMISSION_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// A block: its number and hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
@@ -302,10 +305,34 @@ impl ChainClient {
 
     /// Signs `pow_register` with the coldkey (zero tip), submits it and follows it into a
     /// block; decodes the outcome, including the pool's custom rejection codes.
+    /// The account nonce is read at `at` (the best head), not at the finalized head, so a
+    /// registration attempt that just landed in a best block is counted. The whole
+    /// submission is bounded by [`SUBMISSION_TIMEOUT`].
     pub async fn submit_pow_register(
         &self,
         call: &PowRegisterCall,
         coldkey: &Coldkey,
+        at: Head,
+    ) -> Result<SubmitOutcome, ChainError> {
+        match tokio::time::timeout(
+            SUBMISSION_TIMEOUT,
+            self.submit_and_follow(call, coldkey, at),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Ok(SubmitOutcome::Rejected(format!(
+                "no final status within {}s",
+                SUBMISSION_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    async fn submit_and_follow(
+        &self,
+        call: &PowRegisterCall,
+        coldkey: &Coldkey,
+        at: Head,
     ) -> Result<SubmitOutcome, ChainError> {
         let payload = dynamic::transaction(
             "SubtensorModule",
@@ -318,7 +345,11 @@ impl ChainClient {
                 call.hotkey.0,
             ),
         );
-        let at = timed("block", self.api.at_current_block()).await?;
+        let at = timed(
+            "block",
+            self.api.at_block_hash_and_number(H256(at.hash), at.number),
+        )
+        .await?;
         let mut transactions = at.transactions();
         let params = subxt::config::SubstrateExtrinsicParamsBuilder::new()
             .tip(0)
@@ -403,6 +434,12 @@ pub struct PowRegisterCall {
     pub work: [u8; 32],
     /// The hotkey to register.
     pub hotkey: PublicKey,
+}
+
+/// Whether a rejection is about the signer's nonce (a race with our own previous
+/// submission), which the next attempt resolves by reading the nonce again.
+pub fn is_nonce_race(message: &str) -> bool {
+    message.contains("Transaction is outdated") || message.contains("will be valid in the future")
 }
 
 /// Reads a pool rejection: `Custom error: N` is the pallet's code, anything else is kept as
