@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use regpow_devnet::{start, DevnetConfig, DevnetHandle};
-use regpow_solver::chain::{ChainClient, ChainError, Network};
+use regpow_solver::chain::{ChainClient, ChainError, Network, SubnetState};
+use regpow_solver::PublicKey;
 
 use crate::failure::Failure;
 
@@ -51,4 +52,17 @@ pub async fn connect(
     };
     let client = ChainClient::connect(&url).await.map_err(failure)?;
     Ok(Connection { client, devnet })
+}
+
+/// The subnet's registration state (and `hotkey`'s) at the chain's best head.
+pub async fn state_at_head(
+    client: &ChainClient,
+    netuid: u16,
+    hotkey: &PublicKey,
+) -> Result<SubnetState, Failure> {
+    let head = client.best_head().await.map_err(failure)?;
+    client
+        .subnet_state(head, netuid, hotkey)
+        .await
+        .map_err(failure)
 }

@@ -28,9 +28,11 @@ pub enum Event {
     },
 }
 
-/// Weight reported for a dispatched `pow_register` (informational only).
-const POW_REGISTER_REF_TIME: u64 = 200_000_000;
-const POW_REGISTER_PROOF_SIZE: u64 = 4_000;
+/// Weight reported for a dispatched `pow_register` (informational only): ref time and proof
+/// size, in events and in `TransactionPaymentApi_query_info`.
+pub(crate) const POW_REGISTER_REF_TIME: u64 = 200_000_000;
+/// See [`POW_REGISTER_REF_TIME`].
+pub(crate) const POW_REGISTER_PROOF_SIZE: u64 = 4_000;
 
 /// `DispatchEventInfo { weight, class: Normal, pays_fee: No }`.
 fn encode_dispatch_info(out: &mut Vec<u8>) {

@@ -12,6 +12,7 @@ use sp_crypto_hashing::blake2_64;
 use tokio::sync::mpsc;
 
 use crate::chain::{hex32, Block, Chain};
+use crate::events::{POW_REGISTER_PROOF_SIZE, POW_REGISTER_REF_TIME};
 use crate::extrinsic::{Decoded, SignedExtrinsic};
 use crate::node::{Ledger, Node, METADATA, SPEC_VERSION, TRANSACTION_VERSION};
 use crate::pool::{SubmitError, TxStatus};
@@ -110,8 +111,8 @@ fn split_extrinsic(data: &[u8]) -> RpcResult<(&[u8], &[u8])> {
 /// `RuntimeDispatchInfo` of a fee-free `pow_register`: its weight, class Normal, fee 0.
 fn encode_dispatch_info_for_fee() -> Vec<u8> {
     let mut out = Vec::new();
-    Compact(200_000_000u64).encode_to(&mut out);
-    Compact(4_000u64).encode_to(&mut out);
+    Compact(POW_REGISTER_REF_TIME).encode_to(&mut out);
+    Compact(POW_REGISTER_PROOF_SIZE).encode_to(&mut out);
     out.push(0); // DispatchClass::Normal
     0u64.encode_to(&mut out); // partial_fee (pow_register pays no fee)
     out

@@ -13,7 +13,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::args::{RegisterArgs, WalletArgs};
-use crate::connect::{connect, failure};
+use crate::connect::{connect, failure, state_at_head};
 use crate::failure::Failure;
 use crate::{backends, output};
 
@@ -151,7 +151,7 @@ impl View {
             self.block,
             self.difficulty,
             output::rate(self.hashrate),
-            human_seconds(expected),
+            output::human_seconds(expected),
             100.0 * chance
         )
     }
@@ -229,7 +229,7 @@ impl View {
             eprintln!(
                 "summary: {} seals in {} ({} on average), {} seal(s) submitted",
                 self.hashes,
-                human_seconds(seconds),
+                output::human_seconds(seconds),
                 output::rate(average),
                 self.submissions
             );
@@ -267,23 +267,6 @@ fn progress_json(event: &Progress) -> serde_json::Value {
     }
 }
 
-/// A duration for people, to two units at most: `<1s`, `42s`, `3m 20s`, `5h 7m`, `12d 3h`,
-/// `31 years`.
-fn human_seconds(seconds: f64) -> String {
-    if !seconds.is_finite() {
-        return "∞".into();
-    }
-    let s = seconds.round() as u64;
-    match s {
-        0 => "<1s".into(),
-        1..60 => format!("{s}s"),
-        60..3600 => format!("{}m {}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        86_400..31_557_600 => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
-        _ => format!("{} years", s / 31_557_600),
-    }
-}
-
 /// Registers and prints the uid (exit 0); a refusal, the time bound or Ctrl-C is exit 1.
 pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
     let (hotkey, coldkey_public, signer) = keys(&args.wallet)?;
@@ -294,12 +277,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
     // Pre-flight at the head, before any password prompt or hashing.
     let connection = runtime.block_on(async {
         let connection = connect(&args.chain.network, args.devnet_block_time).await?;
-        let head = connection.client.best_head().await.map_err(failure)?;
-        let state = connection
-            .client
-            .subnet_state(head, netuid, &hotkey)
-            .await
-            .map_err(failure)?;
+        let state = state_at_head(&connection.client, netuid, &hotkey).await?;
         if let Some(why) = state.refusal(netuid, &coldkey_public) {
             return Err(Failure::not_achieved(why));
         }
@@ -385,31 +363,15 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
             let expected = view.difficulty as f64 / rate.max(1e-9);
             Err(Failure::not_achieved(format!(
                 "no registration within {}: difficulty {} at {} needs {} on average",
-                human_seconds(elapsed.as_secs_f64()),
+                output::human_seconds(elapsed.as_secs_f64()),
                 view.difficulty,
                 output::rate(rate),
-                human_seconds(expected)
+                output::human_seconds(expected)
             ))
             .into())
         }
         Outcome::Cancelled => {
             Err(Failure::not_achieved("stopped before a registration (Ctrl-C)").into())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human_seconds;
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(human_seconds(0.2), "<1s");
-        assert_eq!(human_seconds(42.0), "42s");
-        assert_eq!(human_seconds(200.0), "3m 20s");
-        assert_eq!(human_seconds(18_420.0), "5h 7m");
-        assert_eq!(human_seconds(1_047_600.0), "12d 3h");
-        assert_eq!(human_seconds(1e9), "31 years");
-        assert_eq!(human_seconds(f64::INFINITY), "∞");
     }
 }

@@ -4,7 +4,7 @@ use regpow_solver::PublicKey;
 use serde_json::json;
 
 use crate::args::StatusArgs;
-use crate::connect::{connect, failure};
+use crate::connect::{connect, state_at_head};
 use crate::output;
 
 /// Prints difficulty, bounds, whether PoW is enabled, registrations in the block and, with
@@ -15,12 +15,7 @@ pub fn run(args: &StatusArgs, json: bool) -> anyhow::Result<()> {
     let probe = args.hotkey.unwrap_or(PublicKey([0; 32]));
     let (url, state) = runtime.block_on(async {
         let connection = connect(&args.chain.network, std::time::Duration::from_secs(12)).await?;
-        let head = connection.client.best_head().await.map_err(failure)?;
-        let state = connection
-            .client
-            .subnet_state(head, netuid, &probe)
-            .await
-            .map_err(failure)?;
+        let state = state_at_head(&connection.client, netuid, &probe).await?;
         if let Some(devnet) = connection.devnet {
             devnet.stop().await;
         }

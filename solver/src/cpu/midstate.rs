@@ -14,18 +14,6 @@ use sha2::digest::generic_array::GenericArray;
 use super::multibuffer::MultiBufferJob;
 use crate::challenge::{Prefix, PREFIX_LEN};
 
-/// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
-const SHA256_IV: [u32; 8] = [
-    0x6a09_e667,
-    0xbb67_ae85,
-    0x3c6e_f372,
-    0xa54f_f53a,
-    0x510e_527f,
-    0x9b05_688c,
-    0x1f83_d9ab,
-    0x5be0_cd19,
-];
-
 /// Total message length in bits: (123 + 8) × 8.
 const MESSAGE_BITS: u64 = ((PREFIX_LEN + 8) * 8) as u64;
 
@@ -49,17 +37,17 @@ pub struct SealMidstate {
 impl SealMidstate {
     /// Compresses the constant first block and lays out the constant bytes of the rest.
     pub fn new(prefix: &Prefix) -> Self {
-        let mut state = SHA256_IV;
-        sha2::compress256(&mut state, &[*GenericArray::from_slice(&prefix[..64])]);
+        // Block 1 is compressed once, for both layouts.
+        let multi = MultiBufferJob::new(prefix);
         let mut block2 = [0u8; 64];
         block2[..NONCE_IN_BLOCK2].copy_from_slice(&prefix[64..]);
         let mut block3 = [0u8; 64];
         block3[3] = 0x80;
         block3[56..].copy_from_slice(&MESSAGE_BITS.to_be_bytes());
         Self {
-            state,
+            state: multi.midstate(),
             tail: [block2, block3],
-            multi: MultiBufferJob::new(prefix),
+            multi,
         }
     }
 

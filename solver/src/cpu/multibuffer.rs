@@ -59,6 +59,11 @@ impl MultiBufferJob {
         }
     }
 
+    /// The SHA-256 state after block 1 (the prefix's first 64 bytes).
+    pub(crate) fn midstate(&self) -> [u32; 8] {
+        self.midstate
+    }
+
     /// Block 2's W14, W15 and block 3's W0 for one nonce.
     #[inline(always)]
     pub(crate) fn nonce_words(&self, nonce: u64) -> [u32; 3] {
