@@ -62,7 +62,7 @@ pub async fn state_at_head(
 ) -> Result<SubnetState, Failure> {
     let head = client.best_head().await.map_err(failure)?;
     client
-        .subnet_state(head, netuid, hotkey)
+        .subnet_state(head, netuid, hotkey, None)
         .await
         .map_err(failure)
 }

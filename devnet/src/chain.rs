@@ -74,6 +74,8 @@ pub struct Block {
     pub events: Vec<EventRecord>,
     /// Storage after the block.
     pub storage: Arc<StorageMap>,
+    /// Registration state and accounts after the block (what a re-organisation returns to).
+    pub after: Arc<(PowState, Accounts)>,
 }
 
 /// What block building did with one pooled transaction.
@@ -92,6 +94,9 @@ pub struct Chain {
     pub state: PowState,
     /// Accounts after the head.
     pub accounts: Accounts,
+    /// Re-organisations so far: salts the blocks built on each new fork so that their
+    /// hashes differ from the blocks they replace.
+    forks: u32,
 }
 
 impl Chain {
@@ -134,6 +139,7 @@ impl Chain {
             blocks: Vec::new(),
             state,
             accounts,
+            forks: 0,
         };
         chain.seal_block([0; 32], Vec::new(), Vec::new());
         chain
@@ -158,7 +164,11 @@ impl Chain {
             parent_hash,
             number,
             state_root: blake2_256(&storage.iter().collect::<Vec<_>>().encode()),
-            extrinsics_root: blake2_256(&extrinsics.encode()),
+            extrinsics_root: if self.forks == 0 {
+                blake2_256(&extrinsics.encode())
+            } else {
+                blake2_256(&(&extrinsics, self.forks).encode())
+            },
         };
         let hash = header.hash();
         self.blocks.push(Block {
@@ -167,6 +177,7 @@ impl Chain {
             extrinsics,
             events,
             storage: Arc::new(storage),
+            after: Arc::new((self.state.clone(), self.accounts.clone())),
         });
         self.blocks.last().expect("just pushed")
     }
@@ -234,6 +245,28 @@ impl Chain {
         }
         let block = self.seal_block(parent, extrinsics, events);
         (block, outcomes)
+    }
+
+    /// Development only: a re-organisation. The newest `depth` blocks are replaced by
+    /// `depth + 1` new empty blocks on a fork from the block before them (state and
+    /// accounts return to that block's; the orphaned blocks' transactions are dropped, not
+    /// returned to the pool). Returns the new head.
+    pub fn reorg(&mut self, depth: usize) -> Result<&Block, String> {
+        if depth == 0 || depth >= self.blocks.len() {
+            return Err(format!(
+                "a re-organisation of depth {depth} needs 1 ≤ depth < {} (blocks so far)",
+                self.blocks.len()
+            ));
+        }
+        self.blocks.truncate(self.blocks.len() - depth);
+        let (pow, accounts) = (*self.head().after).clone();
+        self.state = pow;
+        self.accounts = accounts;
+        self.forks += 1;
+        for _ in 0..=depth {
+            self.produce_block(Vec::new());
+        }
+        Ok(self.head())
     }
 
     /// An account's nonce and balance (zero if the chain has never seen it).

@@ -88,6 +88,24 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Development only: re-organises the newest `depth` blocks onto a fork of `depth + 1`
+    /// new blocks (see [`Chain::reorg`]) and announces the new head alone, as a node
+    /// announces its new best block after a re-organisation.
+    pub fn reorg(&self, depth: usize) -> Result<Imported, String> {
+        let imported = {
+            let mut guard = self.lock();
+            let block = guard.chain.reorg(depth)?;
+            Imported {
+                header: block.header.clone(),
+                events: block.events.clone(),
+            }
+        };
+        let _ = self.blocks.send(imported.clone());
+        Ok(imported)
+    }
+}
+
 /// Why the devnet could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DevnetError {

@@ -226,6 +226,27 @@ pub trait Backend: Send + Sync {
         range: NonceRange,
         control: &SearchControl,
     ) -> Result<SearchOutcome, BackendError>;
+
+    /// Searches on device `device` alone (an index into [`Backend::devices`]), counting its
+    /// hashes as device 0 of `control`. Long-running callers give each device its own
+    /// thread this way, so one device's fault or panic does not stop the others and a
+    /// device never holds two jobs at once. Backends with one device need not override it.
+    fn search_device(
+        &self,
+        device: usize,
+        job: &Job,
+        range: NonceRange,
+        control: &SearchControl,
+    ) -> Result<SearchOutcome, BackendError> {
+        if device == 0 {
+            self.search(job, range, control)
+        } else {
+            Err(BackendError::Unavailable(format!(
+                "{} has no device {device}",
+                self.name()
+            )))
+        }
+    }
 }
 
 #[cfg(test)]

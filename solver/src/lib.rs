@@ -16,7 +16,7 @@
 //! - [`register`]: the registration loop: follow heads, keep every device on the newest
 //!   challenge, re-verify and submit hits.
 //!
-//! The rules come from `shared/SPEC.md` (subtensor's `pow_register`); the chain is the authority.
+//! The rules are subtensor's `pow_register` (its pallet source); the chain is the authority.
 
 pub mod backend;
 pub mod chain;

@@ -205,6 +205,18 @@ impl View {
                 humantime::format_duration(retry_in)
             )),
             Progress::Reconnected if !self.json => self.note("reconnected".into()),
+            Progress::StatusLost { work_block, reason } if !self.json => self.note(format!(
+                "lost the status of the submission with work block {work_block} ({reason}); \
+                 the chain's state will tell whether it registered"
+            )),
+            Progress::Waiting { reason } if !self.json => self.note(reason),
+            Progress::DeviceFault { device, reason } if !self.json => {
+                self.note(format!("device fault: {device}: {reason}"))
+            }
+            Progress::DeviceStalled { device, idle } if !self.json => self.note(format!(
+                "warning: {device} has computed nothing for {}",
+                output::human_seconds(idle.as_secs_f64())
+            )),
             Progress::Done { hashes } => self.hashes = hashes,
             _ => {}
         }
@@ -263,18 +275,41 @@ fn progress_json(event: &Progress) -> serde_json::Value {
             "event": "reconnecting", "reason": reason, "retry_in": retry_in.as_secs_f64(),
         }),
         Progress::Reconnected => json!({"event": "reconnected"}),
+        Progress::StatusLost { work_block, reason } => {
+            json!({"event": "status_lost", "work_block": work_block, "reason": reason})
+        }
+        Progress::Waiting { reason } => json!({"event": "waiting", "reason": reason}),
+        Progress::DeviceFault { device, reason } => {
+            json!({"event": "device_fault", "device": device, "reason": reason})
+        }
+        Progress::DeviceStalled { device, idle } => {
+            json!({"event": "device_stalled", "device": device, "idle": idle.as_secs_f64()})
+        }
         Progress::Done { hashes } => json!({"event": "done", "hashes": hashes}),
     }
 }
 
+/// What to say about a submission whose outcome was still unknown at exit.
+fn in_doubt_note(in_doubt: Option<u64>) -> String {
+    in_doubt
+        .map(|block| {
+            format!(
+                " (the submission with work block {block} may still land: check with `regpow status`)"
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// Registers and prints the uid (exit 0); a refusal, the time bound or Ctrl-C is exit 1.
+/// The chain is reached (and the registration pre-checked) before any device is opened
+/// or any password asked for.
 pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
     let (hotkey, coldkey_public, signer) = keys(&args.wallet)?;
-    let backend: Arc<dyn regpow_solver::Backend> = Arc::from(backends::open(&args.backend)?);
     let runtime = tokio::runtime::Runtime::new()?;
     let netuid = args.chain.netuid;
 
-    // Pre-flight at the head, before any password prompt or hashing.
+    // Pre-flight at the head, before any device, password prompt or hashing. (Ctrl-C here
+    // ends the process at once: nothing has been submitted.)
     let connection = runtime.block_on(async {
         let connection = connect(&args.chain.network, args.devnet_block_time).await?;
         let state = state_at_head(&connection.client, netuid, &hotkey).await?;
@@ -284,6 +319,18 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         Ok::<_, Failure>(connection)
     })?;
     let coldkey = Arc::new(unlock(signer)?);
+    let backend: Arc<dyn regpow_solver::Backend> = Arc::from(backends::open(&args.backend)?);
+
+    // From here on each Ctrl-C is a message: the first ends the run once a submission in
+    // flight is settled, a second ends it at once.
+    let (cancel_tx, cancel) = tokio::sync::mpsc::unbounded_channel();
+    runtime.spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if cancel_tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
 
     let mut view = View::new(json);
     if !json {
@@ -304,21 +351,16 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         netuid,
         hotkey,
         max_duration: args.max_seconds.map(Duration::from_secs_f64),
+        stall_after: regpow_solver::register::DEVICE_STALL,
     };
-    let outcome = runtime.block_on(async {
-        let cancel = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        register(
-            connection.client.clone(),
-            backend,
-            coldkey,
-            plan,
-            |event| view.show(event),
-            cancel,
-        )
-        .await
-    });
+    let outcome = runtime.block_on(register(
+        connection.client.clone(),
+        backend,
+        coldkey,
+        plan,
+        |event| view.show(event),
+        cancel,
+    ));
     view.finish();
     let elapsed = view.started.elapsed();
     let outcome = outcome.map_err(|e| match e {
@@ -358,20 +400,23 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
             Ok(())
         }
         Outcome::Refused(why) => Err(Failure::not_achieved(why).into()),
-        Outcome::TimedOut { hashes } => {
+        Outcome::TimedOut { hashes, in_doubt } => {
             let rate = hashes as f64 / elapsed.as_secs_f64().max(1e-9);
             let expected = view.difficulty as f64 / rate.max(1e-9);
             Err(Failure::not_achieved(format!(
-                "no registration within {}: difficulty {} at {} needs {} on average",
+                "no registration within {}: difficulty {} at {} needs {} on average{}",
                 output::human_seconds(elapsed.as_secs_f64()),
                 view.difficulty,
                 output::rate(rate),
-                output::human_seconds(expected)
+                output::human_seconds(expected),
+                in_doubt_note(in_doubt)
             ))
             .into())
         }
-        Outcome::Cancelled => {
-            Err(Failure::not_achieved("stopped before a registration (Ctrl-C)").into())
-        }
+        Outcome::Cancelled { in_doubt } => Err(Failure::not_achieved(format!(
+            "stopped before a registration (Ctrl-C){}",
+            in_doubt_note(in_doubt)
+        ))
+        .into()),
     }
 }

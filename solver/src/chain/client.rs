@@ -60,6 +60,9 @@ pub struct SubnetState {
     pub last_pow_block: Option<u64>,
     /// `Owner(hotkey)`: the coldkey that owns the hotkey, if any.
     pub owner: Option<PublicKey>,
+    /// The signing coldkey's account nonce (`System::Account`), when asked for: once it
+    /// passes a submission's nonce, that submission can no longer be included.
+    pub signer_nonce: Option<u64>,
 }
 
 impl SubnetState {
@@ -80,6 +83,7 @@ impl SubnetState {
             uid: None,
             last_pow_block: None,
             owner: None,
+            signer_nonce: None,
         }
     }
 
@@ -142,19 +146,109 @@ pub enum SubmitOutcome {
         /// The block it was included in.
         block: Head,
     },
-    /// Included but failed: `ExtrinsicFailed` with this `SubtensorModule` error name.
+    /// Included but failed: `ExtrinsicFailed` with this `SubtensorModule` error name (or
+    /// included without the event, in words).
     Failed(String),
-    /// Refused by the transaction pool: `InvalidTransaction::Custom(code)` (3, 25, 255).
-    Refused(u8),
-    /// Refused, dropped or invalidated for another reason (message from the node).
-    Rejected(String),
+    /// The node answered the submission with an error: the transaction is not in its pool.
+    Refused(PoolRefusal),
+    /// The node may have taken the transaction, but its final status never arrived (the
+    /// connection or the status stream was lost, it timed out, or the node dropped it from
+    /// its own pool while peers may still hold it). Only the chain's state can tell.
+    Unknown {
+        /// What was lost, in words.
+        reason: String,
+        /// The signer nonce it was signed with: once the account's nonce passes it, it can
+        /// no longer be included.
+        nonce: u64,
+    },
+}
+
+/// Why the node refused a submission, read from the JSON-RPC error's code and data
+/// (Substrate puts the reason in `data`: `"Custom error: 255"`, `"Transaction is
+/// outdated"`), never from display text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PoolRefusal {
+    /// `InvalidTransaction::Custom(code)`: subtensor's pool codes (3 unknown subnet, 25
+    /// hotkey of another coldkey, 255 any other PoW rule).
+    Custom(u8),
+    /// The signer's nonce was used or is ahead (a race with our own previous submission):
+    /// the next attempt signs with a fresh nonce.
+    NonceRace(String),
+    /// Anything else, as the node worded it.
+    Other {
+        /// JSON-RPC error code (1010 invalid, 1012 banned, 1014 priority too low, …).
+        code: i32,
+        /// Message and data.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for PoolRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PoolRefusal::Custom(code) => write!(f, "refused by the pool (custom code {code})"),
+            PoolRefusal::NonceRace(message) => write!(f, "nonce race: {message}"),
+            PoolRefusal::Other { code, message } => write!(f, "{message} (code {code})"),
+        }
+    }
+}
+
+/// Reads a JSON-RPC error answer to a submission: `code`, `message` and the raw JSON of
+/// its `data` (a JSON string in Substrate's author API).
+pub fn classify_refusal(code: i32, message: &str, data: Option<&str>) -> PoolRefusal {
+    let data = data.map(|raw| match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => raw.to_string(),
+    });
+    let detail = data.as_deref().unwrap_or("");
+    if let Some(rest) = detail.strip_prefix("Custom error: ") {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(custom) = digits.parse::<u8>() {
+            return PoolRefusal::Custom(custom);
+        }
+    }
+    let text = if detail.is_empty() {
+        message.to_string()
+    } else {
+        format!("{message}: {detail}")
+    };
+    if detail.contains("Transaction is outdated") || detail.contains("will be valid in the future")
+    {
+        return PoolRefusal::NonceRace(text);
+    }
+    PoolRefusal::Other {
+        code,
+        message: text,
+    }
+}
+
+/// The JSON-RPC error object inside a failed submission, when the node answered with one.
+fn rpc_user_error(error: &subxt::error::ExtrinsicError) -> Option<&subxt::rpcs::UserError> {
+    use subxt::error::{BackendError, ExtrinsicError, RpcError};
+    match error {
+        ExtrinsicError::ErrorSubmittingTransaction(BackendError::Rpc(RpcError::ClientError(
+            subxt::rpcs::Error::User(user),
+        ))) => Some(user),
+        _ => None,
+    }
 }
 
 /// A connection to a chain that has PoW registration.
 #[derive(Clone)]
 pub struct ChainClient {
     api: Api,
+    rpc: subxt::rpcs::RpcClient,
     url: String,
+}
+
+/// A new best head as the subscription announces it, with its parent's hash so that a
+/// re-organisation (a parent the client did not see) is noticed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewHead {
+    /// The block.
+    pub head: Head,
+    /// Its parent's hash.
+    pub parent: [u8; 32],
 }
 
 async fn timed<T, E: std::fmt::Display>(
@@ -174,12 +268,17 @@ async fn timed<T, E: std::fmt::Display>(
 impl ChainClient {
     /// Connects and checks the runtime (`pow_register` present, every extension encodable).
     pub async fn connect(url: &str) -> Result<Self, ChainError> {
-        let api = tokio::time::timeout(RPC_TIMEOUT, Api::from_insecure_url(url))
+        let rpc = tokio::time::timeout(RPC_TIMEOUT, subxt::rpcs::RpcClient::from_insecure_url(url))
+            .await
+            .map_err(|_| ChainError::Unreachable(format!("{url}: no answer")))?
+            .map_err(|e| ChainError::Unreachable(format!("{url}: {e}")))?;
+        let api = tokio::time::timeout(RPC_TIMEOUT, Api::from_rpc_client(rpc.clone()))
             .await
             .map_err(|_| ChainError::Unreachable(format!("{url}: no answer")))?
             .map_err(|e| ChainError::Unreachable(format!("{url}: {e}")))?;
         let client = Self {
             api,
+            rpc,
             url: url.to_string(),
         };
         let at = timed("runtime", client.api.at_current_block()).await?;
@@ -204,28 +303,67 @@ impl ChainClient {
         }
     }
 
-    /// New best heads as they arrive (the current one first).
+    /// New best heads as they arrive (the current one first), each with its parent's hash.
     pub async fn follow_heads(
         &self,
-    ) -> Result<impl futures::Stream<Item = Result<Head, ChainError>> + use<>, ChainError> {
+    ) -> Result<impl futures::Stream<Item = Result<NewHead, ChainError>> + use<>, ChainError> {
         use futures::StreamExt;
         let blocks = timed("heads", self.api.stream_best_blocks()).await?;
         Ok(blocks.map(|block| {
             block
-                .map(|b| Head {
-                    number: b.number(),
-                    hash: b.hash().0,
+                .map(|b| NewHead {
+                    head: Head {
+                        number: b.number(),
+                        hash: b.hash().0,
+                    },
+                    parent: b.header().parent_hash.0,
                 })
                 .map_err(|e| ChainError::Rpc(format!("heads: {e}")))
         }))
     }
 
-    /// Reads the subnet's registration state, and the hotkey's, at `head`.
+    /// The blocks of `head`'s own chain from `head` back to `from` (inclusive), newest
+    /// first, read header by header through their parent hashes: after a re-organisation
+    /// this is the only way to learn the hashes of blocks no subscription announced.
+    /// `known` stops the walk early at a block whose hash the caller already has right.
+    pub async fn ancestry(
+        &self,
+        head: NewHead,
+        from: u64,
+        known: impl Fn(u64, &[u8; 32]) -> bool,
+    ) -> Result<Vec<Head>, ChainError> {
+        let methods =
+            subxt::rpcs::LegacyRpcMethods::<subxt::config::RpcConfigFor<SubstrateConfig>>::new(
+                self.rpc.clone(),
+            );
+        let mut chain = vec![head.head];
+        let mut parent = head.parent;
+        let mut number = head.head.number;
+        while number > from {
+            number -= 1;
+            if known(number, &parent) {
+                break;
+            }
+            chain.push(Head {
+                number,
+                hash: parent,
+            });
+            let header = timed("header", methods.chain_get_header(Some(H256(parent))))
+                .await?
+                .ok_or_else(|| ChainError::Rpc(format!("header of block {number}: not found")))?;
+            parent = header.parent_hash.0;
+        }
+        Ok(chain)
+    }
+
+    /// Reads the subnet's registration state, and the hotkey's, at `head`; with `signer`,
+    /// also that account's nonce.
     pub async fn subnet_state(
         &self,
         head: Head,
         netuid: u16,
         hotkey: &PublicKey,
+        signer: Option<&PublicKey>,
     ) -> Result<SubnetState, ChainError> {
         let at = timed(
             "block",
@@ -285,7 +423,20 @@ impl ChainClient {
             value!("RegistrationsThisBlock", u16),
             value!("MaxRegistrationsPerBlock", u16),
         )?;
-        let (uid, last_pow_block, owner) = tokio::try_join!(uid, last_pow_block, owner)?;
+        let signer_nonce = async {
+            match signer {
+                None => Ok(None),
+                Some(account) => timed(
+                    "nonce",
+                    at.transactions()
+                        .account_nonce(&subxt::utils::AccountId32(account.0)),
+                )
+                .await
+                .map(Some),
+            }
+        };
+        let (uid, last_pow_block, owner, signer_nonce) =
+            tokio::try_join!(uid, last_pow_block, owner, signer_nonce)?;
         Ok(SubnetState {
             head,
             exists,
@@ -300,40 +451,31 @@ impl ChainClient {
             last_pow_block,
             // The chain's default owner is the zero account: no owner.
             owner: owner.filter(|o| *o != [0u8; 32]).map(PublicKey),
+            signer_nonce,
         })
     }
 
     /// Signs `pow_register` with the coldkey (zero tip), submits it and follows it into a
-    /// block; decodes the outcome, including the pool's custom rejection codes.
+    /// block; decodes the outcome, including the pool's refusal codes.
     /// The account nonce is read at `at` (the best head), not at the finalized head, so a
-    /// registration attempt that just landed in a best block is counted. The whole
-    /// submission is bounded by [`SUBMISSION_TIMEOUT`].
+    /// registration attempt that just landed in a best block is counted. Once the node may
+    /// hold the transaction, every failure to learn its fate is [`SubmitOutcome::Unknown`],
+    /// never a refusal; an error return means nothing was sent. The whole submission is
+    /// bounded by [`SUBMISSION_TIMEOUT`].
     pub async fn submit_pow_register(
         &self,
         call: &PowRegisterCall,
         coldkey: &Coldkey,
         at: Head,
     ) -> Result<SubmitOutcome, ChainError> {
-        match tokio::time::timeout(
-            SUBMISSION_TIMEOUT,
-            self.submit_and_follow(call, coldkey, at),
+        use subxt::transactions::Signer;
+        let block = timed(
+            "block",
+            self.api.at_block_hash_and_number(H256(at.hash), at.number),
         )
-        .await
-        {
-            Ok(outcome) => outcome,
-            Err(_) => Ok(SubmitOutcome::Rejected(format!(
-                "no final status within {}s",
-                SUBMISSION_TIMEOUT.as_secs()
-            ))),
-        }
-    }
-
-    async fn submit_and_follow(
-        &self,
-        call: &PowRegisterCall,
-        coldkey: &Coldkey,
-        at: Head,
-    ) -> Result<SubmitOutcome, ChainError> {
+        .await?;
+        let mut transactions = block.transactions();
+        let nonce = timed("nonce", transactions.account_nonce(&coldkey.account_id())).await?;
         let payload = dynamic::transaction(
             "SubtensorModule",
             "pow_register",
@@ -345,72 +487,115 @@ impl ChainClient {
                 call.hotkey.0,
             ),
         );
-        let at = timed(
-            "block",
-            self.api.at_block_hash_and_number(H256(at.hash), at.number),
-        )
-        .await?;
-        let mut transactions = at.transactions();
         let params = subxt::config::SubstrateExtrinsicParamsBuilder::new()
             .tip(0)
+            .nonce(nonce)
             .build();
-        let mut progress = match tokio::time::timeout(
-            RPC_TIMEOUT,
-            transactions.sign_and_submit_then_watch(&payload, coldkey, params),
+        let signed = timed(
+            "signing",
+            transactions.create_signed(&payload, coldkey, params),
         )
-        .await
-        {
-            Err(_) => return Err(ChainError::Rpc("submit: no answer".into())),
-            Ok(Ok(progress)) => progress,
-            Ok(Err(e)) => return Ok(classify_rejection(&e.to_string())),
-        };
+        .await?;
+        let unknown = |reason: String| SubmitOutcome::Unknown { reason, nonce };
+        let watched = tokio::time::timeout(SUBMISSION_TIMEOUT, async {
+            let mut progress =
+                match tokio::time::timeout(RPC_TIMEOUT, signed.submit_and_watch()).await {
+                    Err(_) => {
+                        return unknown(format!("submit: no answer in {}s", RPC_TIMEOUT.as_secs()))
+                    }
+                    Ok(Ok(progress)) => progress,
+                    Ok(Err(e)) => {
+                        return match rpc_user_error(&e) {
+                            Some(user) => SubmitOutcome::Refused(classify_refusal(
+                                user.code,
+                                &user.message,
+                                user.data.as_deref().map(|raw| raw.get()),
+                            )),
+                            // The request may have reached the node before the fault.
+                            None => unknown(format!("submit: {e}")),
+                        };
+                    }
+                };
+            self.follow_submission(&mut progress, call, nonce).await
+        })
+        .await;
+        Ok(watched.unwrap_or_else(|_| {
+            unknown(format!(
+                "no final status within {}s",
+                SUBMISSION_TIMEOUT.as_secs()
+            ))
+        }))
+    }
+
+    /// Follows an accepted submission's status to its block and reads its events there.
+    async fn follow_submission<C>(
+        &self,
+        progress: &mut subxt::transactions::TransactionProgress<SubstrateConfig, C>,
+        call: &PowRegisterCall,
+        nonce: u64,
+    ) -> SubmitOutcome
+    where
+        C: subxt::client::OnlineClientAtBlockT<SubstrateConfig>,
+    {
+        let unknown = |reason: String| SubmitOutcome::Unknown { reason, nonce };
         loop {
             let status = match progress.next().await {
-                None => return Ok(SubmitOutcome::Rejected("status stream ended".into())),
-                Some(Err(e)) => return Ok(classify_rejection(&e.to_string())),
+                None => return unknown("status stream ended".into()),
+                Some(Err(e)) => return unknown(format!("status: {e}")),
                 Some(Ok(status)) => status,
             };
             let in_block = match status {
                 TransactionStatus::InBestBlock(b) | TransactionStatus::InFinalizedBlock(b) => b,
+                // The node left it out of its own pool; peers may still include it.
                 TransactionStatus::Invalid { message }
                 | TransactionStatus::Dropped { message }
-                | TransactionStatus::Error { message } => return Ok(classify_rejection(&message)),
+                | TransactionStatus::Error { message } => {
+                    return unknown(format!("the node dropped it: {message}"))
+                }
                 _ => continue,
             };
             let block_hash = in_block.block_hash().0;
-            let block = timed("block", self.api.at_block(subxt::utils::H256(block_hash))).await?;
+            let block = match timed("block", self.api.at_block(H256(block_hash))).await {
+                Ok(block) => block,
+                Err(e) => return unknown(e.to_string()),
+            };
             let head = Head {
                 number: block.block_number(),
                 hash: block_hash,
             };
-            return match in_block.wait_for_success().await {
-                Ok(events) => {
+            let events = tokio::time::timeout(RPC_TIMEOUT, in_block.wait_for_success()).await;
+            return match events {
+                Err(_) => unknown(format!("events: no answer in {}s", RPC_TIMEOUT.as_secs())),
+                Ok(Ok(events)) => {
                     for event in events.iter() {
-                        let event = event.map_err(|e| ChainError::Rpc(format!("events: {e}")))?;
+                        let Ok(event) = event else {
+                            return unknown("events could not be decoded".into());
+                        };
                         if event.pallet_name() == "SubtensorModule"
                             && event.event_name() == "NeuronRegistered"
                         {
-                            let (_netuid, uid, hotkey): (u16, u16, [u8; 32]) =
-                                parity_scale_codec::Decode::decode(&mut event.field_bytes())
-                                    .map_err(|e| ChainError::Rpc(format!("event: {e}")))?;
-                            if hotkey == call.hotkey.0 {
-                                return Ok(SubmitOutcome::Registered { uid, block: head });
+                            let decoded: Result<(u16, u16, [u8; 32]), _> =
+                                parity_scale_codec::Decode::decode(&mut event.field_bytes());
+                            match decoded {
+                                Ok((_netuid, uid, hotkey)) if hotkey == call.hotkey.0 => {
+                                    return SubmitOutcome::Registered { uid, block: head }
+                                }
+                                Ok(_) => {}
+                                Err(e) => return unknown(format!("event: {e}")),
                             }
                         }
                     }
-                    Ok(SubmitOutcome::Rejected(
-                        "included without a NeuronRegistered event".into(),
-                    ))
+                    SubmitOutcome::Failed("included without a NeuronRegistered event".into())
                 }
-                Err(subxt::error::TransactionEventsError::ExtrinsicFailed(
+                Ok(Err(subxt::error::TransactionEventsError::ExtrinsicFailed(
                     subxt::error::DispatchError::Module(module),
-                )) => Ok(SubmitOutcome::Failed(
+                ))) => SubmitOutcome::Failed(
                     module
                         .details()
                         .map(|d| d.variant.name.clone())
                         .unwrap_or_else(|_| module.to_string()),
-                )),
-                Err(e) => Ok(SubmitOutcome::Rejected(e.to_string())),
+                ),
+                Ok(Err(e)) => unknown(format!("events: {e}")),
             };
         }
     }
@@ -436,45 +621,75 @@ pub struct PowRegisterCall {
     pub hotkey: PublicKey,
 }
 
-/// Whether a rejection is about the signer's nonce (a race with our own previous
-/// submission), which the next attempt resolves by reading the nonce again.
-pub fn is_nonce_race(message: &str) -> bool {
-    message.contains("Transaction is outdated") || message.contains("will be valid in the future")
-}
-
-/// Reads a pool rejection: `Custom error: N` is the pallet's code, anything else is kept as
-/// the node worded it.
-pub fn classify_rejection(message: &str) -> SubmitOutcome {
-    let code = message.split("Custom error: ").nth(1).and_then(|rest| {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse::<u8>().ok()
-    });
-    match code {
-        Some(code) => SubmitOutcome::Refused(code),
-        None => SubmitOutcome::Rejected(message.to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The error exactly as subxt hands it back when the node answers a submission with a
+    /// JSON-RPC error: built from the wire JSON, so the test sees what production sees.
+    fn submit_error(wire: &str) -> subxt::error::ExtrinsicError {
+        use subxt::error::{BackendError, ExtrinsicError, RpcError};
+        let user: subxt::rpcs::UserError = serde_json::from_str(wire).unwrap();
+        ExtrinsicError::ErrorSubmittingTransaction(BackendError::Rpc(RpcError::ClientError(
+            subxt::rpcs::Error::User(user),
+        )))
+    }
+
+    fn refusal_of(wire: &str) -> Option<PoolRefusal> {
+        let e = submit_error(wire);
+        // subxt's display text drops `data`: classification must not depend on it.
+        assert!(!e.to_string().contains("Custom error"), "{e}");
+        rpc_user_error(&e)
+            .map(|u| classify_refusal(u.code, &u.message, u.data.as_deref().map(|r| r.get())))
+    }
+
     #[test]
-    fn pool_codes_are_read_from_the_nodes_message() {
+    fn pool_refusals_are_read_from_the_error_code_and_data() {
         assert_eq!(
-            classify_rejection(
-                "Rpc error: ErrorObject { code: 1010, message: \"Invalid Transaction\", data: Some(\"Custom error: 255\") }"
+            refusal_of(
+                r#"{"code":1010,"message":"Invalid Transaction","data":"Custom error: 255"}"#
             ),
-            SubmitOutcome::Refused(255)
+            Some(PoolRefusal::Custom(255))
         );
         assert_eq!(
-            classify_rejection("Invalid Transaction: Custom error: 3"),
-            SubmitOutcome::Refused(3)
+            refusal_of(
+                r#"{"code":1010,"message":"Invalid Transaction","data":"Custom error: 25"}"#
+            ),
+            Some(PoolRefusal::Custom(25))
         );
         assert_eq!(
-            classify_rejection("Transaction is outdated"),
-            SubmitOutcome::Rejected("Transaction is outdated".into())
+            refusal_of(
+                r#"{"code":1010,"message":"Invalid Transaction","data":"Transaction is outdated"}"#
+            ),
+            Some(PoolRefusal::NonceRace(
+                "Invalid Transaction: Transaction is outdated".into()
+            ))
         );
+        assert!(matches!(
+            refusal_of(
+                r#"{"code":1010,"message":"Invalid Transaction","data":"Transaction will be valid in the future"}"#
+            ),
+            Some(PoolRefusal::NonceRace(_))
+        ));
+        assert_eq!(
+            refusal_of(r#"{"code":1014,"message":"Priority is too low: (0 vs 0)","data":"The transaction has too low priority to replace another transaction already in the pool."}"#),
+            Some(PoolRefusal::Other {
+                code: 1014,
+                message: "Priority is too low: (0 vs 0): The transaction has too low priority to replace another transaction already in the pool.".into()
+            })
+        );
+        assert_eq!(
+            refusal_of(r#"{"code":1002,"message":"Verification Error: Runtime error"}"#),
+            Some(PoolRefusal::Other {
+                code: 1002,
+                message: "Verification Error: Runtime error".into()
+            })
+        );
+        // A transport fault is not a refusal: the node may have the transaction.
+        let lost = subxt::error::ExtrinsicError::ErrorSubmittingTransaction(
+            subxt::error::BackendError::Rpc(subxt::error::RpcError::SubscriptionDropped),
+        );
+        assert!(rpc_user_error(&lost).is_none());
     }
 
     fn state() -> SubnetState {

@@ -6,7 +6,9 @@ pub mod client;
 pub mod network;
 pub mod runtime;
 
-pub use client::{ChainClient, Head, PowRegisterCall, SubmitOutcome, SubnetState};
+pub use client::{
+    ChainClient, Head, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome, SubnetState,
+};
 pub use network::Network;
 pub use runtime::check_runtime;
 

@@ -138,4 +138,17 @@ impl Backend for WgpuBackend {
     ) -> Result<SearchOutcome, BackendError> {
         search_devices(&self.workers, job, range, control)
     }
+
+    fn search_device(
+        &self,
+        device: usize,
+        job: &Job,
+        range: NonceRange,
+        control: &SearchControl,
+    ) -> Result<SearchOutcome, BackendError> {
+        let worker = self.workers.get(device..=device).ok_or_else(|| {
+            BackendError::Unavailable(format!("{} has no device {device}", self.name()))
+        })?;
+        search_devices(worker, job, range, control)
+    }
 }

@@ -1,0 +1,89 @@
+//! Shared by the end-to-end tests: the devnet, the `regpow` binary, its output.
+
+#![allow(dead_code)] // each test binary uses its own share of these helpers
+
+pub mod proxy;
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use regpow_devnet::{start, DevnetConfig, DevnetHandle, SubnetConfig};
+use serde_json::Value;
+
+/// A devnet with these subnets and block time.
+pub async fn devnet_with(block_time: Duration, subnets: Vec<SubnetConfig>) -> DevnetHandle {
+    start(DevnetConfig {
+        block_time,
+        subnets,
+        ..DevnetConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Subnet `netuid` with PoW on or off and this difficulty.
+pub fn subnet(netuid: u16, pow: bool, difficulty: u64) -> SubnetConfig {
+    SubnetConfig {
+        difficulty,
+        ..SubnetConfig::new(netuid, pow)
+    }
+}
+
+/// A hotkey no test registers with a wallet.
+pub const HOTKEY: &str = "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y";
+
+/// `regpow --json register --network URL --backend cpu --threads 1 --netuid N
+/// --coldkey-uri URI --hotkey HOTKEY ARGS…`.
+pub fn register_command(url: &str, netuid: &str, coldkey_uri: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_regpow"));
+    command
+        .args(["--json", "register", "--network", url])
+        .args(["--backend", "cpu", "--threads", "1"])
+        .args([
+            "--netuid",
+            netuid,
+            "--coldkey-uri",
+            coldkey_uri,
+            "--hotkey",
+            HOTKEY,
+        ])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Runs a command to its end off the async runtime.
+pub async fn output(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// The JSON lines on stdout.
+pub fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+/// Stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// The lines of stderr that start with `error:`: a failure says exactly one.
+pub fn error_lines(out: &Output) -> Vec<String> {
+    stderr(out)
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The events of one kind among the JSON lines.
+pub fn events<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["event"] == kind).collect()
+}
