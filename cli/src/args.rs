@@ -6,6 +6,7 @@ use regpow_solver::chain::Network;
 use regpow_solver::cpu::CpuKernel;
 use regpow_solver::keys::parse_hex32;
 use regpow_solver::{Challenge, Difficulty, PublicKey};
+use zeroize::Zeroizing;
 
 /// Win Bittensor UID slots by proof-of-work registration.
 #[derive(Debug, Parser)]
@@ -66,9 +67,30 @@ pub struct WalletArgs {
     /// Register this hotkey (SS58 or 0x-hex) instead of the wallet's.
     #[arg(long, value_parser = parse_hotkey)]
     pub hotkey: Option<PublicKey>,
-    /// Sign with this secret URI (e.g. //Alice) instead of the wallet's coldkey: dev chains.
+    /// Sign with this secret URI instead of the wallet's coldkey: a dev key such as //Alice,
+    /// or a mnemonic or 0x-hex seed with an optional derivation path. `-` reads it from
+    /// stdin (one line), which keeps it out of `ps` and the shell history.
+    #[arg(long, value_name = "URI", value_parser = parse_secret)]
+    pub coldkey_uri: Option<SecretArg>,
+    /// Use a coldkey file that other users can read (refused by default: run
+    /// `chmod 600 <coldkey>` instead).
     #[arg(long)]
-    pub coldkey_uri: Option<String>,
+    pub allow_insecure_keyfile: bool,
+}
+
+/// A secret given as a flag value: wiped when dropped, and never shown by `Debug` (so a
+/// debug print of the arguments cannot leak it).
+#[derive(Clone)]
+pub struct SecretArg(pub Zeroizing<String>);
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretArg(..)")
+    }
+}
+
+fn parse_secret(s: &str) -> Result<SecretArg, String> {
+    Ok(SecretArg(Zeroizing::new(s.to_string())))
 }
 
 /// `regpow register`.

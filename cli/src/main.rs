@@ -9,6 +9,7 @@ mod commands;
 mod connect;
 mod failure;
 mod output;
+mod signer;
 
 use std::process::ExitCode;
 

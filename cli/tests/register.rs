@@ -84,10 +84,38 @@ fn dev_keys(netuid: &'static str, coldkey_uri: &'static str) -> Vec<&'static str
     ]
 }
 
+/// A copy of the test wallets whose coldkeys only their owner can read: git checks them out
+/// as 0644, which `register` refuses.
+fn private_wallets() -> &'static PathBuf {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap().map(Result::unwrap) {
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+                if entry.file_name() == "coldkey" {
+                    use std::os::unix::fs::PermissionsExt;
+                    let private = std::fs::Permissions::from_mode(0o600);
+                    std::fs::set_permissions(&target, private).unwrap();
+                }
+            }
+        }
+    }
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("regpow-register-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy(&wallets(), &dir);
+        dir
+    })
+}
+
 fn wallet_args(hotkey: &'static str) -> Vec<String> {
     vec![
         "--wallet-path".into(),
-        wallets().display().to_string(),
+        private_wallets().display().to_string(),
         "--wallet-name".into(),
         "rehearsal".into(),
         "--wallet-hotkey".into(),

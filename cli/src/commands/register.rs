@@ -7,83 +7,13 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use regpow_solver::register::{register, Outcome, Plan, Progress};
-use regpow_solver::wallet::{Coldkey, Wallet, WalletError};
-use regpow_solver::PublicKey;
 use serde_json::json;
-use zeroize::Zeroizing;
 
-use crate::args::{RegisterArgs, WalletArgs};
+use crate::args::RegisterArgs;
 use crate::connect::{connect, failure, state_at_head};
 use crate::failure::Failure;
+use crate::signer::{keys, unlock};
 use crate::{backends, output};
-
-/// Environment variable that holds the coldkey password for unattended runs.
-const PASSWORD_ENV: &str = "REGPOW_COLDKEY_PASSWORD";
-
-/// Where the signing key comes from.
-enum Signer {
-    Uri(Box<Coldkey>),
-    Wallet(Wallet),
-}
-
-fn wallet_failure(e: WalletError) -> Failure {
-    Failure::bad_input(format!("wallet: {e}"))
-}
-
-/// The hotkey to register, the coldkey's public key and where its secret is.
-fn keys(args: &WalletArgs) -> Result<(PublicKey, PublicKey, Signer), Failure> {
-    let root = args
-        .wallet_path
-        .clone()
-        .unwrap_or_else(Wallet::default_root);
-    let wallet = Wallet::new(&root, &args.wallet_name, &args.wallet_hotkey);
-    let hotkey = match args.hotkey {
-        Some(key) => key,
-        None => wallet.hotkey_public().map_err(wallet_failure)?,
-    };
-    match &args.coldkey_uri {
-        Some(uri) => {
-            let coldkey = Coldkey::from_uri(uri).map_err(wallet_failure)?;
-            Ok((hotkey, coldkey.public(), Signer::Uri(Box::new(coldkey))))
-        }
-        None => {
-            let public = wallet.coldkey_public().map_err(wallet_failure)?;
-            Ok((hotkey, public, Signer::Wallet(wallet)))
-        }
-    }
-}
-
-/// The coldkey's secret: from the URI, or decrypted with the password from the environment
-/// or a prompt (never echoed, never logged).
-fn unlock(signer: Signer) -> Result<Coldkey, Failure> {
-    let wallet = match signer {
-        Signer::Uri(coldkey) => return Ok(*coldkey),
-        Signer::Wallet(wallet) => wallet,
-    };
-    let password = if !wallet.coldkey_is_encrypted().map_err(wallet_failure)? {
-        Zeroizing::new(String::new())
-    } else if let Ok(password) = std::env::var(PASSWORD_ENV) {
-        Zeroizing::new(password)
-    } else if std::io::stdin().is_terminal() {
-        Zeroizing::new(
-            rpassword::prompt_password(format!(
-                "password for coldkey {}: ",
-                wallet.coldkey_path().display()
-            ))
-            .map_err(|e| Failure::bad_input(format!("reading the password: {e}")))?,
-        )
-    } else {
-        return Err(Failure::bad_input(format!(
-            "the coldkey is encrypted: set {PASSWORD_ENV} or run in a terminal to be asked"
-        )));
-    };
-    wallet
-        .unlock_coldkey(password.as_bytes())
-        .map_err(|e| match e {
-            WalletError::WrongPassword => Failure::bad_input("wrong coldkey password"),
-            other => wallet_failure(other),
-        })
-}
 
 /// How progress is shown: JSON lines, a live line on a terminal, or plain log lines.
 struct View {
@@ -304,6 +234,7 @@ fn in_doubt_note(in_doubt: Option<u64>) -> String {
 /// The chain is reached (and the registration pre-checked) before any device is opened
 /// or any password asked for.
 pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
+    // First, while this is the only thread: keys() takes the password out of the environment.
     let (hotkey, coldkey_public, signer) = keys(&args.wallet)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let netuid = args.chain.netuid;
