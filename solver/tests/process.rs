@@ -14,6 +14,7 @@ fn dumpable() -> i32 {
     unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }
 }
 
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux but not on every unix
 fn core_limit() -> (u64, u64) {
     let mut limit = libc::rlimit {
         rlim_cur: 1,

@@ -627,6 +627,7 @@ impl<P: FnMut(Progress)> Run<P> {
     fn on_device(&mut self, event: DeviceEvent) -> Option<Finish> {
         match event {
             DeviceEvent::Hit(found) => {
+                let found = *found;
                 // Keep the newest work block: it stays valid longest.
                 if self.solving()
                     && self
@@ -898,9 +899,8 @@ pub async fn register(
     run.searcher.stop();
     let hashes = run.searcher.hashes().iter().sum();
     (run.progress)(Progress::Done { hashes });
-    let finish = match finish {
+    match finish {
         Ok(Outcome::TimedOut { in_doubt, .. }) => Ok(Outcome::TimedOut { hashes, in_doubt }),
         other => other,
-    };
-    finish
+    }
 }

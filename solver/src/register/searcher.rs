@@ -28,7 +28,7 @@ pub(crate) struct Found {
 #[derive(Debug)]
 pub(crate) enum DeviceEvent {
     /// A hit (still to be checked on the CPU before use).
-    Hit(Found),
+    Hit(Box<Found>),
     /// The device failed (an error or a panic) and has left the run.
     Fault {
         /// Index of the device in the backend's order.
@@ -124,7 +124,7 @@ fn search_job(
                     work_block: assignment.work_block,
                     hit,
                 };
-                if events.send(DeviceEvent::Hit(found)).is_err() {
+                if events.send(DeviceEvent::Hit(Box::new(found))).is_err() {
                     return Ended::Closed;
                 }
                 next = hit.nonce.checked_add(1).filter(|&n| n <= end);
