@@ -26,9 +26,19 @@ fn uid_on_chain(devnet: &DevnetHandle) -> Option<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_status_lost_right_after_ready_is_still_exit_0_with_one_submission() {
+    status_lost_after(r#""result":"ready""#).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_lost_right_after_in_block_is_still_exit_0_with_one_submission() {
+    status_lost_after(r#""inBlock""#).await;
+}
+
+/// The websocket is cut right after the node's status update containing `reply`.
+async fn status_lost_after(reply: &str) {
     let devnet = devnet_with(Duration::from_millis(300), vec![subnet(1, true, 1000)]).await;
     let proxy = Proxy::start(&devnet.url).await;
-    proxy.faults(|f| f.drop_after_reply = Some(r#""result":"ready""#.into()));
+    proxy.faults(|f| f.drop_after_reply = Some(reply.into()));
     let out = output(register_command(
         &proxy.url,
         "1",

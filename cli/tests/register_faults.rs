@@ -51,6 +51,8 @@ fn honest_search(job: &Job, range: NonceRange, control: &SearchControl) -> Searc
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Behaviour {
     Honest,
+    /// Honest, but finds nothing until the backend's gate opens.
+    HonestOnceOpen,
     /// Panics on its first search.
     Panic,
     /// Errors on its first search.
@@ -67,6 +69,7 @@ enum Behaviour {
 struct TestBackend {
     devices: Vec<Behaviour>,
     hits_returned: AtomicUsize,
+    open: Arc<AtomicBool>,
 }
 
 impl TestBackend {
@@ -74,6 +77,7 @@ impl TestBackend {
         Arc::new(Self {
             devices,
             hits_returned: AtomicUsize::new(0),
+            open: Arc::new(AtomicBool::new(false)),
         })
     }
 }
@@ -104,6 +108,16 @@ impl Backend for TestBackend {
     ) -> Result<SearchOutcome, BackendError> {
         match self.devices[device] {
             Behaviour::Honest => Ok(honest_search(job, range, control)),
+            Behaviour::HonestOnceOpen => {
+                while !self.open.load(Ordering::SeqCst) {
+                    if control.is_stopped() {
+                        return Ok(SearchOutcome::Stopped);
+                    }
+                    control.add_hashes(0, 1);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(honest_search(job, range, control))
+            }
             Behaviour::Panic => panic!("test device {device} exploded"),
             Behaviour::Error => Err(BackendError::Fault("test device lost".into())),
             Behaviour::HitThenPanic => {
@@ -205,8 +219,16 @@ const LONG: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_device_leaves_and_the_others_register() {
     let devnet = devnet_with(Duration::from_millis(300), vec![subnet(1, true, 2000)]).await;
-    let backend = TestBackend::new(vec![Behaviour::Panic, Behaviour::Honest]);
-    let (outcome, events) = run(&devnet, backend, LONG, LONG).await;
+    // The healthy device finds nothing until the fault has been reported, so the run must
+    // go on past the fault to register.
+    let backend = TestBackend::new(vec![Behaviour::Panic, Behaviour::HonestOnceOpen]);
+    let open = backend.open.clone();
+    let (outcome, events) = run_at(devnet.url.clone(), backend, LONG, LONG, move |event| {
+        if matches!(event, Progress::DeviceFault { .. }) {
+            open.store(true, Ordering::SeqCst);
+        }
+    })
+    .await;
     assert!(
         matches!(outcome, Ok(Outcome::Registered { .. })),
         "{outcome:?}"
@@ -244,8 +266,8 @@ async fn when_every_device_fails_the_run_ends_with_a_device_fault() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_fault_with_a_submission_in_flight_waits_for_the_chain() {
     // The only device finds a seal and dies; the submission is in the pool until the next
-    // block (2 s): the run waits for it and reports the registration, not the fault.
-    let devnet = devnet_with(Duration::from_secs(2), vec![subnet(1, true, 2000)]).await;
+    // block (3 s): the run waits for it and reports the registration, not the fault.
+    let devnet = devnet_with(Duration::from_secs(3), vec![subnet(1, true, 2000)]).await;
     let backend = TestBackend::new(vec![Behaviour::HitThenPanic]);
     let (outcome, events) = run(&devnet, backend, LONG, LONG).await;
     assert!(

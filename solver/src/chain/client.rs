@@ -692,6 +692,48 @@ mod tests {
         assert!(rpc_user_error(&lost).is_none());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any error object a node (or anything posing as one) sends back is classified
+        /// without a panic, and only a `data` that starts with "Custom error: N" is a pool
+        /// code.
+        #[test]
+        fn any_error_object_is_classified(
+            code in proptest::num::i32::ANY,
+            message in "\\PC{0,40}",
+            data in proptest::option::of("\\PC{0,60}"),
+        ) {
+            let wire = serde_json::json!({"code": code, "message": message, "data": data});
+            let user: subxt::rpcs::UserError = serde_json::from_value(wire).unwrap();
+            let raw = user.data.as_deref().map(|r| r.get());
+            let refusal = classify_refusal(user.code, &user.message, raw);
+            if let PoolRefusal::Custom(n) = refusal {
+                let expected = format!("Custom error: {n}");
+                proptest::prop_assert!(data.unwrap_or_default().starts_with(&expected));
+            }
+        }
+
+        /// Every pool code round-trips; a code beyond u8 is not mistaken for one.
+        #[test]
+        fn pool_codes_round_trip(n in 0u32..100_000) {
+            let data = serde_json::to_string(&format!("Custom error: {n}")).unwrap();
+            let refusal = classify_refusal(1010, "Invalid Transaction", Some(&data));
+            match u8::try_from(n) {
+                Ok(n) => proptest::prop_assert_eq!(refusal, PoolRefusal::Custom(n)),
+                Err(_) => proptest::prop_assert!(matches!(refusal, PoolRefusal::Other { code: 1010, .. }), "{:?}", refusal),
+            }
+        }
+
+        /// Raw data that is not a JSON string (an object, a number, broken JSON) is kept as
+        /// text and never panics.
+        #[test]
+        fn raw_data_of_any_shape_is_kept(raw in "\\PC{0,60}") {
+            let refusal = classify_refusal(1002, "Verification Error", Some(&raw));
+            proptest::prop_assert!(!matches!(refusal, PoolRefusal::Custom(_)) || raw.contains("Custom error: "));
+        }
+    }
+
     fn state() -> SubnetState {
         SubnetState::sample(
             Head {
