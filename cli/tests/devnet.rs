@@ -68,7 +68,8 @@ fn bad_config_is_exit_2_and_a_taken_port_exit_3() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "error: devnet config: block_time must be at least 50ms"
+        "error: invalid value '1ms' for '--block-time <BLOCK_TIME>': must be between 50ms and \
+         1h, got '1ms'"
     );
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
