@@ -27,10 +27,29 @@ const WRAPPERS: &[&str] = &[
     "transport error",
 ];
 
+/// How each cause [`short_cause`] gives begins: such a text is already short.
+const CAUSES: &[&str] = &[
+    "connection refused (",
+    "host name not found (",
+    "the server answered HTTP ",
+    "the server redirects elsewhere ",
+    "TLS failed: ",
+    "the server speaks plain HTTP",
+    "the server hung up ",
+    "no answer in time (",
+    "network unreachable from ",
+    "no route to host (",
+    "the connection was reset (",
+];
+
 /// One short cause for a connection error given as text (any nesting of subxt, jsonrpsee
 /// and OS messages), with what to check. Never longer than one line; any URL inside it is
-/// redacted.
+/// redacted. A cause it gave before comes back unchanged, so mapping twice (in the client and
+/// again where the error is printed) is harmless.
 pub fn short_cause(text: &str) -> String {
+    if CAUSES.iter().any(|cause| text.starts_with(cause)) {
+        return clean(text);
+    }
     let lower = text.to_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| lower.contains(n));
     if has(&["connection refused", "os error 111", "os error 61)"]) {
@@ -277,6 +296,12 @@ mod tests {
         ] {
             let want = want.split_whitespace().collect::<Vec<_>>().join(" ");
             assert_eq!(short_cause(text), want, "{text}");
+            assert_eq!(short_cause(&want), want, "mapping twice changes {want}");
+            let line = format!("wss://u:pw@h/?k=v: {text}");
+            assert_eq!(
+                unreachable_line(&unreachable_line(&line)),
+                unreachable_line(&line)
+            );
         }
     }
 
