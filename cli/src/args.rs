@@ -44,7 +44,8 @@ pub enum Command {
 /// Which chain and subnet.
 #[derive(Debug, Args)]
 pub struct ChainArgs {
-    /// finney, test, local, devnet (an embedded local chain) or a ws:// / wss:// URL.
+    /// finney, test, local, devnet (an embedded local chain) or a ws:// / wss:// URL
+    /// (credentials in it are never printed).
     #[arg(long, default_value = "finney", value_parser = parse_network)]
     pub network: Network,
     /// Subnet id (1..65535).
@@ -105,7 +106,8 @@ pub struct RegisterArgs {
     /// Give up after this many seconds (exit 1).
     #[arg(long, value_parser = parse_seconds)]
     pub max_seconds: Option<f64>,
-    /// Block time of the embedded chain with --network devnet.
+    /// Block time of the embedded chain with --network devnet (50ms..1h, as for
+    /// `regpow devnet --block-time`).
     #[arg(long, value_parser = parse_block_time, default_value = "1s")]
     pub devnet_block_time: std::time::Duration,
 }
@@ -126,7 +128,7 @@ pub struct DevnetArgs {
     /// TCP port on 127.0.0.1 (0 = any free port; the URL is printed first).
     #[arg(long)]
     pub port: Option<u16>,
-    /// Time between blocks, e.g. `500ms` or `12s` (default 12s).
+    /// Time between blocks, e.g. `500ms` or `12s`: 50ms..1h (default 12s).
     #[arg(long, value_parser = parse_block_time)]
     pub block_time: Option<std::time::Duration>,
     /// TOML file with subnets, block time and port (see the README).
@@ -185,6 +187,9 @@ pub struct VerifyArgs {
     pub seal: Option<[u8; 32]>,
 }
 
+/// Most CPU threads `--threads` takes.
+pub const MAX_THREADS: i64 = 1024;
+
 /// Which backend searches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendChoice {
@@ -215,8 +220,9 @@ pub struct BackendArgs {
     /// Backend to search with.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// CPU threads (default: all logical CPUs).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    /// CPU threads, 1..=1024 (default: all logical CPUs). More threads than logical CPUs
+    /// only slow the search down, and thousands take long to start.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
     pub threads: Option<u16>,
     /// Force a CPU kernel: scalar, avx2, avx2-shani or avx512 (default: the fastest on this
     /// CPU, measured at start-up).
@@ -288,14 +294,9 @@ fn parse_coldkey(s: &str) -> Result<PublicKey, String> {
     PublicKey::parse("coldkey", s).map_err(|e| e.to_string())
 }
 
-/// A u64 in decimal (underscores allowed) or 0x-hex.
+/// A nonce: a u64 in decimal (underscores allowed) or 0x-hex.
 fn parse_u64(s: &str) -> Result<u64, String> {
-    let t = s.trim().replace('_', "");
-    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => t.parse(),
-    };
-    parsed.map_err(|_| format!("expected an integer 0..2^64-1, got '{s}'"))
+    regpow_solver::keys::parse_u64("nonce", s).map_err(|e| e.to_string())
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -309,6 +310,10 @@ fn parse_network(s: &str) -> Result<Network, String> {
     Network::parse(s).map_err(|e| e.to_string())
 }
 
+/// A block time within the devnet's bounds (the same check as its config file's).
 fn parse_block_time(s: &str) -> Result<std::time::Duration, String> {
-    regpow_devnet::config::parse_block_time(s).map_err(|e| e.to_string())
+    use regpow_devnet::config::ConfigError;
+    regpow_devnet::config::parse_block_time(s).map_err(|e| match e {
+        ConfigError::Invalid(why) | ConfigError::Parse(why) => why,
+    })
 }

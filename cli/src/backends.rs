@@ -7,6 +7,7 @@ use regpow_solver::Backend;
 
 use crate::args::{BackendArgs, BackendChoice, GpuLanes};
 use crate::failure::Failure;
+use crate::output::err;
 
 /// Builds the backend the flags ask for. A backend or device that is not available here is
 /// exit 3; `auto` takes the first of CUDA, wgpu GPUs and the CPU that works, with a
@@ -32,13 +33,13 @@ pub fn open(args: &BackendArgs) -> Result<Box<dyn Backend>, Failure> {
                     Ok(backend) => return Ok(backend),
                     Err(e) => {
                         let cpu = open_cpu(args)?;
-                        eprintln!("note: --backend auto: {e}; using {}", cpu.devices()[0].name);
+                        err!("note: --backend auto: {e}; using {}", cpu.devices()[0].name);
                         return Ok(cpu);
                     }
                 }
             }
             let cpu = open_cpu(args)?;
-            eprintln!(
+            err!(
                 "note: --backend auto: no GPU (CUDA: {}; wgpu: no GPU adapter); using {}",
                 cuda_status.reason.as_deref().unwrap_or("unavailable"),
                 cpu.devices()[0].name

@@ -1,9 +1,12 @@
 //! Resolves `--network` to a connected chain client, starting the embedded devnet for
-//! `--network devnet`. Failures map to exit codes: unreachable 3, no PoW registration 1.
+//! `--network devnet`. Failures map to exit codes: unreachable 3, no PoW registration 1,
+//! an unusable devnet configuration 2. Every URL printed is redacted.
 
 use std::time::Duration;
 
 use regpow_devnet::{start, DevnetConfig, DevnetHandle};
+use regpow_solver::chain::network::redact_url;
+use regpow_solver::chain::reach::unreachable_line;
 use regpow_solver::chain::{ChainClient, ChainError, Network, SubnetState};
 use regpow_solver::PublicKey;
 
@@ -18,10 +21,14 @@ pub struct Connection {
     pub devnet: Option<DevnetHandle>,
 }
 
-/// Maps a chain error to its exit code and one line.
+/// Maps a chain error to its exit code and one line. An unreachable endpoint reads
+/// `cannot reach URL: CAUSE`, the URL redacted and the cause one short phrase with a hint.
 pub fn failure(e: ChainError) -> Failure {
     match e {
-        ChainError::Unreachable(_) | ChainError::Rpc(_) => Failure::unavailable(e.to_string()),
+        ChainError::Unreachable(detail) => {
+            Failure::unavailable(format!("cannot reach {}", unreachable_line(&detail)))
+        }
+        ChainError::Rpc(_) => Failure::unavailable(e.to_string()),
         ChainError::NoPowRegister { .. } | ChainError::Runtime(_) => {
             Failure::not_achieved(e.to_string())
         }
@@ -36,15 +43,21 @@ pub async fn connect(
     let (url, devnet) = match network.url() {
         Some(url) => (url.to_string(), None),
         None => {
-            let devnet = start(DevnetConfig {
+            // The same validation as `regpow devnet` (the flag's parser bounds the block
+            // time already; this keeps every other rule in force too).
+            let config = DevnetConfig {
                 block_time: devnet_block_time,
                 ..DevnetConfig::default()
-            })
-            .await
-            .map_err(|e| Failure::unavailable(e.to_string()))?;
-            eprintln!(
+            };
+            config
+                .validate()
+                .map_err(|e| Failure::bad_input(e.to_string()))?;
+            let devnet = start(config)
+                .await
+                .map_err(|e| Failure::unavailable(e.to_string()))?;
+            crate::output::err!(
                 "devnet: embedded local chain at {} (blocks every {})",
-                devnet.url,
+                redact_url(&devnet.url),
                 humantime::format_duration(devnet_block_time)
             );
             (devnet.url.clone(), Some(devnet))

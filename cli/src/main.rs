@@ -9,6 +9,7 @@ mod commands;
 mod connect;
 mod failure;
 mod output;
+mod runtime_dir;
 mod signer;
 
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ use crate::args::{Cli, Command};
 use crate::failure::Failure;
 
 fn main() -> ExitCode {
+    // First, while this is the only thread: the environment is changed only here.
+    runtime_dir::ensure();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return clap_error(err),
@@ -43,7 +46,7 @@ fn main() -> ExitCode {
             } else {
                 failure::NOT_ACHIEVED
             };
-            eprintln!("error: {}", one_line(&format!("{err:#}")));
+            output::note(&format!("error: {}", one_line(&format!("{err:#}"))));
             ExitCode::from(code)
         }
     }
@@ -68,16 +71,42 @@ fn clap_error(err: clap::Error) -> ExitCode {
             let text = err.to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
+            let first = redact_urls(first, err.get(clap::error::ContextKind::InvalidValue));
             let expected = match err.get(clap::error::ContextKind::ValidValue) {
                 Some(clap::error::ContextValue::Strings(values)) => {
                     format!(" (expected one of: {})", values.join(", "))
                 }
                 _ => String::new(),
             };
-            eprintln!("error: {}{expected}", one_line(first));
+            output::note(&format!("error: {}{expected}", one_line(&first)));
             ExitCode::from(failure::BAD_INPUT)
         }
     }
+}
+
+/// clap quotes a refused value as given: a `--network` URL may hold a password or an API
+/// key, so the value (and any other word with `://`) is replaced by its redacted form.
+fn redact_urls(text: &str, value: Option<&clap::error::ContextValue>) -> String {
+    use regpow_solver::chain::network::redact_url;
+    let mut text = text.to_string();
+    if let Some(clap::error::ContextValue::String(value)) = value {
+        if value.contains("://") {
+            text = text.replace(value.as_str(), &redact_url(value));
+        }
+    }
+    text.split(' ')
+        .map(|word| {
+            if !word.contains("://") {
+                return word.to_string();
+            }
+            let quotes: &[char] = &['\'', '"', '`', ','];
+            let core = word.trim_matches(quotes);
+            let start = word.find(core).unwrap_or(0);
+            let end = start + core.len();
+            format!("{}{}{}", &word[..start], redact_url(core), &word[end..])
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Collapses a message onto one line (causes joined with ": " by anyhow's `{:#}`).

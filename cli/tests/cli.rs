@@ -293,3 +293,259 @@ fn bad_input_is_exit_2_with_one_line() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stderr(&out).lines().count(), 1);
 }
+
+/// `regpow ARGS` with `XDG_RUNTIME_DIR` removed, as on a server or in a container.
+fn regpow_bare(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_regpow"))
+        .args(args)
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .expect("run regpow")
+}
+
+#[test]
+fn out_of_bounds_values_are_exit_2_with_one_line_before_any_work() {
+    let key = format!("0x{}", "22".repeat(32));
+    let hash = format!("0x{}", "11".repeat(32));
+    let solve = [
+        "solve",
+        "--netuid",
+        "1",
+        "--block-hash",
+        &hash,
+        "--hotkey",
+        &key,
+        "--coldkey",
+        &key,
+        "--difficulty",
+        "1",
+    ];
+    let register = [
+        "register",
+        "--netuid",
+        "1",
+        "--hotkey",
+        &key,
+        "--coldkey-uri",
+        "//Alice",
+        "--backend",
+        "cpu",
+    ];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            [&solve[..], &["--threads", "65535"]].concat(),
+            "invalid value '65535' for '--threads <THREADS>': 65535 is not in 1..=1024",
+        ),
+        (
+            [&solve[..], &["--threads", "1025"]].concat(),
+            "is not in 1..=1024",
+        ),
+        (vec!["bench", "--threads", "4096"], "is not in 1..=1024"),
+        (
+            [
+                &register[..],
+                &["--network", "devnet", "--devnet-block-time", "0s"],
+            ]
+            .concat(),
+            "'--devnet-block-time <DEVNET_BLOCK_TIME>': must be between 50ms and 1h, got '0s'",
+        ),
+        (
+            [
+                &register[..],
+                &["--network", "devnet", "--devnet-block-time", "1ns"],
+            ]
+            .concat(),
+            "must be between 50ms and 1h, got '1ns'",
+        ),
+        (
+            [
+                &register[..],
+                &[
+                    "--network",
+                    "devnet",
+                    "--devnet-block-time",
+                    "300000000000years",
+                ],
+            ]
+            .concat(),
+            "must be between 50ms and 1h, got '300000000000years'",
+        ),
+        (
+            vec!["devnet", "--block-time", "0s"],
+            "must be between 50ms and 1h, got '0s'",
+        ),
+        (
+            [&register[..], &["--network", "ws://host:99999"]].concat(),
+            "network: 'ws://host:99999' has an invalid port (1..65535)",
+        ),
+        (
+            [&register[..], &["--network", "ws://[::1"]].concat(),
+            "network: 'ws://[::1' is not a valid URL (invalid IPv6 address)",
+        ),
+        (
+            vec!["status", "--netuid", "1", "--network", "ws://:9944"],
+            "network: 'ws://:9944'",
+        ),
+        (
+            vec![
+                "status",
+                "--netuid",
+                "1",
+                "--network",
+                "http://127.0.0.1:9944",
+            ],
+            "is not finney, test, local, devnet or a ws:// / wss:// URL",
+        ),
+        (
+            [
+                &register[..],
+                &[
+                    "--network",
+                    "ws://user:secretpw@host:99999/?apikey=topsecret",
+                ],
+            ]
+            .concat(),
+            "network: 'ws://***@host:99999/?***' has an invalid port",
+        ),
+    ];
+    for (args, want) in cases {
+        let started = std::time::Instant::now();
+        let out = regpow_bare(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(err.contains(want), "{args:?}: {err} should say {want}");
+        assert!(
+            !err.contains("secretpw") && !err.contains("topsecret"),
+            "{err}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{args:?}"
+        );
+    }
+}
+
+/// An endpoint nobody listens on: one line naming the cause and what to check, exit 3, on a
+/// machine without XDG_RUNTIME_DIR (no driver noise before it).
+#[test]
+fn an_unreachable_endpoint_is_one_line_and_exit_3() {
+    let key = format!("0x{}", "22".repeat(32));
+    let want = "error: cannot reach ws://127.0.0.1:1: connection refused (is the node running \
+                and the URL right?)";
+    for args in [
+        vec!["status", "--netuid", "1", "--network", "ws://127.0.0.1:1"],
+        vec![
+            "--json",
+            "status",
+            "--netuid",
+            "1",
+            "--network",
+            "ws://127.0.0.1:1",
+        ],
+        vec![
+            "register",
+            "--netuid",
+            "1",
+            "--network",
+            "ws://127.0.0.1:1",
+            "--hotkey",
+            &key,
+            "--coldkey-uri",
+            "//Alice",
+            "--backend",
+            "cpu",
+            "--threads",
+            "1",
+        ],
+    ] {
+        let out = regpow_bare(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert_eq!(err.trim_end(), want, "{args:?}");
+        assert_eq!(stdout(&out), "", "{args:?}");
+    }
+}
+
+/// Credentials in `--network` never reach the output, whatever the command prints.
+#[test]
+fn credentials_in_the_url_are_never_printed() {
+    let key = format!("0x{}", "22".repeat(32));
+    let url = "ws://user:secretpw@127.0.0.1:1/?apikey=topsecret";
+    for args in [
+        vec!["status", "--netuid", "1", "--network", url],
+        vec!["--json", "status", "--netuid", "1", "--network", url],
+        vec![
+            "--json",
+            "register",
+            "--netuid",
+            "1",
+            "--network",
+            url,
+            "--hotkey",
+            &key,
+            "--coldkey-uri",
+            "//Alice",
+            "--backend",
+            "cpu",
+            "--threads",
+            "1",
+        ],
+    ] {
+        let out = regpow_bare(&args);
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {all}");
+        assert!(!all.contains("secretpw"), "{args:?}: {all}");
+        assert!(!all.contains("topsecret"), "{args:?}: {all}");
+        assert!(
+            all.contains("cannot reach ws://***@127.0.0.1:1/?***: connection refused"),
+            "{args:?}: {all}"
+        );
+    }
+}
+
+/// A refused `--network` value (or a URL where clap expected none) is quoted redacted: clap
+/// echoes values as given, and these carry passwords and API keys.
+#[test]
+fn refused_urls_are_quoted_without_their_secrets() {
+    for args in [
+        vec![
+            "status",
+            "--netuid",
+            "1",
+            "--network",
+            "ws://user:secretpw@host:99999/?apikey=topsecret",
+        ],
+        vec![
+            "status",
+            "--netuid",
+            "1",
+            "--network",
+            "ws://user:secretpw topsecret@host:1",
+        ],
+        vec![
+            "status",
+            "--netuid",
+            "1",
+            "--network",
+            "http://user:secretpw@host/?apikey=topsecret",
+        ],
+        vec![
+            "status",
+            "--netuid",
+            "1",
+            "wss://user:secretpw@host/ws?apikey=topsecret",
+        ],
+    ] {
+        let out = regpow_bare(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("://***@"), "{err}");
+        assert!(
+            !err.contains("secretpw") && !err.contains("topsecret"),
+            "{err}"
+        );
+    }
+}

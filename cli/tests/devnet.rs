@@ -1,5 +1,6 @@
-//! `regpow devnet` as a user runs it: the URL first, blocks logged, Ctrl-C stops it cleanly;
-//! bad configuration is exit 2 and a taken port exit 3.
+//! `regpow devnet` as a user runs it: the URL first, blocks logged, Ctrl-C stops it cleanly,
+//! and so does the reader of its stdout going away; bad configuration is exit 2 and a taken
+//! port exit 3.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -68,7 +69,8 @@ fn bad_config_is_exit_2_and_a_taken_port_exit_3() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "error: devnet config: block_time must be at least 50ms"
+        "error: invalid value '1ms' for '--block-time <BLOCK_TIME>': must be between 50ms and \
+         1h, got '1ms'"
     );
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -166,4 +168,94 @@ async fn logs_each_registration() {
         .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits up to `limit` for the child to exit; kills it and fails if it does not.
+fn exit_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running {limit:?} after its stdout was closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `regpow devnet --json | head -1`: the reader takes the URL line and goes. The next block
+/// line meets a closed pipe; the devnet must stop cleanly (exit 0, no panic, no backtrace),
+/// not die with exit 101.
+#[test]
+fn a_reader_closing_stdout_stops_the_devnet_cleanly() {
+    let mut child = regpow()
+        .args(["--json", "devnet", "--block-time", "100ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("{\"url\":\"ws://"), "{first}");
+    drop(stdout);
+    let status = exit_within(&mut child, Duration::from_secs(10));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("devnet: stopped (stdout was closed)"), "{err}");
+}
+
+/// Every command's output into a pipe nobody reads is dropped quietly: the exit code is the
+/// command's own, never 101.
+#[test]
+fn output_into_a_closed_pipe_is_not_a_panic() {
+    let key = format!("0x{}", "22".repeat(32));
+    let hash = format!("0x{}", "11".repeat(32));
+    let challenge = [
+        "--netuid",
+        "1",
+        "--block-hash",
+        &hash,
+        "--hotkey",
+        &key,
+        "--coldkey",
+        &key,
+    ];
+    let runs: Vec<Vec<&str>> = vec![
+        [&["seal"][..], &challenge, &["--nonce", "7"]].concat(),
+        [&["--json", "seal"][..], &challenge, &["--nonce", "7"]].concat(),
+        [
+            &["--json", "solve"][..],
+            &challenge,
+            &["--difficulty", "1", "--backend", "cpu", "--threads", "1"],
+        ]
+        .concat(),
+        vec![
+            "bench",
+            "--backend",
+            "cpu",
+            "--threads",
+            "1",
+            "--seconds",
+            "0.2",
+        ],
+    ];
+    for args in runs {
+        let mut child = regpow()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let status = exit_within(&mut child, Duration::from_secs(20));
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(status.code(), Some(0), "{args:?}: {err}");
+    }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 fn regpow_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_regpow"));
-    cmd.args(args).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -206,4 +206,47 @@ fn an_adapter_without_int64_runs_the_u32_kernel() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("no 64-bit shader integers"), "{err}");
+}
+
+/// On a machine without XDG_RUNTIME_DIR (servers, containers, ssh sessions) probing GPUs
+/// prints no driver noise: regpow gives the driver a private runtime directory of its own
+/// (mode 0700, in the temp dir).
+#[test]
+fn no_runtime_dir_noise_without_xdg_runtime_dir() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let tmp = std::env::temp_dir().join(format!("regpow-xdg-test-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for args in [
+        vec!["devices"],
+        vec!["--json", "devices"],
+        vec!["bench", "--backend", "wgpu", "--seconds", "1"],
+        vec!["bench", "--backend", "auto", "--seconds", "0.5"],
+    ] {
+        for runtime_dir in [
+            None,
+            Some(""),
+            Some("relative/dir"),
+            Some("/nonexistent/xdg"),
+        ] {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_regpow"));
+            cmd.args(&args).env("TMPDIR", &tmp);
+            match runtime_dir {
+                None => cmd.env_remove("XDG_RUNTIME_DIR"),
+                Some(dir) => cmd.env("XDG_RUNTIME_DIR", dir),
+            };
+            let out = cmd.output().unwrap();
+            let err = text(&out.stderr);
+            assert!(
+                !err.contains("XDG_RUNTIME_DIR"),
+                "{args:?} {runtime_dir:?}: {err}"
+            );
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        }
+    }
+    let uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    let private = tmp.join(format!("regpow-runtime-{}", uid.unwrap()));
+    let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{}", private.display());
+    std::fs::remove_dir_all(&tmp).unwrap();
 }

@@ -11,15 +11,22 @@
 //! pow_enabled = true
 //! difficulty = 10000
 //! min_difficulty = 1
-//! max_difficulty = 18446744073709551615
+//! max_difficulty = 18446744073709551615   # u64 beyond TOML's i64: also "18446744073709551615"
 //! max_uids = 256
 //! max_registrations_per_block = 3
 //! burn_half_life = 360
 //! burn_increase_mult = 1.26
 //! ```
+//!
+//! Every error names the field (`subnet.difficulty (line 12): …`), and the block time is
+//! bounded ([`MIN_BLOCK_TIME`] ..= [`MAX_BLOCK_TIME`]) wherever it comes from: the file, the
+//! `--block-time` / `--devnet-block-time` flags ([`parse_block_time`]) or a config built in
+//! code ([`DevnetConfig::validate`]).
 
+use std::fmt;
 use std::time::Duration;
 
+use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use crate::accounts::{dev_account, DEV_ACCOUNTS};
@@ -36,6 +43,12 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Shortest block time: faster, and the devnet spends its time producing blocks.
+pub const MIN_BLOCK_TIME: Duration = Duration::from_millis(50);
+/// Longest block time: beyond it a rehearsal would wait for ever (and huge values overflow
+/// the block timer).
+pub const MAX_BLOCK_TIME: Duration = Duration::from_secs(3600);
+
 /// One subnet as the devnet creates it at genesis.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -46,13 +59,14 @@ pub struct SubnetConfig {
     #[serde(default = "yes")]
     pub pow_enabled: bool,
     /// Starting `Difficulty`.
-    #[serde(default = "default_difficulty")]
+    #[serde(default = "default_difficulty", deserialize_with = "big_u64")]
     pub difficulty: u64,
     /// `MinDifficulty`.
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "big_u64")]
     pub min_difficulty: u64,
-    /// `MaxDifficulty`.
-    #[serde(default = "max_u64")]
+    /// `MaxDifficulty` (up to 18446744073709551615: TOML integers stop at i64, so larger
+    /// values are read from the bare literal or a string).
+    #[serde(default = "max_u64", deserialize_with = "big_u64")]
     pub max_difficulty: u64,
     /// `MaxAllowedUids`.
     #[serde(default = "default_max_uids")]
@@ -147,18 +161,61 @@ struct FileConfig {
     #[serde(default)]
     subnet: Vec<SubnetConfig>,
     dev_accounts: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "some_big_u64")]
     dev_balance_tao: Option<u64>,
+}
+
+/// A u64 from a TOML integer (i64) or a string of decimal digits (underscores allowed), so
+/// values above i64::MAX can be written.
+fn big_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct BigU64;
+    impl Visitor<'_> for BigU64 {
+        type Value = u64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer 0..18446744073709551615 (a number or a string of digits)")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| {
+                E::custom(format!("{v} is negative: expected 0..18446744073709551615"))
+            })
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+            v.trim()
+                .replace('_', "")
+                .parse()
+                .map_err(|_| E::custom(format!("'{v}' is not an integer 0..18446744073709551615")))
+        }
+    }
+    deserializer.deserialize_any(BigU64)
+}
+
+fn some_big_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    big_u64(deserializer).map(Some)
 }
 
 impl DevnetConfig {
     /// Reads a TOML configuration; anything it leaves out keeps the defaults (a file with
     /// `[[subnet]]` tables replaces the default subnets).
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let file: FileConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Parse(e.message().replace('\n', " ")))?;
+        let file: FileConfig = match toml::from_str(text) {
+            Ok(file) => file,
+            // TOML integers are i64: a bare u64 beyond it (the documented
+            // `max_difficulty = 18446744073709551615`) is read as the string it spells.
+            Err(first) => match quote_big_integers(text) {
+                Some(quoted) => toml::from_str(&quoted).map_err(|e| parse_error(&quoted, &e))?,
+                None => return Err(parse_error(text, &first)),
+            },
+        };
         let mut config = Self::default();
         if let Some(t) = file.block_time {
-            config.block_time = parse_block_time(&t)?;
+            config.block_time = parse_block_time(&t).map_err(|e| match e {
+                ConfigError::Invalid(why) | ConfigError::Parse(why) => {
+                    ConfigError::Invalid(format!("block_time: {why}"))
+                }
+            })?;
         }
         if let Some(port) = file.port {
             config.port = port;
@@ -190,11 +247,12 @@ impl DevnetConfig {
                 "dev account '{unknown}' is not one of Alice, Bob, Charlie, Dave, Eve, Ferdie"
             )));
         }
-        if self.block_time < Duration::from_millis(50) {
-            return Err(ConfigError::Invalid(
-                "block_time must be at least 50ms".into(),
-            ));
-        }
+        check_block_time(self.block_time).map_err(|why| {
+            ConfigError::Invalid(format!(
+                "block_time: {why}, got {}",
+                humantime::format_duration(self.block_time)
+            ))
+        })?;
         let mut seen = std::collections::BTreeSet::new();
         for s in &self.subnets {
             let bad =
@@ -222,10 +280,104 @@ impl DevnetConfig {
     }
 }
 
-/// `500ms`, `12s`, `1m` (humantime syntax).
+/// `500ms`, `12s`, `1m` (humantime syntax), within [`MIN_BLOCK_TIME`] ..=
+/// [`MAX_BLOCK_TIME`]: the one parser of every block time a user gives.
 pub fn parse_block_time(text: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| ConfigError::Invalid(format!("block time '{text}': {e}")))
+    let text = text.trim();
+    let time = humantime::parse_duration(text).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "'{text}' is not a duration like 500ms or 12s ({e})"
+        ))
+    })?;
+    check_block_time(time).map_err(|why| ConfigError::Invalid(format!("{why}, got '{text}'")))?;
+    Ok(time)
+}
+
+/// Whether a block time is within bounds; the error says what the bounds are.
+fn check_block_time(time: Duration) -> Result<(), String> {
+    if (MIN_BLOCK_TIME..=MAX_BLOCK_TIME).contains(&time) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be between {} and {}",
+            humantime::format_duration(MIN_BLOCK_TIME),
+            humantime::format_duration(MAX_BLOCK_TIME)
+        ))
+    }
+}
+
+/// A TOML error as one line naming the field: `subnet.difficulty (line 9): invalid type…`.
+fn parse_error(text: &str, error: &toml::de::Error) -> ConfigError {
+    let message = error
+        .message()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let Some(span) = error.span() else {
+        return ConfigError::Parse(message);
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_number = text[..line_start].matches('\n').count() + 1;
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let header = |l: &str| l.trim_matches(['[', ']', ' ']).to_string();
+    let is_header = line.trim().starts_with('[');
+    let table = if is_header {
+        Some(header(line.trim()))
+    } else {
+        text[..line_start]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('['))
+            .map(header)
+    };
+    let key = line
+        .split_once('=')
+        .map(|(key, _)| key.trim().trim_matches('"').to_string())
+        .filter(|key| !key.is_empty() && !is_header);
+    let field = match (table, key) {
+        (Some(table), Some(key)) => format!("{table}.{key}"),
+        (None, Some(key)) => key,
+        (Some(table), None) if is_header || line.trim().is_empty() => table,
+        _ => String::new(),
+    };
+    if field.is_empty() {
+        ConfigError::Parse(format!("line {line_number}: {message}"))
+    } else {
+        ConfigError::Parse(format!("{field} (line {line_number}): {message}"))
+    }
+}
+
+/// The text with every bare `key = DIGITS` beyond i64 quoted (`key = "DIGITS"`), or `None`
+/// when there is none (so the first error stands).
+fn quote_big_integers(text: &str) -> Option<String> {
+    let mut changed = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let Some((key, rest)) = line.split_once('=') else {
+                return line.to_string();
+            };
+            let (value, comment) = match rest.split_once('#') {
+                Some((value, comment)) => (value, Some(comment)),
+                None => (rest, None),
+            };
+            let digits = value.trim().replace('_', "");
+            let big = !digits.is_empty()
+                && digits.chars().all(|c| c.is_ascii_digit())
+                && digits.parse::<i64>().is_err();
+            if !big || key.trim().starts_with('#') {
+                return line.to_string();
+            }
+            changed = true;
+            match comment {
+                Some(comment) => format!("{key}= \"{}\" #{comment}", value.trim()),
+                None => format!("{key}= \"{}\"", value.trim()),
+            }
+        })
+        .collect();
+    changed.then(|| lines.join("\n"))
 }
 
 #[cfg(test)]
@@ -269,13 +421,108 @@ mod tests {
                 "listed twice",
             ),
             ("[[subnet]]\nnetuid = 3\ndifficulty = 0\n", "at least 1"),
-            ("block_time = \"5ms\"\n", "at least 50ms"),
-            ("block_time = \"soon\"\n", "block time 'soon'"),
-            ("colour = 1\n", "unknown field"),
+            (
+                "block_time = \"5ms\"\n",
+                "block_time: must be between 50ms and 1h, got '5ms'",
+            ),
+            (
+                "block_time = \"2h\"\n",
+                "block_time: must be between 50ms and 1h, got '2h'",
+            ),
+            (
+                "block_time = \"soon\"\n",
+                "block_time: 'soon' is not a duration",
+            ),
+            ("colour = 1\n", "colour (line 1): unknown field"),
             ("dev_accounts = [\"Mallory\"]\n", "dev account 'Mallory'"),
         ] {
             let err = DevnetConfig::from_toml(text).unwrap_err().to_string();
             assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_documented_max_difficulty_parses() {
+        let docs = "[[subnet]]\nnetuid = 1\nmax_difficulty = 18446744073709551615\n";
+        let c = DevnetConfig::from_toml(docs).unwrap();
+        assert_eq!(c.subnets[0].max_difficulty, u64::MAX);
+        let with_comment = "[[subnet]]\nnetuid = 1\nmax_difficulty = 18446744073709551615 # u64\n";
+        assert_eq!(
+            DevnetConfig::from_toml(with_comment).unwrap().subnets[0].max_difficulty,
+            u64::MAX
+        );
+        let quoted = "[[subnet]]\nnetuid = 1\nmax_difficulty = \"18_446_744_073_709_551_615\"\n";
+        assert_eq!(
+            DevnetConfig::from_toml(quoted).unwrap().subnets[0].max_difficulty,
+            u64::MAX
+        );
+        let balance = "dev_balance_tao = \"10000000000000000000\"\n";
+        assert_eq!(
+            DevnetConfig::from_toml(balance).unwrap().dev_balance_tao,
+            10_000_000_000_000_000_000
+        );
+    }
+
+    #[test]
+    fn every_toml_error_names_its_field() {
+        for (text, want) in [
+            (
+                "[[subnet]]\nnetuid = 1\nmax_difficulty = 18446744073709551616\n",
+                "subnet.max_difficulty (line 3)",
+            ),
+            (
+                "[[subnet]]\nnetuid = 1\ndifficulty = -5\n",
+                "subnet.difficulty (line 3): -5 is negative",
+            ),
+            (
+                "[[subnet]]\nnetuid = 1\nmin_difficulty = \"lots\"\n",
+                "subnet.min_difficulty (line 3): 'lots' is not an integer",
+            ),
+            ("port = 70000\n", "port (line 1)"),
+            ("port = \"x\"\n", "port (line 1)"),
+            (
+                "[[subnet]]\nnetuid = 1\nmax_uids = \n",
+                "subnet.max_uids (line 3)",
+            ),
+            ("[[subnet]]\npow_enabled = true\n", "subnet"),
+            ("block_time = 5\n", "block_time (line 1)"),
+            (
+                "dev_balance_tao = -1\n",
+                "dev_balance_tao (line 1): -1 is negative",
+            ),
+        ] {
+            let err = DevnetConfig::from_toml(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err} should say {want}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn block_times_are_bounded_from_flags_files_and_code() {
+        for text in ["0s", "1ns", "49ms", "300000000000years", "61m"] {
+            let err = parse_block_time(text).unwrap_err().to_string();
+            assert!(err.contains("must be between 50ms and 1h"), "{text}: {err}");
+        }
+        assert!(parse_block_time("soon")
+            .unwrap_err()
+            .to_string()
+            .contains("not a duration"));
+        assert_eq!(parse_block_time("50ms").unwrap(), MIN_BLOCK_TIME);
+        assert_eq!(parse_block_time("1h").unwrap(), MAX_BLOCK_TIME);
+        for block_time in [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_secs(u64::MAX),
+        ] {
+            let config = DevnetConfig {
+                block_time,
+                ..DevnetConfig::default()
+            };
+            let err = config.validate().unwrap_err().to_string();
+            assert!(
+                err.starts_with("devnet config: block_time: must be between"),
+                "{err}"
+            );
         }
     }
 }

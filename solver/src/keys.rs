@@ -1,4 +1,4 @@
-//! 32-byte public keys (hotkeys, coldkeys) and block hashes from user text.
+//! 32-byte public keys (hotkeys, coldkeys), block hashes and nonces from user text.
 //!
 //! Keys are accepted as 0x-prefixed hex or as SS58 addresses of any network prefix
 //! (one- or two-byte prefix forms). The SS58 checksum (the first two bytes of
@@ -80,6 +80,22 @@ pub fn parse_hex32(what: &'static str, text: &str) -> Result<[u8; 32], InputErro
         what,
         expected: 32,
         got: bytes.len(),
+    })
+}
+
+/// Reads a u64 (a nonce) as the CLI takes it: decimal or 0x-hex, surrounding spaces and
+/// `_` digit separators allowed (`1_000_000`, `0xdead_beef`).
+pub fn parse_u64(what: &'static str, text: &str) -> Result<u64, InputError> {
+    let t = text.trim().replace('_', "");
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) if hex.starts_with(['+', '-']) => None,
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None if t.starts_with('+') => None,
+        None => t.parse().ok(),
+    };
+    parsed.ok_or_else(|| InputError::Invalid {
+        what,
+        detail: format!("expected an integer 0..2^64-1 (decimal or 0x-hex), got '{text}'"),
     })
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::args::BenchArgs;
 use crate::backends;
 use crate::output;
+use crate::output::out;
 
 #[derive(Serialize)]
 struct DeviceJson {
@@ -74,9 +75,9 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<()> {
         });
     } else {
         for d in &devices {
-            println!("{}: {}", d.name, output::rate(d.hashrate));
+            out!("{}: {}", d.name, output::rate(d.hashrate));
         }
-        println!(
+        out!(
             "total: {} ({hashes} seals in {seconds:.1}s)",
             output::rate(hashrate)
         );

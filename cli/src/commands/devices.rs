@@ -6,6 +6,7 @@ use regpow_solver::wgpu::{self as gpu, AdapterSummary};
 use serde::Serialize;
 
 use crate::output;
+use crate::output::out;
 
 #[derive(Serialize)]
 struct CpuJson {
@@ -37,7 +38,7 @@ pub fn run(json: bool) -> anyhow::Result<()> {
         output::json(&DevicesJson { cpu, cuda, wgpu });
         return Ok(());
     }
-    println!(
+    out!(
         "cpu: {} ({} threads; kernels {}, using {})",
         cpu.name,
         cpu.threads,
@@ -45,24 +46,26 @@ pub fn run(json: bool) -> anyhow::Result<()> {
         cpu.best_kernel
     );
     match &cuda.reason {
-        Some(reason) => println!("cuda: unavailable: {reason}"),
-        None => println!(
+        Some(reason) => out!("cuda: unavailable: {reason}"),
+        None => out!(
             "cuda: driver {}, NVRTC {}",
             cuda.driver.as_deref().unwrap_or("?"),
             cuda.nvrtc.as_deref().unwrap_or("?")
         ),
     }
     for d in &cuda.devices {
-        println!(
+        out!(
             "cuda {}: {} (compute {})",
-            d.index, d.name, d.compute_capability
+            d.index,
+            d.name,
+            d.compute_capability
         );
     }
     if wgpu.is_empty() {
-        println!("wgpu: no adapter (needs a Vulkan, Metal, DX12 or GL driver)");
+        out!("wgpu: no adapter (needs a Vulkan, Metal, DX12 or GL driver)");
     }
     for a in &wgpu {
-        println!(
+        out!(
             "wgpu {}: {} [{}, {}{}] {}",
             a.index,
             a.name,

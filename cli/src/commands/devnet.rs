@@ -7,9 +7,11 @@ use regpow_solver::PublicKey;
 
 use crate::args::DevnetArgs;
 use crate::failure::Failure;
+use crate::output::{self, err, out};
 
 /// Starts the devnet, prints its URL as the first line of stdout, logs each block to stderr
-/// (or as JSON lines on stdout with `--json`) and stops cleanly on Ctrl-C.
+/// (or as JSON lines on stdout with `--json`) and stops cleanly on Ctrl-C, or (exit 0) when
+/// the reader of its stdout has gone (`regpow devnet --json | head -1`).
 pub fn run(args: &DevnetArgs, json: bool) -> anyhow::Result<()> {
     let mut config = match &args.config {
         Some(path) => {
@@ -38,9 +40,9 @@ async fn serve(config: DevnetConfig, json: bool) -> anyhow::Result<()> {
         .await
         .map_err(|e| Failure::unavailable(e.to_string()))?;
     if json {
-        crate::output::json(&serde_json::json!({ "url": devnet.url }));
+        output::json(&serde_json::json!({ "url": devnet.url }));
     } else {
-        println!("{}", devnet.url);
+        out!("{}", devnet.url);
     }
     let subnets: Vec<String> = config
         .subnets
@@ -54,13 +56,13 @@ async fn serve(config: DevnetConfig, json: bool) -> anyhow::Result<()> {
             )
         })
         .collect();
-    eprintln!(
+    err!(
         "devnet: blocks every {}, subnets {}; Ctrl-C stops",
         humantime::format_duration(config.block_time),
         subnets.join(", ")
     );
     let mut blocks = devnet.node.subscribe_blocks();
-    loop {
+    while !output::stdout_closed() {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             block = blocks.recv() => match block {
@@ -71,7 +73,11 @@ async fn serve(config: DevnetConfig, json: bool) -> anyhow::Result<()> {
         }
     }
     devnet.stop().await;
-    eprintln!("devnet: stopped");
+    if output::stdout_closed() {
+        err!("devnet: stopped (stdout was closed)");
+    } else {
+        err!("devnet: stopped");
+    }
     Ok(())
 }
 
@@ -80,9 +86,9 @@ fn log_block(imported: &Imported, json: bool) {
     let header = &imported.header;
     let hash = format!("0x{}", hex::encode(header.hash()));
     if json {
-        crate::output::json(&serde_json::json!({ "block": header.number, "hash": hash }));
+        output::json(&serde_json::json!({ "block": header.number, "hash": hash }));
     } else {
-        eprintln!("block #{} {hash}", header.number);
+        err!("block #{} {hash}", header.number);
     }
     for record in &imported.events {
         match &record.event {
@@ -93,20 +99,20 @@ fn log_block(imported: &Imported, json: bool) {
             } => {
                 let hotkey = PublicKey(*hotkey).to_ss58(42);
                 if json {
-                    crate::output::json(&serde_json::json!({
+                    output::json(&serde_json::json!({
                         "block": header.number, "registered": { "netuid": netuid, "uid": uid, "hotkey": hotkey },
                     }));
                 } else {
-                    eprintln!("  registered netuid {netuid} uid {uid} hotkey {hotkey}");
+                    err!("  registered netuid {netuid} uid {uid} hotkey {hotkey}");
                 }
             }
             Event::ExtrinsicFailed(error) => {
                 if json {
-                    crate::output::json(&serde_json::json!({
+                    output::json(&serde_json::json!({
                         "block": header.number, "failed": error.name(),
                     }));
                 } else {
-                    eprintln!("  pow_register failed: {}", error.name());
+                    err!("  pow_register failed: {}", error.name());
                 }
             }
             Event::ExtrinsicSuccess => {}

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::args::SealArgs;
 use crate::output;
+use crate::output::out;
 
 #[derive(Serialize)]
 struct SealJson {
@@ -22,7 +23,7 @@ pub fn run(args: &SealArgs, json: bool) -> anyhow::Result<()> {
             seal: seal.to_string(),
         });
     } else {
-        println!("{seal}");
+        out!("{seal}");
     }
     Ok(())
 }

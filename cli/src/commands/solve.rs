@@ -10,6 +10,7 @@ use crate::args::SolveArgs;
 use crate::backends;
 use crate::failure::Failure;
 use crate::output;
+use crate::output::{err, out};
 
 #[derive(Serialize)]
 struct SolveJson {
@@ -46,9 +47,9 @@ pub fn run(args: &SolveArgs, json: bool) -> anyhow::Result<()> {
     match report.hit {
         Some(hit) => {
             if !json {
-                println!("nonce {}", hit.nonce);
-                println!("seal  {}", hit.seal);
-                eprintln!(
+                out!("nonce {}", hit.nonce);
+                out!("seal  {}", hit.seal);
+                err!(
                     "{} hashes in {seconds:.2}s ({}, {})",
                     report.hashes,
                     output::rate(report.hashrate()),

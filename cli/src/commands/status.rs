@@ -5,10 +5,12 @@ use serde_json::json;
 
 use crate::args::StatusArgs;
 use crate::connect::{connect, state_at_head};
-use crate::output;
+use crate::output::{self, out};
+use regpow_solver::chain::network::redact_url;
 
 /// Prints difficulty, bounds, whether PoW is enabled, registrations in the block and, with
-/// `--hotkey`, its uid. Exit 3 when the chain cannot be reached.
+/// `--hotkey`, its uid. Exit 3 when the chain cannot be reached (one line). The endpoint is
+/// shown redacted: no credential in the URL is ever printed.
 pub fn run(args: &StatusArgs, json: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let netuid = args.chain.netuid;
@@ -19,7 +21,7 @@ pub fn run(args: &StatusArgs, json: bool) -> anyhow::Result<()> {
         if let Some(devnet) = connection.devnet {
             devnet.stop().await;
         }
-        Ok::<_, crate::failure::Failure>((connection.client.url().to_string(), state))
+        Ok::<_, crate::failure::Failure>((redact_url(connection.client.url()), state))
     })?;
     let hotkey = args.hotkey.map(|k| k.to_ss58(42));
     let uid = args.hotkey.and(state.uid);
@@ -44,17 +46,17 @@ pub fn run(args: &StatusArgs, json: bool) -> anyhow::Result<()> {
         }));
         return Ok(());
     }
-    println!("network     {url}");
-    println!(
+    out!("network     {url}");
+    out!(
         "block       #{} 0x{}",
         state.head.number,
         hex::encode(state.head.hash)
     );
     if !state.exists {
-        println!("subnet {netuid}   does not exist");
+        out!("subnet {netuid}   does not exist");
         return Ok(());
     }
-    println!(
+    out!(
         "subnet {netuid}    PoW registration {}",
         if state.pow_allowed {
             "enabled"
@@ -62,18 +64,21 @@ pub fn run(args: &StatusArgs, json: bool) -> anyhow::Result<()> {
             "disabled"
         }
     );
-    println!(
+    out!(
         "difficulty  {effective} (stored {}, min {}, max {})",
-        state.difficulty, state.min_difficulty, state.max_difficulty
+        state.difficulty,
+        state.min_difficulty,
+        state.max_difficulty
     );
-    println!(
+    out!(
         "this block  {} of {} registrations",
-        state.registrations_this_block, state.max_registrations_per_block
+        state.registrations_this_block,
+        state.max_registrations_per_block
     );
     if let Some(hotkey) = hotkey {
         match uid {
-            Some(uid) => println!("hotkey      {hotkey} holds uid {uid}"),
-            None => println!("hotkey      {hotkey} is not registered"),
+            Some(uid) => out!("hotkey      {hotkey} holds uid {uid}"),
+            None => out!("hotkey      {hotkey} is not registered"),
         }
     }
     Ok(())

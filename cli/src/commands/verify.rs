@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::args::VerifyArgs;
 use crate::failure::Failure;
 use crate::output;
+use crate::output::out;
 
 #[derive(Serialize)]
 struct VerifyJson {
@@ -40,7 +41,7 @@ pub fn run(args: &VerifyArgs, json: bool) -> anyhow::Result<()> {
     match reason {
         None => {
             if !json {
-                println!("valid");
+                out!("valid");
             }
             Ok(())
         }

@@ -1,9 +1,11 @@
 //! Talking to a subtensor chain for registration: which endpoint ([`network`]), whether its
 //! runtime can take a `pow_register` regpow signs ([`runtime`]), and the client that follows
-//! heads, reads the subnet's state and submits ([`client`]).
+//! heads, reads the subnet's state and submits ([`client`]); why an endpoint could not be
+//! reached, in one line ([`reach`]).
 
 pub mod client;
 pub mod network;
+pub mod reach;
 pub mod runtime;
 
 pub use client::{
