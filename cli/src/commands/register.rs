@@ -55,7 +55,7 @@ impl View {
     fn note(&self, text: String) {
         match &self.bar {
             Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
+            None => output::err!("{text}"),
         }
     }
 
@@ -104,7 +104,7 @@ impl View {
                     ));
                 }
                 if self.bar.is_none() && !self.json {
-                    eprintln!("{}", self.status());
+                    output::err!("{}", self.status());
                 }
             }
             Progress::Hashrate {
@@ -168,7 +168,7 @@ impl View {
                 "submissions": self.submissions,
             }}));
         } else {
-            eprintln!(
+            output::err!(
                 "summary: {} seals in {} ({} on average), {} seal(s) submitted",
                 self.hashes,
                 output::human_seconds(seconds),
@@ -268,7 +268,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         view.note(format!(
             "registering hotkey {} on subnet {netuid} of {} with coldkey {} ({})",
             hotkey.to_ss58(42),
-            connection.client.url(),
+            regpow_solver::chain::network::redact_url(connection.client.url()),
             coldkey_public.to_ss58(42),
             backend
                 .devices()
@@ -321,7 +321,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
                     }
                 }));
             } else {
-                println!(
+                output::out!(
                     "registered: netuid {netuid} uid {uid} hotkey {} in block #{} {block_hash} ({:.1}s)",
                     hotkey.to_ss58(42),
                     block.number,

@@ -268,14 +268,20 @@ async fn timed<T, E: std::fmt::Display>(
 impl ChainClient {
     /// Connects and checks the runtime (`pow_register` present, every extension encodable).
     pub async fn connect(url: &str) -> Result<Self, ChainError> {
+        // Errors name the endpoint without its credentials and the cause in a few words.
+        let shown = super::network::redact_url(url);
+        let no_answer = || ChainError::Unreachable(format!("{shown}: no answer"));
+        let unreachable = |e: &(dyn std::error::Error + 'static)| {
+            ChainError::Unreachable(format!("{shown}: {}", super::reach::cause_of(e)))
+        };
         let rpc = tokio::time::timeout(RPC_TIMEOUT, subxt::rpcs::RpcClient::from_insecure_url(url))
             .await
-            .map_err(|_| ChainError::Unreachable(format!("{url}: no answer")))?
-            .map_err(|e| ChainError::Unreachable(format!("{url}: {e}")))?;
+            .map_err(|_| no_answer())?
+            .map_err(|e| unreachable(&e))?;
         let api = tokio::time::timeout(RPC_TIMEOUT, Api::from_rpc_client(rpc.clone()))
             .await
-            .map_err(|_| ChainError::Unreachable(format!("{url}: no answer")))?
-            .map_err(|e| ChainError::Unreachable(format!("{url}: {e}")))?;
+            .map_err(|_| no_answer())?
+            .map_err(|e| unreachable(&e))?;
         let client = Self {
             api,
             rpc,

@@ -27,6 +27,8 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::backend::{Backend, Job};
+use crate::chain::network::redact_url;
+use crate::chain::reach;
 use crate::chain::{
     ChainClient, ChainError, Head, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome,
     SubnetState,
@@ -863,9 +865,12 @@ pub async fn register(
                     };
                     *attempts += 1;
                     *connecting = false;
-                    *reason = e.to_string();
+                    *reason = match &e {
+                        ChainError::Unreachable(detail) => reach::unreachable_line(detail),
+                        other => other.to_string(),
+                    };
                     if *attempts >= MAX_CONNECT_ATTEMPTS {
-                        Some(Err(ChainError::Unreachable(format!("{url}: {reason}")).into()))
+                        Some(Err(ChainError::Unreachable(format!("{}: {reason}", redact_url(&url))).into()))
                     } else {
                         *wait = (*wait * 2).min(Duration::from_secs(30));
                         *retry_at = tokio::time::Instant::now() + *wait;
