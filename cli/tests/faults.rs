@@ -4,12 +4,12 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::proxy::Proxy;
 use common::{
-    devnet_with, error_lines, events, json_lines, output, register_command, stderr, subnet, HOTKEY,
+    devnet_with, error_lines, events, interrupt, json_lines, output, register_command,
+    set_difficulty, stderr, subnet, HOTKEY, UNREACHABLE_DIFFICULTY,
 };
 use regpow_devnet::DevnetHandle;
 use regpow_solver::PublicKey;
@@ -92,28 +92,21 @@ async fn a_second_ctrl_c_exits_at_once_saying_the_submission_may_still_land() {
     let mut child = register_command(&devnet.url, "1", "//Charlie", &[])
         .spawn()
         .unwrap();
-    let pid = child.id().to_string();
-    let interrupt = || {
-        assert!(Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success())
-    };
+    let pid = child.id();
     // Wait for the submission (it sits in the pool: no block comes for an hour).
     let deadline = Instant::now() + Duration::from_secs(30);
     while devnet.node.lock().pool.pending().is_empty() {
         assert!(Instant::now() < deadline, "nothing submitted");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    interrupt();
+    interrupt(pid);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         child.try_wait().unwrap().is_none(),
         "the first Ctrl-C waits"
     );
     let second = Instant::now();
-    interrupt();
+    interrupt(pid);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
@@ -187,7 +180,7 @@ async fn pool_refusals_are_classified_from_the_error_data() {
 async fn ctrl_c_takes_effect_at_once_while_the_node_withholds_storage_replies() {
     let devnet = devnet_with(
         Duration::from_millis(300),
-        vec![subnet(1, true, 10_000_000_000_000)],
+        vec![subnet(1, true, UNREACHABLE_DIFFICULTY)],
     )
     .await;
     let proxy = Proxy::start(&devnet.url).await;
@@ -210,11 +203,7 @@ async fn ctrl_c_takes_effect_at_once_while_the_node_withholds_storage_replies() 
     });
     tokio::time::sleep(Duration::from_secs(2)).await;
     let sent = Instant::now();
-    assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    interrupt(child.id());
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
@@ -236,7 +225,7 @@ async fn ctrl_c_takes_effect_at_once_while_the_node_withholds_storage_replies() 
 async fn slow_replies_and_a_cut_mid_run_still_register() {
     let devnet = devnet_with(
         Duration::from_millis(500),
-        vec![subnet(1, true, 10_000_000_000_000)],
+        vec![subnet(1, true, UNREACHABLE_DIFFICULTY)],
     )
     .await;
     let proxy = Proxy::start(&devnet.url).await;
@@ -250,15 +239,7 @@ async fn slow_replies_and_a_cut_mid_run_still_register() {
         f.delay = Duration::from_millis(100);
         f.drop_after_messages = Some(3);
     });
-    devnet
-        .node
-        .lock()
-        .chain
-        .state
-        .subnets
-        .get_mut(&1)
-        .unwrap()
-        .difficulty = 1000;
+    set_difficulty(&devnet, 1, 1000);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();

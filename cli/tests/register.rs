@@ -1,6 +1,8 @@
 //! `regpow register` and `regpow status` end to end: the binary against the devnet over a
 //! real websocket (300 ms blocks), with wallets really made by bittensor-wallet.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -274,7 +276,7 @@ async fn wait_for(events: &mut tokio::sync::mpsc::UnboundedReceiver<Value>, what
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survives_the_websocket_going_away_and_registers_after_it_returns() {
-    let mut devnet = devnet(vec![subnet(1, true, 10_000_000_000_000)]).await;
+    let mut devnet = devnet(vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)]).await;
     let mut child = register(
         &devnet.url,
         &[dev_keys("1", "//Charlie"), vec!["--max-seconds", "90"]].concat(),
@@ -290,15 +292,7 @@ async fn survives_the_websocket_going_away_and_registers_after_it_returns() {
     devnet.restart_rpc().await.unwrap();
     // Make the work easy once the connection is back: the solver must pick up the new
     // difficulty from the chain at the next head and register.
-    devnet
-        .node
-        .lock()
-        .chain
-        .state
-        .subnets
-        .get_mut(&1)
-        .unwrap()
-        .difficulty = 1000;
+    common::set_difficulty(&devnet, 1, 1000);
     wait_for(&mut events, "reconnected").await;
     let registered = wait_for(&mut events, "registered").await;
     assert_eq!(registered["registered"]["uid"], 0);
@@ -311,17 +305,13 @@ async fn survives_the_websocket_going_away_and_registers_after_it_returns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_cleanly_with_exit_1() {
-    let devnet = devnet(vec![subnet(1, true, 10_000_000_000_000)]).await;
+    let devnet = devnet(vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)]).await;
     let mut child = register(&devnet.url, &dev_keys("1", "//Dave"))
         .spawn()
         .unwrap();
     let mut events = follow(&mut child);
     wait_for(&mut events, "hashrate").await;
-    assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    common::interrupt(child.id());
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();

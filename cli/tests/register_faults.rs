@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use common::{devnet_with, subnet, HOTKEY};
+use common::{devnet_with, subnet, HOTKEY, UNREACHABLE_DIFFICULTY};
 use regpow_devnet::DevnetHandle;
 use regpow_solver::chain::ChainClient;
 use regpow_solver::register::{register, Outcome, Plan, Progress, RegisterError};
@@ -152,7 +152,19 @@ async fn run(
     max: Duration,
     stall_after: Duration,
 ) -> (Result<Outcome, RegisterError>, Vec<Progress>) {
-    run_at(devnet.url.clone(), backend, max, stall_after, |_| {}).await
+    let (cancel_tx, cancel) = mpsc::unbounded_channel();
+    // The sender lives as long as the run: nothing cancels it.
+    run_at(
+        devnet.url.clone(),
+        backend,
+        max,
+        stall_after,
+        cancel,
+        move |_| {
+            let _ = &cancel_tx;
+        },
+    )
+    .await
 }
 
 /// [`run`] by URL, calling `watch` on each event as it happens.
@@ -161,6 +173,7 @@ async fn run_at(
     backend: Arc<dyn Backend>,
     max: Duration,
     stall_after: Duration,
+    cancel: mpsc::UnboundedReceiver<()>,
     mut watch: impl FnMut(&Progress),
 ) -> (Result<Outcome, RegisterError>, Vec<Progress>) {
     let client = ChainClient::connect(&url).await.unwrap();
@@ -171,8 +184,6 @@ async fn run_at(
         max_duration: Some(max),
         stall_after,
     };
-    // The sender stays alive for the whole run: a closed channel never cancels anyway.
-    let (_cancel_tx, cancel) = mpsc::unbounded_channel();
     let mut seen = Vec::new();
     let outcome = register(
         client,
@@ -223,11 +234,19 @@ async fn a_panicking_device_leaves_and_the_others_register() {
     // go on past the fault to register.
     let backend = TestBackend::new(vec![Behaviour::Panic, Behaviour::HonestOnceOpen]);
     let open = backend.open.clone();
-    let (outcome, events) = run_at(devnet.url.clone(), backend, LONG, LONG, move |event| {
-        if matches!(event, Progress::DeviceFault { .. }) {
-            open.store(true, Ordering::SeqCst);
-        }
-    })
+    let (_cancel_tx, cancel) = mpsc::unbounded_channel();
+    let (outcome, events) = run_at(
+        devnet.url.clone(),
+        backend,
+        LONG,
+        LONG,
+        cancel,
+        move |event| {
+            if matches!(event, Progress::DeviceFault { .. }) {
+                open.store(true, Ordering::SeqCst);
+            }
+        },
+    )
     .await;
     assert!(
         matches!(outcome, Ok(Outcome::Registered { .. })),
@@ -377,11 +396,13 @@ async fn reorg_scenario(depth: usize) {
         holding: Mutex::new(None),
     });
     let (heads_tx, mut heads) = mpsc::unbounded_channel();
+    let (_cancel_tx, cancel) = mpsc::unbounded_channel();
     let running = tokio::spawn(run_at(
         devnet.url.clone(),
         backend.clone(),
         LONG,
         LONG,
+        cancel,
         move |event| {
             if let Progress::Head { number, .. } = event {
                 let _ = heads_tx.send(*number);
@@ -449,35 +470,23 @@ async fn a_seal_on_a_block_re_organised_away_at_depth_3_is_not_submitted() {
 async fn a_cancel_with_nothing_in_flight_ends_the_run_at_once() {
     let devnet = devnet_with(
         Duration::from_millis(300),
-        vec![subnet(1, true, 10_000_000_000_000)],
+        vec![subnet(1, true, UNREACHABLE_DIFFICULTY)],
     )
     .await;
     let backend = TestBackend::new(vec![Behaviour::Honest]);
-    let cancel_slot: Arc<Mutex<Option<mpsc::UnboundedSender<()>>>> = Default::default();
-    let client = ChainClient::connect(&devnet.url).await.unwrap();
-    let coldkey = Arc::new(Coldkey::from_uri("//Alice").unwrap());
-    let plan = Plan {
-        netuid: 1,
-        hotkey: HOTKEY.parse::<PublicKey>().unwrap(),
-        max_duration: Some(LONG),
-        stall_after: LONG,
-    };
     let (cancel_tx, cancel) = mpsc::unbounded_channel();
-    *cancel_slot.lock().unwrap() = Some(cancel_tx);
     let started = std::time::Instant::now();
-    let outcome = register(
-        client,
+    let (outcome, _) = run_at(
+        devnet.url.clone(),
         backend,
-        coldkey,
-        plan,
-        |event| {
-            if matches!(event, Progress::Hashrate { hashes, .. } if hashes > 0) {
-                if let Some(tx) = cancel_slot.lock().unwrap().as_ref() {
-                    let _ = tx.send(());
-                }
+        LONG,
+        LONG,
+        cancel,
+        move |event| {
+            if matches!(event, Progress::Hashrate { hashes, .. } if *hashes > 0) {
+                let _ = cancel_tx.send(());
             }
         },
-        cancel,
     )
     .await;
     assert_eq!(outcome.unwrap(), Outcome::Cancelled { in_doubt: None });

@@ -78,6 +78,22 @@ pub(crate) fn run_device<D: Dispatcher>(
     Ok(found)
 }
 
+/// [`search_devices`] on device `device` of `devices` alone (what
+/// [`crate::Backend::search_device`] asks of a multi-GPU backend named `backend`).
+pub(crate) fn search_one_device<D: Dispatcher>(
+    backend: &str,
+    devices: &[D],
+    device: usize,
+    job: &Job,
+    range: NonceRange,
+    control: &SearchControl,
+) -> Result<SearchOutcome, BackendError> {
+    let one = devices
+        .get(device..=device)
+        .ok_or_else(|| BackendError::Unavailable(format!("{backend} has no device {device}")))?;
+    search_devices(one, job, range, control)
+}
+
 /// Searches `range` on every device at once, one host thread each.
 pub(crate) fn search_devices<D: Dispatcher>(
     devices: &[D],

@@ -29,6 +29,31 @@ pub fn subnet(netuid: u16, pow: bool, difficulty: u64) -> SubnetConfig {
     }
 }
 
+/// A difficulty no test run reaches: the run hashes until the test changes it.
+pub const UNREACHABLE_DIFFICULTY: u64 = 10_000_000_000_000;
+
+/// Sets subnet `netuid`'s difficulty on the running devnet (seen from the next head).
+pub fn set_difficulty(devnet: &DevnetHandle, netuid: u16, difficulty: u64) {
+    devnet
+        .node
+        .lock()
+        .chain
+        .state
+        .subnets
+        .get_mut(&netuid)
+        .unwrap()
+        .difficulty = difficulty;
+}
+
+/// Sends SIGINT (Ctrl-C) to process `pid`.
+pub fn interrupt(pid: u32) {
+    assert!(Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
 /// A hotkey no test registers with a wallet.
 pub const HOTKEY: &str = "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y";
 

@@ -10,7 +10,7 @@ use cudarc::driver::CudaContext;
 use crate::backend::{
     Backend, BackendError, DeviceInfo, Job, NonceRange, SearchControl, SearchOutcome,
 };
-use crate::gpu_pipeline::{search_devices, Dispatcher};
+use crate::gpu_pipeline::{search_devices, search_one_device, Dispatcher};
 pub use compile::ResourceUsage;
 use worker::Worker;
 
@@ -228,9 +228,6 @@ impl Backend for CudaBackend {
         range: NonceRange,
         control: &SearchControl,
     ) -> Result<SearchOutcome, BackendError> {
-        let worker = self.workers.get(device..=device).ok_or_else(|| {
-            BackendError::Unavailable(format!("{} has no device {device}", self.name()))
-        })?;
-        search_devices(worker, job, range, control)
+        search_one_device(self.name(), &self.workers, device, job, range, control)
     }
 }

@@ -15,7 +15,7 @@ pub use worker::LaneMode;
 use crate::backend::{
     Backend, BackendError, DeviceInfo, Job, NonceRange, SearchControl, SearchOutcome,
 };
-use crate::gpu_pipeline::{search_devices, Dispatcher};
+use crate::gpu_pipeline::{search_devices, search_one_device, Dispatcher};
 use worker::Worker;
 
 /// How to open the wgpu backend.
@@ -146,9 +146,6 @@ impl Backend for WgpuBackend {
         range: NonceRange,
         control: &SearchControl,
     ) -> Result<SearchOutcome, BackendError> {
-        let worker = self.workers.get(device..=device).ok_or_else(|| {
-            BackendError::Unavailable(format!("{} has no device {device}", self.name()))
-        })?;
-        search_devices(worker, job, range, control)
+        search_one_device(self.name(), &self.workers, device, job, range, control)
     }
 }
