@@ -146,8 +146,7 @@ pub enum SubmitOutcome {
         /// The block it was included in.
         block: Head,
     },
-    /// Included but failed: `ExtrinsicFailed` with this `SubtensorModule` error name (or
-    /// included without the event, in words).
+    /// Included but failed: `ExtrinsicFailed` with this `SubtensorModule` error name.
     Failed(String),
     /// The node answered the submission with an error: the transaction is not in its pool.
     Refused(PoolRefusal),
@@ -591,7 +590,9 @@ impl ChainClient {
                             }
                         }
                     }
-                    SubmitOutcome::Failed("included without a NeuronRegistered event".into())
+                    // Success without the event for our hotkey: only the state can say what
+                    // happened (it never happens with subtensor's pow_register).
+                    unknown("included without a NeuronRegistered event for the hotkey".into())
                 }
                 Ok(Err(subxt::error::TransactionEventsError::ExtrinsicFailed(
                     subxt::error::DispatchError::Module(module),
