@@ -2,7 +2,7 @@
 // own architecture). The hashing functions also compile as plain host C++ (see the RP_*
 // macros), so a CPU test can check them against the reference seal without a GPU.
 //
-// Spec (shared/SPEC.md, "The seal" and "Where the work goes"):
+// Spec (docs/SPEC.md, "The seal" and "Where the work goes"):
 //   message = prefix (123 bytes) ‖ nonce as u64 little-endian      → 131 bytes, 3 SHA-256 blocks
 //   seal    = keccak256(sha256(message))                            (original Keccak, pad 0x01)
 //   valid  iff seal read little-endian ≤ (2^256 − 1) / difficulty

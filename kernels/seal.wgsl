@@ -1,6 +1,6 @@
 // regpow seal search for wgpu (Vulkan, Metal, DX12).
 //
-// Spec (shared/SPEC.md, "The seal" and "Where the work goes"):
+// Spec (docs/SPEC.md, "The seal" and "Where the work goes"):
 //   message = prefix (123 bytes) ‖ nonce as u64 little-endian      → 131 bytes, 3 SHA-256 blocks
 //   seal    = keccak256(sha256(message))                            (original Keccak, pad 0x01)
 //   valid  iff seal read little-endian ≤ (2^256 − 1) / difficulty

@@ -9,7 +9,7 @@
 //!   ‖ call: pallet u8 ‖ call u8 ‖ arguments
 //! ```
 //! The signature covers `call ‖ extra ‖ implicit` (hashed with blake2-256 when longer than
-//! 256 bytes), where the implicit data of the 13 extensions (`shared/SPEC.md`) is
+//! 256 bytes), where the implicit data of the 13 extensions (`docs/SPEC.md`) is
 //! `spec_version u32 ‖ transaction_version u32 ‖ genesis hash ‖ hash of the era's birth block
 //! ‖ Option<metadata hash>` (`None` in mode 0); the other extensions add nothing.
 

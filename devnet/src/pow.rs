@@ -1,4 +1,4 @@
-//! Subtensor's PoW registration rules (`shared/SPEC.md`, "Admission rules"), checked in chain
+//! Subtensor's PoW registration rules (`docs/SPEC.md`, "Admission rules"), checked in chain
 //! order with the chain's error names, and the state change of a successful registration.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,4 +1,4 @@
-//! The registration challenge and its 123-byte seal prefix (`shared/SPEC.md`, "The seal").
+//! The registration challenge and its 123-byte seal prefix (`docs/SPEC.md`, "The seal").
 
 use crate::error::InputError;
 use crate::keys::PublicKey;

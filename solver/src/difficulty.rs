@@ -1,4 +1,4 @@
-//! Difficulty and the 256-bit target (`shared/SPEC.md`, "Difficulty").
+//! Difficulty and the 256-bit target (`docs/SPEC.md`, "Difficulty").
 //!
 //! The chain accepts a seal iff `U256::from_little_endian(seal) <= U256::MAX / D`, where D is
 //! the *effective* difficulty: the stored `Difficulty` clamped into `[MinDifficulty,

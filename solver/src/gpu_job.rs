@@ -1,6 +1,6 @@
 //! The constants every GPU kernel receives for a job, computed once on the host.
 //!
-//! From `shared/SPEC.md`, "Where the work goes": SHA-256 block 1 is the same for every nonce
+//! From `docs/SPEC.md`, "Where the work goes": SHA-256 block 1 is the same for every nonce
 //! (the midstate), and block 2's words W0–W13 are too, so its first 14 rounds are computed
 //! here; kernels start block 2 at round 14, where the nonce bytes enter.
 

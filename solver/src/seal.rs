@@ -65,7 +65,7 @@ mod tests {
             .prefix()
     }
 
-    // The three public vectors of bittensor-core's tests (shared/SPEC.md).
+    // The three public vectors of bittensor-core's tests (docs/SPEC.md).
     #[test]
     fn public_vectors() {
         let p = public_vector_prefix();

@@ -6,11 +6,11 @@ use subxt::Metadata;
 
 use super::ChainError;
 
-/// The arguments of `SubtensorModule::pow_register`, in order (`shared/SPEC.md`).
+/// The arguments of `SubtensorModule::pow_register`, in order (`docs/SPEC.md`).
 const POW_REGISTER_ARGS: [&str; 5] = ["netuid", "work_block", "nonce", "work", "hotkey"];
 
 /// Extensions with data that subxt's default extensions encode exactly as subtensor expects
-/// (`shared/SPEC.md`, "Transaction extensions"). Any other extension must be empty.
+/// (`docs/SPEC.md`, "Transaction extensions"). Any other extension must be empty.
 const ENCODED_EXTENSIONS: [&str; 7] = [
     "CheckSpecVersion",
     "CheckTxVersion",

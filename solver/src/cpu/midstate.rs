@@ -1,6 +1,6 @@
 //! The SHA-256 half of the seal, with everything that does not depend on the nonce done once.
 //!
-//! The message `prefix ‖ nonce` is 131 bytes: three SHA-256 blocks (`shared/SPEC.md`,
+//! The message `prefix ‖ nonce` is 131 bytes: three SHA-256 blocks (`docs/SPEC.md`,
 //! "Where the work goes"):
 //! - block 1 = prefix bytes 0–63, the same for every nonce: compressed once (the midstate);
 //! - block 2 = prefix bytes 64–122 (precomputed template) ‖ nonce bytes 0–4;

@@ -1,7 +1,7 @@
 //! Multi-buffer SHA-256 for the seal: `Words::WIDTH` nonces through the two nonce-dependent
 //! blocks at once, one SHA-256 state per vector lane.
 //!
-//! From `shared/SPEC.md`, "Where the work goes": block 1 is the midstate; block 2's words
+//! From `docs/SPEC.md`, "Where the work goes": block 1 is the midstate; block 2's words
 //! W0–W13 are constant, so its rounds 0–13 are done once per job ([`MultiBufferJob::new`]) and
 //! every constant term of its message schedule is summed once too; W14 ends with nonce byte 0,
 //! W15 is nonce bytes 1–4. Block 3 is nonce bytes 5–7 ‖ 0x80 in W0, zeros, and the bit length
