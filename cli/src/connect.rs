@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use regpow_devnet::{start, DevnetConfig, DevnetHandle};
 use regpow_solver::chain::network::redact_url;
-use regpow_solver::chain::reach::unreachable_line;
 use regpow_solver::chain::{ChainClient, ChainError, Network, SubnetState};
 use regpow_solver::PublicKey;
 
@@ -22,13 +21,12 @@ pub struct Connection {
 }
 
 /// Maps a chain error to its exit code and one line. An unreachable endpoint reads
-/// `cannot reach URL: CAUSE`, the URL redacted and the cause one short phrase with a hint.
+/// `cannot reach URL: CAUSE`, the URL redacted and the cause one short phrase with a hint
+/// (worded by `ChainClient::connect`).
 pub fn failure(e: ChainError) -> Failure {
     match e {
-        ChainError::Unreachable(detail) => {
-            Failure::unavailable(format!("cannot reach {}", unreachable_line(&detail)))
-        }
-        ChainError::Rpc(_) => Failure::unavailable(e.to_string()),
+        // The client words these already: the URL redacted, the cause short, with a hint.
+        ChainError::Unreachable(_) | ChainError::Rpc(_) => Failure::unavailable(e.to_string()),
         ChainError::NoPowRegister { .. } | ChainError::Runtime(_) => {
             Failure::not_achieved(e.to_string())
         }

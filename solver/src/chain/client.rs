@@ -269,7 +269,12 @@ impl ChainClient {
     pub async fn connect(url: &str) -> Result<Self, ChainError> {
         // Errors name the endpoint without its credentials and the cause in a few words.
         let shown = super::network::redact_url(url);
-        let no_answer = || ChainError::Unreachable(format!("{shown}: no answer"));
+        let no_answer = || {
+            ChainError::Unreachable(format!(
+                "{shown}: {}",
+                super::reach::short_cause("no answer")
+            ))
+        };
         let unreachable = |e: &(dyn std::error::Error + 'static)| {
             ChainError::Unreachable(format!("{shown}: {}", super::reach::cause_of(e)))
         };
@@ -739,6 +744,23 @@ mod tests {
             let refusal = classify_refusal(1002, "Verification Error", Some(&raw));
             proptest::prop_assert!(!matches!(refusal, PoolRefusal::Custom(_)) || raw.contains("Custom error: "));
         }
+    }
+
+    /// The one place an unreachable endpoint becomes an error: the URL redacted, the cause
+    /// one short phrase with a hint, nothing else of the error chain.
+    #[tokio::test]
+    async fn an_unreachable_endpoint_is_named_redacted_with_a_short_cause() {
+        let url = "ws://user:secretpw@127.0.0.1:1/ws?apikey=topsecret";
+        let Err(e) = ChainClient::connect(url).await else {
+            panic!("port 1 answered")
+        };
+        assert_eq!(
+            e,
+            ChainError::Unreachable(
+                "ws://***@127.0.0.1:1/ws?***: connection refused (is the node running and the URL right?)"
+                    .into()
+            )
+        );
     }
 
     fn state() -> SubnetState {

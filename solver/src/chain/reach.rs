@@ -5,8 +5,7 @@
 //! RPC error: client error: Error when opening the TCP socket: Connection refused (os error
 //! 111)`. [`short_cause`] maps such a chain to one short cause with a hint (connection
 //! refused, host name not found, no answer, TLS, an HTTP status instead of a websocket
-//! upgrade, …); [`cause_of`] does the same from the error value, and
-//! [`unreachable_line`] rewrites a whole `"URL: error text"` detail, the URL redacted.
+//! upgrade, …); [`cause_of`] does the same from the error value.
 
 use std::error::Error;
 use std::io;
@@ -138,26 +137,6 @@ pub fn cause_of(error: &(dyn Error + 'static)) -> String {
         next = e.source();
     }
     short_cause(&texts.join(": "))
-}
-
-/// Rewrites a [`super::ChainError::Unreachable`] detail, `"URL: error text"`, as
-/// `"REDACTED-URL: short cause"`. Text without a URL in front is only shortened.
-pub fn unreachable_line(detail: &str) -> String {
-    match split_url(detail) {
-        Some((url, rest)) => format!("{}: {}", redact_url(url), short_cause(rest)),
-        None => short_cause(detail),
-    }
-}
-
-/// `"ws://host:1/x: message"` → `("ws://host:1/x", "message")`: URLs parsed by
-/// [`super::Network::parse`] hold no space, so the first `": "` after `://` ends one.
-fn split_url(detail: &str) -> Option<(&str, &str)> {
-    let scheme_end = detail.find("://")?;
-    if detail[..scheme_end].contains(char::is_whitespace) {
-        return None;
-    }
-    let end = scheme_end + 3 + detail[scheme_end + 3..].find(": ")?;
-    Some((&detail[..end], &detail[end + 2..]))
 }
 
 /// The number that follows `marker` in `text`, if any.
@@ -297,11 +276,6 @@ mod tests {
             let want = want.split_whitespace().collect::<Vec<_>>().join(" ");
             assert_eq!(short_cause(text), want, "{text}");
             assert_eq!(short_cause(&want), want, "mapping twice changes {want}");
-            let line = format!("wss://u:pw@h/?k=v: {text}");
-            assert_eq!(
-                unreachable_line(&unreachable_line(&line)),
-                unreachable_line(&line)
-            );
         }
     }
 
@@ -322,24 +296,6 @@ mod tests {
         assert_eq!(
             short_cause("Invalid URL: wss://u:pw@h/?apikey=k"),
             "Invalid URL: wss://***@h/?***"
-        );
-    }
-
-    #[test]
-    fn unreachable_details_become_one_redacted_line() {
-        assert_eq!(
-            unreachable_line(&format!("ws://127.0.0.1:1: {REFUSED}")),
-            "ws://127.0.0.1:1: connection refused (is the node running and the URL right?)"
-        );
-        assert_eq!(
-            unreachable_line(&format!(
-                "wss://user:secretpw@h:443/ws?apikey=topsecret: {TIMEOUT}"
-            )),
-            "wss://***@h:443/ws?***: no answer in time (is the host right and the port open?)"
-        );
-        assert_eq!(
-            unreachable_line("no URL here: Connection refused"),
-            "connection refused (is the node running and the URL right?)"
         );
     }
 

@@ -28,7 +28,6 @@ use tokio::sync::mpsc;
 
 use crate::backend::{Backend, Job};
 use crate::chain::network::redact_url;
-use crate::chain::reach;
 use crate::chain::{
     ChainClient, ChainError, Head, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome,
     SubnetState,
@@ -230,7 +229,6 @@ enum Connection {
         wait: Duration,
         retry_at: tokio::time::Instant,
         connecting: bool,
-        reason: String,
     },
 }
 
@@ -858,24 +856,27 @@ pub async fn register(
                     Some(Err(e.into()))
                 }
                 Err(e) => {
-                    let Connection::Down { attempts, wait, retry_at, connecting, reason } =
-                        &mut connection
+                    let Connection::Down { attempts, wait, retry_at, connecting } = &mut connection
                     else {
                         unreachable!("a link result arrives only while down")
                     };
                     *attempts += 1;
                     *connecting = false;
-                    *reason = match &e {
-                        ChainError::Unreachable(detail) => reach::unreachable_line(detail),
-                        other => other.to_string(),
-                    };
                     if *attempts >= MAX_CONNECT_ATTEMPTS {
-                        Some(Err(ChainError::Unreachable(format!("{}: {reason}", redact_url(&url))).into()))
+                        // `Unreachable` already names the (redacted) endpoint and the cause.
+                        Some(Err(match e {
+                            ChainError::Unreachable(_) => e,
+                            other => ChainError::Unreachable(format!(
+                                "{}: {other}",
+                                redact_url(&url)
+                            )),
+                        }
+                        .into()))
                     } else {
                         *wait = (*wait * 2).min(Duration::from_secs(30));
                         *retry_at = tokio::time::Instant::now() + *wait;
                         (run.progress)(Progress::Reconnecting {
-                            reason: reason.clone(),
+                            reason: e.to_string(),
                             retry_in: *wait,
                         });
                         None
@@ -889,7 +890,7 @@ pub async fn register(
         if let Some(reason) = lost {
             let wait = Duration::from_secs(1);
             (run.progress)(Progress::Reconnecting {
-                reason: reason.clone(),
+                reason,
                 retry_in: wait,
             });
             connection = Connection::Down {
@@ -897,7 +898,6 @@ pub async fn register(
                 wait,
                 retry_at: tokio::time::Instant::now() + wait,
                 connecting: false,
-                reason,
             };
         }
     };
