@@ -142,7 +142,11 @@ async fn bad_requests_get_errors_and_blocks_keep_coming() {
     let unknown: Result<Value, _> = client
         .request("state_getStorage", rpc_params!["0x00", hex(&[7u8; 32])])
         .await;
-    assert!(unknown.unwrap_err().to_string().contains("unknown block"));
+    let unknown = unknown.unwrap_err().to_string();
+    assert!(
+        unknown.contains("4003") && unknown.contains("UnknownBlock: Header was not found"),
+        "{unknown}"
+    );
     let nope: Result<Value, _> = client
         .request("state_call", rpc_params!["Nope_nope", "0x"])
         .await;
