@@ -582,7 +582,7 @@ fn direct_items(storage: &StorageMap, queries: &[(Vec<u8>, QueryKind)]) -> Vec<V
 /// A storage operation under way.
 struct StorageRun {
     storage: StorageMap,
-    queries: Vec<(Vec<u8>, QueryKind)>,
+    queries: Queries,
     operation_id: String,
     operation: Arc<Operation>,
     events: mpsc::UnboundedSender<Value>,
@@ -655,8 +655,11 @@ impl StorageRun {
     }
 }
 
+/// The items of a storage request: each key with what is asked of it.
+type Queries = Vec<(Vec<u8>, QueryKind)>;
+
 /// `chainHead_v1_storage`'s items and optional child trie.
-fn storage_params(params: &Params) -> RpcResult<(Vec<(Vec<u8>, QueryKind)>, Option<String>)> {
+fn storage_params(params: &Params) -> RpcResult<(Queries, Option<String>)> {
     let mut seq = params.sequence();
     let _: Value = seq.next()?;
     let _: String = seq.next()?;

@@ -2,8 +2,9 @@
 //! through the same pool admission as `author_submitExtrinsic` (see [`super::author`]).
 //!
 //! - `transaction_v1_broadcast` pools the transaction and answers an operation id, live
-//!   until the transaction is finalized or dropped, or `transaction_v1_stop` ends it (a
-//!   refused transaction still gets an id: the spec's broadcast reports nothing back).
+//!   until the transaction is finalized or dropped, or `transaction_v1_stop` ends it. A
+//!   refused transaction still gets an id (the spec's broadcast reports nothing back), live
+//!   until stopped, as a node's broadcast retries until stopped.
 //! - `transactionWatch_v1_submitAndWatch` reports `validated`, then
 //!   `bestChainBlockIncluded` and `finalized` with the block's hash and the extrinsic's
 //!   index (as a string), or `invalid` / `dropped` / `error`. The devnet has no peers, so
@@ -154,26 +155,23 @@ async fn submit_and_watch(
 }
 
 /// `transaction_v1_broadcast`: pools the transaction; the operation id stays live until
-/// it is finalized or dropped.
+/// it is finalized or dropped (a refused one: until stopped).
 fn broadcast(params: Params, node: &Arc<Node>, broadcasts: &Broadcasts) -> RpcResult<String> {
     let hex: String = params.one()?;
     super::decode_hex(&hex)?;
     let id = broadcasts.start();
-    match submit(node, &hex, true) {
-        Ok((_, Some(mut updates))) => {
-            let (id, broadcasts) = (id.clone(), broadcasts.clone());
-            tokio::spawn(async move {
-                while let Some(status) = updates.recv().await {
-                    if matches!(status, TxStatus::Finalized(_) | TxStatus::Invalid) {
-                        break;
-                    }
+    // Refused: a node's broadcast keeps retrying until stopped; the devnet's pool would
+    // refuse it again, so the operation simply stays live until `transaction_v1_stop`.
+    if let Ok((_, Some(mut updates))) = submit(node, &hex, true) {
+        let (id, broadcasts) = (id.clone(), broadcasts.clone());
+        tokio::spawn(async move {
+            while let Some(status) = updates.recv().await {
+                if matches!(status, TxStatus::Finalized(_) | TxStatus::Invalid) {
+                    break;
                 }
-                broadcasts.live().remove(&id);
-            });
-        }
-        _ => {
+            }
             broadcasts.live().remove(&id);
-        }
+        });
     }
     Ok(id)
 }
