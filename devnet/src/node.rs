@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use jsonrpsee::server::{Server, ServerHandle};
+use jsonrpsee::core::id_providers::RandomStringIdProvider;
+use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use tokio::sync::broadcast;
 
 use crate::chain::{Chain, Header};
@@ -110,6 +111,14 @@ impl Node {
     }
 }
 
+/// The RPC server's configuration: subscription ids are random strings, as a node hands
+/// them out (subxt's chain-head backend needs a string `chainHead_v1_follow` id).
+fn server_config() -> ServerConfig {
+    ServerConfig::builder()
+        .set_id_provider(RandomStringIdProvider::new(16))
+        .build()
+}
+
 /// Why the devnet could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DevnetError {
@@ -150,6 +159,7 @@ impl DevnetHandle {
             reason,
         };
         let server = Server::builder()
+            .set_config(server_config())
             .build(self.addr)
             .await
             .map_err(|e| listen_error(e.to_string()))?;
@@ -175,6 +185,7 @@ pub async fn start(config: DevnetConfig) -> Result<DevnetHandle, DevnetError> {
         reason,
     };
     let server = Server::builder()
+        .set_config(server_config())
         .build(("127.0.0.1", config.port))
         .await
         .map_err(|e| listen_error(e.to_string()))?;

@@ -342,6 +342,41 @@ fn exercise(method: &str, head: &str, extrinsics: &mut Vec<String>) -> Option<Ex
         "author_unwatchExtrinsic" => {
             Unsubscribe("author_submitAndWatchExtrinsic", vec![extrinsic()])
         }
+        "chainSpec_v1_chainName" | "chainSpec_v1_genesisHash" | "chainSpec_v1_properties" => {
+            Call(vec![])
+        }
+        "chainHead_v1_follow" => Subscribe(vec![json!(true)], "chainHead_v1_unfollow"),
+        "chainHead_v1_unfollow" => Unsubscribe("chainHead_v1_follow", vec![json!(true)]),
+        // Operations on a subscription that is not (or no longer) there: `null` headers,
+        // `limitReached` operations, and nothing to continue, stop or unpin.
+        "chainHead_v1_header" | "chainHead_v1_body" | "chainHead_v1_unpin" => {
+            Call(vec![json!("gone"), json!(head)])
+        }
+        "chainHead_v1_call" => Call(vec![
+            json!("gone"),
+            json!(head),
+            json!("Core_version"),
+            json!("0x"),
+        ]),
+        "chainHead_v1_storage" => Call(vec![
+            json!("gone"),
+            json!(head),
+            json!([{ "key": number_key, "type": "value" }]),
+        ]),
+        "chainHead_v1_continue" | "chainHead_v1_stopOperation" => {
+            Call(vec![json!("gone"), json!("1")])
+        }
+        // Refused transactions (the registrations would fill the block the sweep's pool
+        // goes into): a broadcast still answers an operation id, live until stopped (ids
+        // count from 1), and a watch reports `invalid`.
+        "transaction_v1_broadcast" => Call(vec![json!("0x00")]),
+        "transaction_v1_stop" => Call(vec![json!("broadcast-1")]),
+        "transactionWatch_v1_submitAndWatch" => {
+            Subscribe(vec![json!("0x00")], "transactionWatch_v1_unwatch")
+        }
+        "transactionWatch_v1_unwatch" => {
+            Unsubscribe("transactionWatch_v1_submitAndWatch", vec![extrinsic()])
+        }
         other => {
             let (_, method) = ALIASES.iter().find(|(alias, _)| *alias == other)?;
             return exercise(method, head, extrinsics);

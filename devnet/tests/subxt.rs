@@ -1,4 +1,5 @@
-//! An unmodified subxt client against the devnet over a real websocket: it reads the
+//! An unmodified subxt client against the devnet over a real websocket, with its legacy
+//! backend and with its chain-head (new JSON-RPC spec) backend: it reads the
 //! difficulty, a seal is mined with regpow's CPU backend, `pow_register` is signed by a dev
 //! coldkey with subxt's own transaction extensions and watched to finality; the events and
 //! storage are decoded by subxt against the real runtime-475 metadata.
@@ -7,20 +8,27 @@
 //! forced into a block, failing at dispatch with its exact error name; bad extrinsics
 //! answered with RPC errors while blocks keep coming.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jsonrpsee::core::client::ClientT;
+use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT, SubscriptionKind};
 use jsonrpsee::rpc_params;
+use jsonrpsee::types::SubscriptionId;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use parity_scale_codec::{Compact, Decode, Encode};
+use regpow_devnet::config::StatePruning;
 use regpow_devnet::extrinsic::{Decoded, SignedExtrinsic};
 use regpow_devnet::pow::PowRegister;
 use regpow_devnet::{start, DevnetConfig, DevnetHandle, SubnetConfig};
 use regpow_solver::cpu::CpuBackend;
 use regpow_solver::search::solve;
 use regpow_solver::{reference_seal, Challenge, Difficulty, Job, NonceRange, PublicKey};
+use serde_json::{json, Value};
+use subxt::backend::{ChainHeadBackend, LegacyBackend};
 use subxt::config::SubstrateExtrinsicParamsBuilder as Params;
 use subxt::dynamic;
+use subxt::ext::futures::StreamExt;
+use subxt::rpcs::client::{RawRpcFuture, RawRpcSubscription, RawValue, RpcClient, RpcClientT};
 use subxt::{OnlineClient, SubstrateConfig};
 use subxt_signer::sr25519::{dev, Keypair};
 
@@ -120,9 +128,9 @@ async fn uid_of(api: &Client, netuid: u16, hotkey: [u8; 32]) -> Option<u16> {
         .map(|v| v.decode().unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn subxt_registers_a_hotkey_with_a_mined_seal() {
-    let devnet = start(DevnetConfig {
+/// A devnet producing a block every 300 ms with PoW subnet 1 at difficulty 20,000.
+async fn timed_devnet() -> DevnetHandle {
+    start(DevnetConfig {
         block_time: Duration::from_millis(300),
         subnets: vec![SubnetConfig {
             difficulty: 20_000,
@@ -131,12 +139,16 @@ async fn subxt_registers_a_hotkey_with_a_mined_seal() {
         ..DevnetConfig::default()
     })
     .await
-    .unwrap();
-    let api = Client::from_insecure_url(&devnet.url).await.unwrap();
+    .unwrap()
+}
+
+/// Reads the difficulty, mines a seal for Charlie's hotkey, has Alice sign `pow_register`
+/// and watch it to finality, then checks the event, `Uids` and the difficulty's rise.
+async fn register_charlie(api: &Client) {
     let coldkey = dev::alice();
     let hotkey = dev::charlie().public_key().0;
 
-    let difficulty = effective_difficulty(&api, 1).await;
+    let difficulty = effective_difficulty(api, 1).await;
     assert!(difficulty.get() <= 20_000 && difficulty.get() > 19_000);
     let at = api.at_current_block().await.unwrap();
     let call = mine(
@@ -163,14 +175,103 @@ async fn subxt_registers_a_hotkey_with_a_mined_seal() {
         .map(|e| Decode::decode(&mut e.field_bytes()).unwrap())
         .collect();
     assert_eq!(registered, vec![(1, 0, hotkey)]);
-    assert_eq!(uid_of(&api, 1, hotkey).await, Some(0));
+    assert_eq!(uid_of(api, 1, hotkey).await, Some(0));
 
     // The difficulty rose by BurnIncreaseMult (1.26) after the registration.
-    let after = effective_difficulty(&api, 1).await.get();
+    let after = effective_difficulty(api, 1).await.get();
     assert!(
         after > 24_000 && after <= 25_200,
         "difficulty after one registration: {after}"
     );
+}
+
+/// A subxt client on its legacy backend (`chain_*`, `state_*`, `author_*`). subxt's default
+/// (combined) backend prefers `chainHead_v1`, whose finalized head follows the blocks
+/// asynchronously; tests that produce blocks themselves and read the head right after need
+/// the legacy backend's synchronous `chain_getFinalizedHead`.
+async fn legacy_client(url: &str) -> Client {
+    let rpc = RpcClient::from_insecure_url(url).await.unwrap();
+    let backend = LegacyBackend::<SubstrateConfig>::builder().build(rpc);
+    Client::from_backend(Arc::new(backend)).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subxt_registers_a_hotkey_with_a_mined_seal() {
+    let devnet = timed_devnet().await;
+    let api = legacy_client(&devnet.url).await;
+    register_charlie(&api).await;
+    devnet.stop().await;
+}
+
+/// A jsonrpsee websocket client for subxt that records the methods subxt calls.
+struct Recording {
+    inner: WsClient,
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl RpcClientT for Recording {
+    fn request_raw<'a>(
+        &'a self,
+        method: &'a str,
+        params: Option<Box<RawValue>>,
+    ) -> RawRpcFuture<'a, Box<RawValue>> {
+        self.calls.lock().unwrap().push(method.to_string());
+        self.inner.request_raw(method, params)
+    }
+
+    fn subscribe_raw<'a>(
+        &'a self,
+        sub: &'a str,
+        params: Option<Box<RawValue>>,
+        unsub: &'a str,
+    ) -> RawRpcFuture<'a, RawRpcSubscription> {
+        self.calls.lock().unwrap().push(sub.to_string());
+        self.inner.subscribe_raw(sub, params, unsub)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subxt_registers_through_the_chain_head_backend() {
+    let devnet = timed_devnet().await;
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let ws = WsClientBuilder::default().build(&devnet.url).await.unwrap();
+    let rpc = RpcClient::new(Recording {
+        inner: ws,
+        calls: calls.clone(),
+    });
+    let (backend, mut driver) = ChainHeadBackend::<SubstrateConfig>::builder().build(rpc);
+    let driver = tokio::spawn(async move {
+        while let Some(step) = driver.next().await {
+            if let Err(e) = step {
+                eprintln!("chain-head driver: {e}");
+            }
+        }
+    });
+    let api = Client::from_backend(Arc::new(backend)).await.unwrap();
+    register_charlie(&api).await;
+
+    let mut called = calls.lock().unwrap().clone();
+    called.sort();
+    called.dedup();
+    eprintln!("subxt's chain-head backend called: {called:?}");
+    for method in [
+        "chainHead_v1_follow",
+        "chainHead_v1_header",
+        "chainHead_v1_storage",
+        "chainHead_v1_call",
+        "chainSpec_v1_genesisHash",
+        "transactionWatch_v1_submitAndWatch",
+    ] {
+        assert!(called.iter().any(|c| c == method), "{method} in {called:?}");
+    }
+    let legacy = ["chain_", "state_", "author_", "system_"];
+    assert!(
+        !called
+            .iter()
+            .any(|c| legacy.iter().any(|l| c.starts_with(l))),
+        "only the new spec's methods: {called:?}"
+    );
+    driver.abort();
     devnet.stop().await;
 }
 
@@ -197,7 +298,7 @@ async fn manual_devnet() -> (DevnetHandle, Client, WsClient) {
     for _ in 0..8 {
         devnet.node.produce_block();
     }
-    let api = Client::from_insecure_url(&devnet.url).await.unwrap();
+    let api = legacy_client(&devnet.url).await;
     let rpc = WsClientBuilder::default().build(&devnet.url).await.unwrap();
     (devnet, api, rpc)
 }
@@ -687,4 +788,335 @@ fn dev_accounts_are_substrates() {
         assert_eq!(dev_account(name), Some(pair.public_key().0), "{name}");
     }
     assert_eq!(dev_account("Mallory"), None);
+}
+
+/// The next notification of a jsonrpsee subscription (within 10 s).
+async fn next_event(sub: &mut Subscription<Value>) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("an event within 10 s")
+        .expect("the subscription is open")
+        .unwrap()
+}
+
+/// A jsonrpsee call's error code.
+fn code_of<T: std::fmt::Debug>(result: Result<T, jsonrpsee::core::client::Error>) -> i32 {
+    match result {
+        Err(jsonrpsee::core::client::Error::Call(object)) => object.code(),
+        other => panic!("expected a call error, got {other:?}"),
+    }
+}
+
+/// The events names of a run of follow notifications.
+async fn event_names(sub: &mut Subscription<Value>, count: usize) -> (Vec<String>, Vec<Value>) {
+    let mut events = Vec::new();
+    for _ in 0..count {
+        events.push(next_event(sub).await);
+    }
+    let names = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    (names, events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_head_follow_announces_pins_reads_and_unpins() {
+    let devnet = start(DevnetConfig {
+        block_time: Duration::from_secs(3600),
+        state_pruning: StatePruning::Keep(2),
+        ..DevnetConfig::default()
+    })
+    .await
+    .unwrap();
+    for _ in 0..8 {
+        devnet.node.produce_block();
+    }
+    let rpc = WsClientBuilder::default().build(&devnet.url).await.unwrap();
+    let genesis: String = rpc
+        .request("chainSpec_v1_genesisHash", rpc_params![])
+        .await
+        .unwrap();
+    let block_zero: String = rpc
+        .request("chain_getBlockHash", rpc_params![0])
+        .await
+        .unwrap();
+    assert_eq!(genesis, block_zero);
+    let name: String = rpc
+        .request("chainSpec_v1_chainName", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(name, "regpow devnet");
+    let properties: Value = rpc
+        .request("chainSpec_v1_properties", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(properties["ss58Format"], 42);
+
+    let mut follow: Subscription<Value> = rpc
+        .subscribe(
+            "chainHead_v1_follow",
+            rpc_params![true],
+            "chainHead_v1_unfollow",
+        )
+        .await
+        .unwrap();
+    let SubscriptionKind::Subscription(SubscriptionId::Str(id)) = follow.kind().clone() else {
+        panic!("a string subscription id");
+    };
+    let id = id.to_string();
+    let first = devnet.node.lock().chain.head().hash;
+    let init = next_event(&mut follow).await;
+    assert_eq!(init["event"], "initialized");
+    assert_eq!(init["finalizedBlockHashes"], json!([hex(&first)]));
+    let spec = &init["finalizedBlockRuntime"]["spec"];
+    assert_eq!(init["finalizedBlockRuntime"]["type"], "valid");
+    assert_eq!(
+        (spec["specName"].as_str(), spec["specVersion"].as_u64()),
+        (Some("node-subtensor"), Some(475))
+    );
+    assert_eq!(
+        spec["apis"]["0xd2bc9897eed08f15"], 3,
+        "TaggedTransactionQueue v3"
+    );
+
+    let new = devnet.node.produce_block().hash;
+    let (names, events) = event_names(&mut follow, 3).await;
+    assert_eq!(names, ["newBlock", "bestBlockChanged", "finalized"]);
+    assert_eq!(events[0]["blockHash"], hex(&new));
+    assert_eq!(events[0]["parentBlockHash"], hex(&first));
+    assert_eq!(events[0]["newRuntime"], Value::Null);
+    assert_eq!(events[1]["bestBlockHash"], hex(&new));
+    assert_eq!(events[2]["finalizedBlockHashes"], json!([hex(&new)]));
+    assert_eq!(events[2]["prunedBlockHashes"], json!([]));
+
+    let header: String = rpc
+        .request("chainHead_v1_header", rpc_params![&id, hex(&new)])
+        .await
+        .unwrap();
+    let expected = devnet.node.lock().chain.head().header.encode();
+    assert_eq!(header, hex(&expected));
+
+    // Storage at the new block: a value, then System::BlockHash's 9 entries (blocks 0..=8)
+    // five at a time, with a pause for chainHead_v1_continue.
+    let number_key = regpow_devnet::storage::item_prefix("System", "Number");
+    let hashes_prefix = regpow_devnet::storage::item_prefix("System", "BlockHash");
+    let started: Value = rpc
+        .request(
+            "chainHead_v1_storage",
+            rpc_params![
+                &id,
+                hex(&new),
+                json!([
+                    { "key": hex(&number_key), "type": "value" },
+                    { "key": hex(&hashes_prefix), "type": "descendantsValues" },
+                ]),
+                Value::Null
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(started["result"], "started");
+    assert_eq!(started["discardedItems"], 0);
+    let operation = started["operationId"].as_str().unwrap().to_string();
+    let (names, events) = event_names(&mut follow, 3).await;
+    assert_eq!(
+        names,
+        [
+            "operationStorageItems",
+            "operationStorageItems",
+            "operationWaitingForContinue"
+        ]
+    );
+    assert!(events
+        .iter()
+        .all(|e| e["operationId"] == operation.as_str()));
+    assert_eq!(
+        events[0]["items"],
+        json!([{ "key": hex(&number_key), "value": hex(&9u32.encode()) }])
+    );
+    assert_eq!(events[1]["items"].as_array().unwrap().len(), 5);
+    let () = rpc
+        .request("chainHead_v1_continue", rpc_params![&id, &operation])
+        .await
+        .unwrap();
+    let (names, events) = event_names(&mut follow, 2).await;
+    assert_eq!(names, ["operationStorageItems", "operationStorageDone"]);
+    assert_eq!(events[0]["items"].as_array().unwrap().len(), 4);
+
+    // Body and a runtime call at the pinned block.
+    let started: Value = rpc
+        .request("chainHead_v1_body", rpc_params![&id, hex(&new)])
+        .await
+        .unwrap();
+    let body = next_event(&mut follow).await;
+    assert_eq!(body["event"], "operationBodyDone");
+    assert_eq!(body["operationId"], started["operationId"]);
+    assert_eq!(body["value"], json!([]));
+    let started: Value = rpc
+        .request(
+            "chainHead_v1_call",
+            rpc_params![&id, hex(&new), "Metadata_metadata_versions", "0x"],
+        )
+        .await
+        .unwrap();
+    let called = next_event(&mut follow).await;
+    assert_eq!(called["event"], "operationCallDone");
+    assert_eq!(called["operationId"], started["operationId"]);
+    assert_eq!(called["output"], hex(&vec![14u32].encode()));
+
+    // The first block stays readable while pinned, after the chain pruned its state.
+    for _ in 0..3 {
+        devnet.node.produce_block();
+    }
+    event_names(&mut follow, 9).await;
+    assert!(devnet.node.lock().chain.state_at(&first).is_err(), "pruned");
+    let started: Value = rpc
+        .request(
+            "chainHead_v1_storage",
+            rpc_params![
+                &id,
+                hex(&first),
+                json!([{ "key": hex(&number_key), "type": "hash" }])
+            ],
+        )
+        .await
+        .unwrap();
+    let (names, events) = event_names(&mut follow, 2).await;
+    assert_eq!(names, ["operationStorageItems", "operationStorageDone"]);
+    assert_eq!(events[0]["operationId"], started["operationId"]);
+    let hash = sp_crypto_hashing::blake2_256(&8u32.encode());
+    assert_eq!(events[0]["items"][0]["hash"], hex(&hash));
+
+    // Unpinning: once, then the block is unknown to the subscription; duplicates refused.
+    let () = rpc
+        .request("chainHead_v1_unpin", rpc_params![&id, hex(&first)])
+        .await
+        .unwrap();
+    let header = rpc
+        .request::<Option<String>, _>("chainHead_v1_header", rpc_params![&id, hex(&first)])
+        .await;
+    assert_eq!(code_of(header), -32801);
+    let again = rpc
+        .request::<(), _>("chainHead_v1_unpin", rpc_params![&id, json!([hex(&first)])])
+        .await;
+    assert_eq!(code_of(again), -32801);
+    let twice = rpc
+        .request::<(), _>(
+            "chainHead_v1_unpin",
+            rpc_params![&id, json!([hex(&new), hex(&new)])],
+        )
+        .await;
+    assert_eq!(code_of(twice), -32804);
+    let () = rpc
+        .request("chainHead_v1_unpin", rpc_params![&id, json!([hex(&new)])])
+        .await
+        .unwrap();
+
+    // An unknown subscription: header null, operations limitReached.
+    let none: Option<String> = rpc
+        .request("chainHead_v1_header", rpc_params!["nope", hex(&new)])
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+    let limited: Value = rpc
+        .request("chainHead_v1_body", rpc_params!["nope", hex(&new)])
+        .await
+        .unwrap();
+    assert_eq!(limited, json!({ "result": "limitReached" }));
+
+    // Without the runtime, calls are refused.
+    let mut bare: Subscription<Value> = rpc
+        .subscribe(
+            "chainHead_v1_follow",
+            rpc_params![false],
+            "chainHead_v1_unfollow",
+        )
+        .await
+        .unwrap();
+    let SubscriptionKind::Subscription(SubscriptionId::Str(bare_id)) = bare.kind().clone() else {
+        panic!("a string subscription id");
+    };
+    let init = next_event(&mut bare).await;
+    assert!(init.get("finalizedBlockRuntime").is_none());
+    let head = init["finalizedBlockHashes"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = rpc
+        .request::<Value, _>(
+            "chainHead_v1_call",
+            rpc_params![bare_id.to_string(), head, "Core_version", "0x"],
+        )
+        .await;
+    assert_eq!(code_of(refused), -32802);
+    devnet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_watch_v1_sees_the_registration_included_and_finalized() {
+    let (devnet, api, rpc) = manual_devnet().await;
+    let alice = dev::alice();
+    let at = api.at_current_block().await.unwrap();
+    let hotkey = dev::ferdie().public_key().0;
+    let call = mine(
+        1,
+        at.block_number(),
+        at.block_hash().0,
+        hotkey,
+        alice.public_key().0,
+        Difficulty::new(64).unwrap(),
+    );
+    let bytes = signed(&api, &call, &alice, 0).await;
+    let mut watch: Subscription<Value> = rpc
+        .subscribe(
+            "transactionWatch_v1_submitAndWatch",
+            rpc_params![hex(&bytes)],
+            "transactionWatch_v1_unwatch",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        next_event(&mut watch).await,
+        json!({ "event": "validated" })
+    );
+    let block = hex(&devnet.node.produce_block().hash);
+    let at_block = json!({ "hash": block, "index": "0" });
+    assert_eq!(
+        next_event(&mut watch).await,
+        json!({ "event": "bestChainBlockIncluded", "block": at_block })
+    );
+    assert_eq!(
+        next_event(&mut watch).await,
+        json!({ "event": "finalized", "block": at_block })
+    );
+    assert_eq!(uid_of(&api, 1, hotkey).await, Some(0));
+
+    // The same transaction again: its nonce is used, so it is invalid.
+    let mut again: Subscription<Value> = rpc
+        .subscribe(
+            "transactionWatch_v1_submitAndWatch",
+            rpc_params![hex(&bytes)],
+            "transactionWatch_v1_unwatch",
+        )
+        .await
+        .unwrap();
+    let refused = next_event(&mut again).await;
+    assert_eq!(refused["event"], "invalid", "{refused}");
+
+    // transaction_v1: an operation id (live even for a refused transaction, as a node's
+    // retrying broadcast), stoppable once.
+    let operation: String = rpc
+        .request("transaction_v1_broadcast", rpc_params![hex(&bytes)])
+        .await
+        .unwrap();
+    let () = rpc
+        .request("transaction_v1_stop", rpc_params![&operation])
+        .await
+        .unwrap();
+    let stop = rpc
+        .request::<(), _>("transaction_v1_stop", rpc_params![&operation])
+        .await;
+    assert_eq!(code_of(stop), -32602, "already stopped");
+    devnet.stop().await;
 }

@@ -10,15 +10,21 @@
 //! - [`runtime`]: the runtime APIs `state_call` answers.
 //! - [`author`]: `author_*` (submission, watching, the pool).
 //! - [`payment`]: `payment_queryInfo` and `payment_queryFeeDetails`.
+//! - [`chain_head`]: `chainHead_v1_*` (the new spec's follow subscription and operations).
+//! - [`chain_spec`]: `chainSpec_v1_*` (name, genesis hash, properties).
+//! - [`transaction`]: `transaction_v1_*` and `transactionWatch_v1_*`.
 //!
 //! `rpc_methods` lists exactly what the module serves.
 
 pub mod author;
 pub mod chain;
+pub mod chain_head;
+pub mod chain_spec;
 pub mod payment;
 pub mod runtime;
 pub mod state;
 pub mod system;
+pub mod transaction;
 
 use std::sync::Arc;
 
@@ -131,6 +137,9 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, RegisterMethodErr
     state::register(&mut m)?;
     author::register(&mut m)?;
     payment::register(&mut m)?;
+    chain_head::register(&mut m)?;
+    chain_spec::register(&mut m)?;
+    transaction::register(&mut m)?;
     let mut methods: Vec<String> = m.method_names().map(str::to_string).collect();
     methods.push("rpc_methods".into());
     methods.sort();

@@ -1,0 +1,206 @@
+//! `transaction_v1_*` and `transactionWatch_v1_*` of the new JSON-RPC spec: submission
+//! through the same pool admission as `author_submitExtrinsic` (see [`super::author`]).
+//!
+//! - `transaction_v1_broadcast` pools the transaction and answers an operation id, live
+//!   until the transaction is finalized or dropped, or `transaction_v1_stop` ends it. A
+//!   refused transaction still gets an id (the spec's broadcast reports nothing back), live
+//!   until stopped, as a node's broadcast retries until stopped.
+//! - `transactionWatch_v1_submitAndWatch` reports `validated`, then
+//!   `bestChainBlockIncluded` and `finalized` with the block's hash and the extrinsic's
+//!   index (as a string), or `invalid` / `dropped` / `error`. The devnet has no peers, so
+//!   it never reports `broadcasted` (the v1 spec dropped it from this subscription too).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use jsonrpsee::core::RegisterMethodError;
+use jsonrpsee::types::Params;
+use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionSink};
+use serde_json::{json, Value};
+use sp_crypto_hashing::blake2_256;
+use tokio::sync::mpsc;
+
+use super::author::submit;
+use super::{error, notify, RpcResult, INVALID_PARAMS};
+use crate::chain::hex32;
+use crate::node::{Ledger, Node};
+use crate::pool::{SubmitError, TxStatus};
+
+/// Broadcasts under way, by operation id.
+#[derive(Clone, Default)]
+struct Broadcasts {
+    live: Arc<Mutex<HashSet<String>>>,
+    next: Arc<Mutex<u64>>,
+}
+
+impl Broadcasts {
+    fn live(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh operation id, marked live.
+    fn start(&self) -> String {
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        *next += 1;
+        let id = format!("broadcast-{next}");
+        self.live().insert(id.clone());
+        id
+    }
+}
+
+/// `{hash, index}` of the block that included the transaction `tx`, the index as a string;
+/// `None` when that block is no longer in the chain (re-organised away).
+fn included(node: &Node, block: &[u8; 32], tx: &[u8; 32]) -> Option<Value> {
+    let ledger = node.lock();
+    let found = ledger.chain.block_by_hash(block)?;
+    let index = found.extrinsics.iter().position(|x| &blake2_256(x) == tx)?;
+    Some(json!({ "hash": hex32(block), "index": index.to_string() }))
+}
+
+/// The watch event for one pool status.
+fn watch_event(node: &Node, tx: &[u8; 32], status: &TxStatus) -> Value {
+    match status {
+        TxStatus::Ready => json!({ "event": "validated" }),
+        TxStatus::InBlock(block) => {
+            json!({ "event": "bestChainBlockIncluded", "block": included(node, block, tx) })
+        }
+        TxStatus::Finalized(block) => match included(node, block, tx) {
+            Some(at) => json!({ "event": "finalized", "block": at }),
+            None => json!({ "event": "dropped", "error": "The block was re-organised away" }),
+        },
+        TxStatus::Invalid => json!({
+            "event": "invalid",
+            "error": "Transaction is no longer valid (or was removed from the pool)",
+        }),
+    }
+}
+
+/// The watch event for a submission the pool refused.
+fn refusal_event(e: &SubmitError) -> Value {
+    let (message, data) = e.message_and_data();
+    let error = data.map_or(message.clone(), |d| format!("{message}: {d}"));
+    match e {
+        SubmitError::BadFormat(_) | SubmitError::Invalid(_) => {
+            json!({ "event": "invalid", "error": error })
+        }
+        SubmitError::AlreadyImported | SubmitError::TooLowPriority => {
+            json!({ "event": "dropped", "error": error })
+        }
+    }
+}
+
+/// Whether a watch ends with this event.
+fn is_final(event: &Value) -> bool {
+    matches!(
+        event["event"].as_str(),
+        Some("finalized" | "invalid" | "dropped" | "error")
+    )
+}
+
+/// Pools `bytes` as `author_submitAndWatchExtrinsic` does, keeping the pool's reason for
+/// a refusal (the watch reports it as an event rather than an RPC error).
+fn admit(
+    node: &Node,
+    bytes: &[u8],
+) -> Result<([u8; 32], mpsc::UnboundedReceiver<TxStatus>), SubmitError> {
+    let mut guard = node.lock();
+    let Ledger { chain, pool } = &mut *guard;
+    let (tx, updates) = pool.submit(chain, bytes, true)?;
+    Ok((tx, updates.expect("a watched submission has updates")))
+}
+
+/// Sends the watch events of one transaction until its last.
+async fn watch(
+    sink: &SubscriptionSink,
+    node: &Node,
+    tx: [u8; 32],
+    mut updates: mpsc::UnboundedReceiver<TxStatus>,
+) {
+    while let Some(status) = updates.recv().await {
+        let event = watch_event(node, &tx, &status);
+        if !notify(sink, &event).await || is_final(&event) {
+            return;
+        }
+    }
+}
+
+/// `transactionWatch_v1_submitAndWatch`.
+async fn submit_and_watch(
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    node: Arc<Node>,
+) {
+    let hex: String = match params.one() {
+        Ok(hex) => hex,
+        Err(e) => {
+            pending.reject(e).await;
+            return;
+        }
+    };
+    if let Err(e) = super::decode_hex(&hex) {
+        pending.reject(e).await;
+        return;
+    }
+    let bytes = super::decode_hex(&hex).unwrap_or_default();
+    let submitted = admit(&node, &bytes);
+    let Ok(sink) = pending.accept().await else {
+        return;
+    };
+    match submitted {
+        Ok((tx, updates)) => watch(&sink, &node, tx, updates).await,
+        Err(e) => {
+            notify(&sink, &refusal_event(&e)).await;
+        }
+    }
+}
+
+/// `transaction_v1_broadcast`: pools the transaction; the operation id stays live until
+/// it is finalized or dropped (a refused one: until stopped).
+fn broadcast(params: Params, node: &Arc<Node>, broadcasts: &Broadcasts) -> RpcResult<String> {
+    let hex: String = params.one()?;
+    super::decode_hex(&hex)?;
+    let id = broadcasts.start();
+    // Refused: a node's broadcast keeps retrying until stopped; the devnet's pool would
+    // refuse it again, so the operation simply stays live until `transaction_v1_stop`.
+    if let Ok((_, Some(mut updates))) = submit(node, &hex, true) {
+        let (id, broadcasts) = (id.clone(), broadcasts.clone());
+        tokio::spawn(async move {
+            while let Some(status) = updates.recv().await {
+                if matches!(status, TxStatus::Finalized(_) | TxStatus::Invalid) {
+                    break;
+                }
+            }
+            broadcasts.live().remove(&id);
+        });
+    }
+    Ok(id)
+}
+
+/// Registers the `transaction_v1_*` methods and the `transactionWatch_v1` subscription.
+pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError> {
+    let broadcasts = Broadcasts::default();
+    let b = broadcasts.clone();
+    m.register_method("transaction_v1_broadcast", move |params, node, _| {
+        broadcast(params, node, &b)
+    })?;
+    m.register_method(
+        "transaction_v1_stop",
+        move |params: Params, _, _| -> RpcResult<()> {
+            let id: String = params.one()?;
+            if broadcasts.live().remove(&id) {
+                Ok(())
+            } else {
+                Err(error(INVALID_PARAMS, "Invalid operation id"))
+            }
+        },
+    )?;
+    m.register_subscription(
+        "transactionWatch_v1_submitAndWatch",
+        "transactionWatch_v1_watchEvent",
+        "transactionWatch_v1_unwatch",
+        |params: Params, pending: PendingSubscriptionSink, node: Arc<Arc<Node>>, _| async move {
+            submit_and_watch(params, pending, (*node).clone()).await
+        },
+    )?;
+    Ok(())
+}
