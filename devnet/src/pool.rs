@@ -15,7 +15,7 @@ pub enum TxStatus {
     Ready,
     /// Included in the block with this hash.
     InBlock([u8; 32]),
-    /// That block is final (immediately, on the devnet).
+    /// That block is final (announced when the next block is built; see `Pool`).
     Finalized([u8; 32]),
     /// Left out of a block because it was no longer valid.
     Invalid,
@@ -78,6 +78,12 @@ struct Pooled {
 #[derive(Default)]
 pub struct Pool {
     ready: Vec<Pooled>,
+    /// Watchers of the transactions in the newest block, with its hash: they hear
+    /// `Finalized` when the next block is built. Blocks are final at once, but a node's
+    /// watchers hear `finalized` a while after `inBlock` (finality lags the best block), and
+    /// clients rely on that order: polkadot-js, handed both at once, only ever reports
+    /// `Finalized` and never `isInBlock`.
+    awaiting_finality: Vec<(mpsc::UnboundedSender<TxStatus>, [u8; 32])>,
 }
 
 impl Pool {
@@ -152,6 +158,12 @@ impl Pool {
 
     /// Hands every pooled transaction to block building and tells its watchers the outcome.
     pub fn build_block<'c>(&mut self, chain: &'c mut Chain) -> &'c crate::chain::Block {
+        for (watcher, hash) in std::mem::take(&mut self.awaiting_finality) {
+            // A block re-organised away (development only) is never announced final.
+            if chain.block_by_hash(&hash).is_some() {
+                let _ = watcher.send(TxStatus::Finalized(hash));
+            }
+        }
         let taken = std::mem::take(&mut self.ready);
         let (xts, watchers): (Vec<_>, Vec<_>) =
             taken.into_iter().map(|p| (p.xt, p.watchers)).unzip();
@@ -161,7 +173,7 @@ impl Pool {
                 match inclusion {
                     Inclusion::Included(_) => {
                         let _ = watcher.send(TxStatus::InBlock(block.hash));
-                        let _ = watcher.send(TxStatus::Finalized(block.hash));
+                        self.awaiting_finality.push((watcher, block.hash));
                     }
                     Inclusion::Dropped(_) => {
                         let _ = watcher.send(TxStatus::Invalid);

@@ -2,11 +2,13 @@
 //! not break it) over one websocket, for what registration needs: heads, the subnet's
 //! registration state, and submitting `pow_register`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use subxt::dynamic;
 use subxt::transactions::TransactionStatus;
 use subxt::utils::H256;
+
 use subxt::{OnlineClient, SubstrateConfig};
 
 use super::runtime::check_runtime;
@@ -282,7 +284,14 @@ impl ChainClient {
             .await
             .map_err(|_| no_answer())?
             .map_err(|e| unreachable(&e))?;
-        let api = tokio::time::timeout(RPC_TIMEOUT, Api::from_rpc_client(rpc.clone()))
+        // The legacy RPC backend, always: subxt's default picks the new spec's
+        // `chainHead_v1` / `transactionWatch_v1` wherever a node lists them (subtensor nodes
+        // do), and those answer a refused submission with free text only, where the legacy
+        // author API carries the pool's error code and data that `classify_refusal` reads.
+        // Every node serves the legacy methods, so one path is tested and used everywhere.
+        let backend =
+            subxt::backend::LegacyBackend::<SubstrateConfig>::builder().build(rpc.clone());
+        let api = tokio::time::timeout(RPC_TIMEOUT, Api::from_backend(Arc::new(backend)))
             .await
             .map_err(|_| no_answer())?
             .map_err(|e| unreachable(&e))?;
