@@ -134,6 +134,10 @@ pub struct DevnetArgs {
     /// TOML file with subnets, block time and port (see the README).
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
+    /// Blocks whose state is kept for queries, or `archive` for every block (default 256,
+    /// as a node); older blocks keep their headers and bodies.
+    #[arg(long, value_name = "N|archive", value_parser = parse_state_pruning)]
+    pub state_pruning: Option<regpow_devnet::config::StatePruning>,
 }
 
 /// What a seal is bound to.
@@ -308,6 +312,15 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 
 fn parse_network(s: &str) -> Result<Network, String> {
     Network::parse(s).map_err(|e| e.to_string())
+}
+
+/// `archive` or a number of blocks (at least 1).
+fn parse_state_pruning(s: &str) -> Result<regpow_devnet::config::StatePruning, String> {
+    s.parse().map_err(|e: regpow_devnet::config::ConfigError| {
+        e.to_string()
+            .trim_start_matches("devnet config: ")
+            .to_string()
+    })
 }
 
 /// A block time within the devnet's bounds (the same check as its config file's).

@@ -1,18 +1,20 @@
 //! Blocks: headers hashed with blake2-256 over their SCALE encoding, as Substrate does, each
-//! with the storage snapshot a client reads at that block.
+//! with the storage a client reads at that block, kept for the newest blocks only (state
+//! pruning, as a node prunes: see [`StatePruning`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use parity_scale_codec::{Compact, Encode};
 use sp_crypto_hashing::blake2_256;
 
 use crate::accounts::{AccountInfo, Accounts, RAO_PER_TAO};
-use crate::config::DevnetConfig;
+use crate::config::{DevnetConfig, StatePruning};
 use crate::events::{Event, EventRecord};
 use crate::extrinsic::{Call, Era, Implicit, SignedExtrinsic};
 use crate::node::{SPEC_VERSION, TRANSACTION_VERSION};
 use crate::pow::{u64f64_bits, AccountId, PowState, Subnet, WORK_WINDOW};
-use crate::storage::{snapshot, BlockState, StorageMap, BLOCK_HASH_COUNT};
+use crate::storage::{apply, snapshot, BlockState, StorageMap, BLOCK_HASH_COUNT};
 use crate::validity::{InvalidTransaction, ValidTransaction};
 
 /// A Substrate header (`sp_runtime::generic::Header<u32, BlakeTwo256>`).
@@ -72,10 +74,28 @@ pub struct Block {
     pub extrinsics: Vec<Vec<u8>>,
     /// Events its extrinsics deposited.
     pub events: Vec<EventRecord>,
-    /// Storage after the block.
-    pub storage: Arc<StorageMap>,
-    /// Registration state and accounts after the block (what a re-organisation returns to).
-    pub after: Arc<(PowState, Accounts)>,
+    /// The state after the block; `None` once pruned (header, body and events stay).
+    pub state: Option<Arc<StateAfter>>,
+}
+
+/// What a block leaves behind, kept while the block is within the pruning window.
+#[derive(Debug)]
+pub struct StateAfter {
+    /// The storage clients read at the block.
+    pub storage: StorageMap,
+    /// Registration state after the block (what a re-organisation returns to).
+    pub pow: PowState,
+    /// Accounts after the block.
+    pub accounts: Accounts,
+}
+
+/// Why state cannot be read at a block hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateUnavailable {
+    /// The chain has no block with this hash.
+    UnknownBlock,
+    /// The block is known but its state was pruned.
+    Discarded,
 }
 
 /// What block building did with one pooled transaction.
@@ -90,6 +110,10 @@ pub enum Inclusion {
 /// The chain: every block, the registration state and the accounts.
 pub struct Chain {
     blocks: Vec<Block>,
+    /// Block number by hash, for every block of the chain.
+    numbers: HashMap<[u8; 32], u32>,
+    /// How many blocks keep their state.
+    pruning: StatePruning,
     /// Registration state after the head.
     pub state: PowState,
     /// Accounts after the head.
@@ -137,6 +161,8 @@ impl Chain {
             .collect();
         let mut chain = Self {
             blocks: Vec::new(),
+            numbers: HashMap::new(),
+            pruning: config.state_pruning,
             state,
             accounts,
             forks: 0,
@@ -153,17 +179,22 @@ impl Chain {
     ) -> &Block {
         let number = self.blocks.len() as u32;
         let hashes: Vec<[u8; 32]> = self.blocks.iter().map(|b| b.hash).collect();
-        let storage = snapshot(&BlockState {
+        let fresh = snapshot(&BlockState {
             pow: &self.state,
             accounts: &self.accounts,
             events: &events,
             number,
             hashes: &hashes,
         });
+        let state_root = blake2_256(&fresh.iter().collect::<Vec<_>>().encode());
+        let storage = match self.blocks.last().and_then(|b| b.state.as_ref()) {
+            Some(parent) => apply(&parent.storage, fresh),
+            None => apply(&StorageMap::new(), fresh),
+        };
         let header = Header {
             parent_hash,
             number,
-            state_root: blake2_256(&storage.iter().collect::<Vec<_>>().encode()),
+            state_root,
             extrinsics_root: if self.forks == 0 {
                 blake2_256(&extrinsics.encode())
             } else {
@@ -176,10 +207,27 @@ impl Chain {
             hash,
             extrinsics,
             events,
-            storage: Arc::new(storage),
-            after: Arc::new((self.state.clone(), self.accounts.clone())),
+            state: Some(Arc::new(StateAfter {
+                storage,
+                pow: self.state.clone(),
+                accounts: self.accounts.clone(),
+            })),
         });
+        self.numbers.insert(hash, number);
+        self.prune();
         self.blocks.last().expect("just pushed")
+    }
+
+    /// Drops the state of the block that just left the pruning window (one per block, so
+    /// older ones are already gone).
+    fn prune(&mut self) {
+        let StatePruning::Keep(kept) = self.pruning else {
+            return;
+        };
+        let kept = kept.max(1) as usize;
+        if let Some(index) = self.blocks.len().checked_sub(kept + 1) {
+            self.blocks[index].state = None;
+        }
     }
 
     /// Builds the next block: per-block resets and difficulty decay first, then each pending
@@ -252,16 +300,24 @@ impl Chain {
     /// accounts return to that block's; the orphaned blocks' transactions are dropped, not
     /// returned to the pool). Returns the new head.
     pub fn reorg(&mut self, depth: usize) -> Result<&Block, String> {
-        if depth == 0 || depth >= self.blocks.len() {
+        let fork_point = self
+            .blocks
+            .len()
+            .checked_sub(depth + 1)
+            .filter(|_| depth > 0)
+            .map(|i| &self.blocks[i]);
+        let Some(after) = fork_point.and_then(|b| b.state.clone()) else {
             return Err(format!(
-                "a re-organisation of depth {depth} needs 1 ≤ depth < {} (blocks so far)",
-                self.blocks.len()
+                "a re-organisation of depth {depth} needs 1 ≤ depth < {} (blocks whose \
+                 state is kept)",
+                self.blocks.iter().filter(|b| b.state.is_some()).count()
             ));
+        };
+        for orphan in self.blocks.drain(self.blocks.len() - depth..) {
+            self.numbers.remove(&orphan.hash);
         }
-        self.blocks.truncate(self.blocks.len() - depth);
-        let (pow, accounts) = (*self.head().after).clone();
-        self.state = pow;
-        self.accounts = accounts;
+        self.state = after.pow.clone();
+        self.accounts = after.accounts.clone();
         self.forks += 1;
         for _ in 0..=depth {
             self.produce_block(Vec::new());
@@ -376,7 +432,31 @@ impl Chain {
 
     /// The block with this hash, if any.
     pub fn block_by_hash(&self, hash: &[u8; 32]) -> Option<&Block> {
-        self.blocks.iter().rev().find(|b| &b.hash == hash)
+        self.numbers
+            .get(hash)
+            .and_then(|&n| self.block(u64::from(n)))
+    }
+
+    /// The state after the block with this hash, unless the block is unknown or its state
+    /// was pruned.
+    pub fn state_at(&self, hash: &[u8; 32]) -> Result<&StateAfter, StateUnavailable> {
+        let block = self
+            .block_by_hash(hash)
+            .ok_or(StateUnavailable::UnknownBlock)?;
+        block.state.as_deref().ok_or(StateUnavailable::Discarded)
+    }
+
+    /// The state after the head (never pruned).
+    pub fn head_state(&self) -> &StateAfter {
+        self.head()
+            .state
+            .as_deref()
+            .expect("the head keeps its state")
+    }
+
+    /// How many blocks keep their state.
+    pub fn pruning(&self) -> StatePruning {
+        self.pruning
     }
 
     /// Hash of block `number`, for the seal check.

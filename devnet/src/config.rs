@@ -5,6 +5,7 @@
 //! port = 0                      # 0 = pick a free port
 //! dev_accounts = ["Alice", "Bob"]   # funded at genesis (default: Alice … Ferdie)
 //! dev_balance_tao = 1000000
+//! state_pruning = 256            # blocks whose state is kept, or "archive"
 //!
 //! [[subnet]]
 //! netuid = 1
@@ -137,6 +138,53 @@ pub struct DevnetConfig {
     pub dev_accounts: Vec<String>,
     /// Free balance of each funded development account, in TAO.
     pub dev_balance_tao: u64,
+    /// How many of the newest blocks keep their state (queries at older blocks get the
+    /// node's "State already discarded" error).
+    pub state_pruning: StatePruning,
+}
+
+/// State pruning, as a node's `--state-pruning` sets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatePruning {
+    /// Keep the state of every block (`archive`).
+    Archive,
+    /// Keep the state of the newest N blocks (N ≥ 1; a node's default is 256).
+    Keep(u32),
+}
+
+impl Default for StatePruning {
+    /// 256 blocks, a node's default.
+    fn default() -> Self {
+        StatePruning::Keep(256)
+    }
+}
+
+impl fmt::Display for StatePruning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatePruning::Archive => f.write_str("archive"),
+            StatePruning::Keep(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl std::str::FromStr for StatePruning {
+    type Err = ConfigError;
+
+    /// `archive` or a number of blocks from 1 to 4294967295.
+    fn from_str(text: &str) -> Result<Self, ConfigError> {
+        let text = text.trim();
+        if text == "archive" {
+            return Ok(StatePruning::Archive);
+        }
+        match text.replace('_', "").parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(StatePruning::Keep(n)),
+            _ => Err(ConfigError::Invalid(format!(
+                "state pruning must be 'archive' or a number of blocks from 1 to 4294967295, \
+                 got '{text}'"
+            ))),
+        }
+    }
 }
 
 impl Default for DevnetConfig {
@@ -149,6 +197,7 @@ impl Default for DevnetConfig {
             subnets: vec![SubnetConfig::new(1, true), SubnetConfig::new(2, false)],
             dev_accounts: DEV_ACCOUNTS.iter().map(|(n, _)| n.to_string()).collect(),
             dev_balance_tao: 1_000_000,
+            state_pruning: StatePruning::default(),
         }
     }
 }
@@ -163,6 +212,7 @@ struct FileConfig {
     dev_accounts: Option<Vec<String>>,
     #[serde(default, deserialize_with = "some_big_u64")]
     dev_balance_tao: Option<u64>,
+    state_pruning: Option<toml::Value>,
 }
 
 /// A u64 from a TOML integer (i64) or a string of decimal digits (underscores allowed), so
@@ -229,6 +279,17 @@ impl DevnetConfig {
         if let Some(balance) = file.dev_balance_tao {
             config.dev_balance_tao = balance;
         }
+        if let Some(pruning) = file.state_pruning {
+            let text = match pruning {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            config.state_pruning = text.parse().map_err(|e| match e {
+                ConfigError::Invalid(why) | ConfigError::Parse(why) => {
+                    ConfigError::Invalid(format!("state_pruning: {why}"))
+                }
+            })?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -246,6 +307,11 @@ impl DevnetConfig {
             return Err(ConfigError::Invalid(format!(
                 "dev account '{unknown}' is not one of Alice, Bob, Charlie, Dave, Eve, Ferdie"
             )));
+        }
+        if self.state_pruning == StatePruning::Keep(0) {
+            return Err(ConfigError::Invalid(
+                "state_pruning: keep the state of at least 1 block".into(),
+            ));
         }
         check_block_time(self.block_time).map_err(|why| {
             ConfigError::Invalid(format!(

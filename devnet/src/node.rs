@@ -34,6 +34,8 @@ pub struct Ledger {
 /// A block just produced, as announced to subscribers and the CLI's log.
 #[derive(Clone, Debug)]
 pub struct Imported {
+    /// Its hash.
+    pub hash: [u8; 32],
     /// Its header (finality is immediate: it is also the finalized head).
     pub header: Header,
     /// The events its extrinsics deposited.
@@ -79,6 +81,7 @@ impl Node {
             let Ledger { chain, pool } = &mut *guard;
             let block = pool.build_block(chain);
             Imported {
+                hash: block.hash,
                 header: block.header.clone(),
                 events: block.events.clone(),
             }
@@ -97,6 +100,7 @@ impl Node {
             let mut guard = self.lock();
             let block = guard.chain.reorg(depth)?;
             Imported {
+                hash: block.hash,
                 header: block.header.clone(),
                 events: block.events.clone(),
             }

@@ -132,6 +132,24 @@ impl Pool {
         self.ready.iter().map(|p| p.xt.bytes.clone()).collect()
     }
 
+    /// Removes the pooled transactions with these hashes (`author_removeExtrinsic`); their
+    /// watchers hear `Invalid`. Returns the hashes removed.
+    pub fn remove(&mut self, hashes: &[[u8; 32]]) -> Vec<[u8; 32]> {
+        let (removed, kept): (Vec<Pooled>, Vec<Pooled>) = std::mem::take(&mut self.ready)
+            .into_iter()
+            .partition(|p| hashes.contains(&p.xt.hash));
+        self.ready = kept;
+        removed
+            .into_iter()
+            .map(|p| {
+                for watcher in p.watchers {
+                    let _ = watcher.send(TxStatus::Invalid);
+                }
+                p.xt.hash
+            })
+            .collect()
+    }
+
     /// Hands every pooled transaction to block building and tells its watchers the outcome.
     pub fn build_block<'c>(&mut self, chain: &'c mut Chain) -> &'c crate::chain::Block {
         let taken = std::mem::take(&mut self.ready);

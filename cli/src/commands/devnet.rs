@@ -1,5 +1,6 @@
 //! `regpow devnet`: a local chain for rehearsing registrations, until Ctrl-C.
 
+use regpow_devnet::config::StatePruning;
 use regpow_devnet::events::Event;
 use regpow_devnet::node::Imported;
 use regpow_devnet::{start, DevnetConfig};
@@ -27,6 +28,9 @@ pub fn run(args: &DevnetArgs, json: bool) -> anyhow::Result<()> {
     }
     if let Some(block_time) = args.block_time {
         config.block_time = block_time;
+    }
+    if let Some(pruning) = args.state_pruning {
+        config.state_pruning = pruning;
     }
     config
         .validate()
@@ -57,9 +61,13 @@ async fn serve(config: DevnetConfig, json: bool) -> anyhow::Result<()> {
         })
         .collect();
     err!(
-        "devnet: blocks every {}, subnets {}; Ctrl-C stops",
+        "devnet: blocks every {}, subnets {}, state kept for {}; Ctrl-C stops",
         humantime::format_duration(config.block_time),
-        subnets.join(", ")
+        subnets.join(", "),
+        match config.state_pruning {
+            StatePruning::Archive => "every block (archive)".to_string(),
+            StatePruning::Keep(n) => format!("the last {n} blocks"),
+        }
     );
     let mut blocks = devnet.node.subscribe_blocks();
     while !output::stdout_closed() {
@@ -84,7 +92,7 @@ async fn serve(config: DevnetConfig, json: bool) -> anyhow::Result<()> {
 /// One line per block, then one per registration or failed registration in it.
 fn log_block(imported: &Imported, json: bool) {
     let header = &imported.header;
-    let hash = format!("0x{}", hex::encode(header.hash()));
+    let hash = format!("0x{}", hex::encode(imported.hash));
     if json {
         output::json(&serde_json::json!({ "block": header.number, "hash": hash }));
     } else {
