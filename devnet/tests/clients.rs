@@ -121,7 +121,7 @@ fn assert_registered(node: &Node, client: &str, hotkey_name: &str) {
     let uid = chain.state.subnets[&NETUID].uids.get(&hotkey).copied();
     let uid = uid.unwrap_or_else(|| panic!("{client}: {hotkey_name} has no uid on the devnet"));
     assert_eq!(
-        chain.head().storage.get(&uids_key(NETUID, &hotkey)),
+        chain.head_state().storage.get(&uids_key(NETUID, &hotkey)),
         Some(&uid.to_le_bytes().to_vec()),
         "{client}: Uids({NETUID}, {hotkey_name}) in the head's storage"
     );
