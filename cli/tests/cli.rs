@@ -375,6 +375,15 @@ fn out_of_bounds_values_are_exit_2_with_one_line_before_any_work() {
             "must be between 50ms and 1h, got '0s'",
         ),
         (
+            vec!["devnet", "--state-pruning", "0"],
+            "'--state-pruning <N|archive>': state pruning must be 'archive' or a number of \
+             blocks from 1 to 4294967295, got '0'",
+        ),
+        (
+            vec!["devnet", "--state-pruning", "all"],
+            "state pruning must be 'archive' or a number of blocks from 1 to 4294967295, got 'all'",
+        ),
+        (
             [&register[..], &["--network", "ws://host:99999"]].concat(),
             "network: 'ws://host:99999' has an invalid port (1..65535)",
         ),

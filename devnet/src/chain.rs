@@ -24,7 +24,9 @@ pub struct Header {
     pub parent_hash: [u8; 32],
     /// Block number.
     pub number: u32,
-    /// blake2-256 of the encoded storage (the devnet keeps no trie).
+    /// blake2-256 of the parent's state root and this block's storage changes: it commits
+    /// to the whole state, but is not a trie root (the devnet keeps no trie, and serves no
+    /// storage proofs).
     pub state_root: [u8; 32],
     /// blake2-256 of the encoded extrinsics.
     pub extrinsics_root: [u8; 32],
@@ -178,19 +180,20 @@ impl Chain {
         events: Vec<EventRecord>,
     ) -> &Block {
         let number = self.blocks.len() as u32;
-        let hashes: Vec<[u8; 32]> = self.blocks.iter().map(|b| b.hash).collect();
         let fresh = snapshot(&BlockState {
             pow: &self.state,
             accounts: &self.accounts,
             events: &events,
             number,
-            hashes: &hashes,
         });
-        let state_root = blake2_256(&fresh.iter().collect::<Vec<_>>().encode());
-        let storage = match self.blocks.last().and_then(|b| b.state.as_ref()) {
-            Some(parent) => apply(&parent.storage, fresh),
-            None => apply(&StorageMap::new(), fresh),
+        let empty = StorageMap::new();
+        let parent_storage = match self.blocks.last().and_then(|b| b.state.as_ref()) {
+            Some(parent) => &parent.storage,
+            None => &empty,
         };
+        let (storage, changes) = apply(parent_storage, fresh, number, parent_hash);
+        let parent_root = self.blocks.last().map_or([0; 32], |b| b.header.state_root);
+        let state_root = blake2_256(&(parent_root, changes).encode());
         let header = Header {
             parent_hash,
             number,
@@ -462,5 +465,56 @@ impl Chain {
     /// Hash of block `number`, for the seal check.
     pub fn hash_of(&self, number: u64) -> Option<[u8; 32]> {
         self.block(number).map(|b| b.hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This process's resident memory now and at its peak, in MB (Linux).
+    fn resident_mb() -> Option<(f64, f64)> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let field = |name: &str| -> Option<f64> {
+            let line = status.lines().find(|l| l.starts_with(name))?;
+            let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb / 1024.0)
+        };
+        Some((field("VmRSS:")?, field("VmHWM:")?))
+    }
+
+    /// 3,000 blocks (past the 2,400 block hashes kept and far past the 256 states kept) fit
+    /// in 150 MB: only the newest states are kept, and they share their storage.
+    #[test]
+    fn three_thousand_blocks_keep_256_states_within_150_mb() {
+        let mut chain = Chain::new(&DevnetConfig::default());
+        for _ in 0..3_000 {
+            chain.produce_block(Vec::new());
+        }
+        let kept: Vec<u32> = chain
+            .blocks
+            .iter()
+            .filter(|b| b.state.is_some())
+            .map(|b| b.header.number)
+            .collect();
+        assert_eq!(kept, (2_745..=3_000).collect::<Vec<u32>>());
+        let pruned = chain.block(2_744).unwrap().hash;
+        assert_eq!(
+            chain.state_at(&pruned).err(),
+            Some(StateUnavailable::Discarded)
+        );
+        assert!(chain.state_at(&chain.head().hash).is_ok());
+        // The head's storage still holds the newest 2,400 block hashes.
+        let storage = &chain.head_state().storage;
+        let hashes = crate::storage::item_prefix("System", "BlockHash");
+        let count = storage.keys().filter(|k| k.starts_with(&hashes)).count();
+        assert_eq!(count, BLOCK_HASH_COUNT);
+        if let Some((now, peak)) = resident_mb() {
+            eprintln!("3,000 blocks: resident {now:.1} MB, peak {peak:.1} MB");
+            assert!(
+                peak < 150.0,
+                "peak resident memory {peak:.1} MB (now {now:.1} MB)"
+            );
+        }
     }
 }

@@ -591,4 +591,27 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn state_pruning_is_a_number_of_blocks_or_archive() {
+        let keep = DevnetConfig::from_toml("state_pruning = 1000\n").unwrap();
+        assert_eq!(keep.state_pruning, StatePruning::Keep(1000));
+        let archive = DevnetConfig::from_toml("state_pruning = \"archive\"\n").unwrap();
+        assert_eq!(archive.state_pruning, StatePruning::Archive);
+        assert_eq!(
+            DevnetConfig::default().state_pruning,
+            StatePruning::Keep(256)
+        );
+        for bad in [
+            "state_pruning = 0\n",
+            "state_pruning = -3\n",
+            "state_pruning = \"all\"\n",
+        ] {
+            let e = DevnetConfig::from_toml(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("devnet config: state_pruning: state pruning must be 'archive' or"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }

@@ -91,14 +91,13 @@ pub struct BlockState<'a> {
     pub events: &'a [EventRecord],
     /// The block's number.
     pub number: u32,
-    /// Hashes of the blocks before it (index = number).
-    pub hashes: &'a [[u8; 32]],
 }
 
 /// The storage a client can read at a block: the registration state, accounts, events,
-/// `System::Number` and the hashes of the last 2,400 blocks (as the chain keeps them).
+/// `System::Number`: everything but `System::BlockHash`, which [`apply`] keeps up to date
+/// one entry at a time.
 pub fn snapshot(block: &BlockState<'_>) -> FreshStorage {
-    let (state, number, hashes) = (block.pow, block.number, block.hashes);
+    let (state, number) = (block.pow, block.number);
     let mut map = FreshStorage::new();
     let mut put = |key: Vec<u8>, value: Vec<u8>| {
         map.insert(key, value);
@@ -107,10 +106,6 @@ pub fn snapshot(block: &BlockState<'_>) -> FreshStorage {
     put(item_prefix("System", "Events"), encode_events(block.events));
     for (account, info) in block.accounts {
         put(system_account_key(account), info.encode());
-    }
-    let first = hashes.len().saturating_sub(BLOCK_HASH_COUNT);
-    for (n, hash) in hashes.iter().enumerate().skip(first) {
-        put(block_hash_key(n as u32), hash.encode());
     }
     put(netuid_key("NetworksAdded", 0), true.encode());
     for (&netuid, s) in &state.subnets {
@@ -172,25 +167,46 @@ pub fn snapshot(block: &BlockState<'_>) -> FreshStorage {
     map
 }
 
-/// The storage of a new block: `parent`'s, with every entry that differs from `fresh`
-/// replaced and every entry `fresh` lacks removed. Unchanged entries stay shared with the
-/// parent.
-pub fn apply(parent: &StorageMap, fresh: FreshStorage) -> StorageMap {
-    let mut next = parent.clone();
-    let stale: Vec<Vec<u8>> = parent
+/// One storage change: a key and its new value (`None`: removed).
+pub type Change = (Vec<u8>, Option<Vec<u8>>);
+
+/// The storage of block `number` whose parent has hash `parent_hash`: the parent's
+/// storage with every entry that differs from `fresh` replaced and every entry `fresh` lacks
+/// removed, and `System::BlockHash` moved on by one block (the parent's hash added, the hash
+/// 2,400 blocks back dropped), as the chain keeps it. Unchanged entries stay shared with the
+/// parent. Also returns the changes, in key order.
+pub fn apply(
+    parent: &StorageMap,
+    fresh: FreshStorage,
+    number: u32,
+    parent_hash: [u8; 32],
+) -> (StorageMap, Vec<Change>) {
+    let hashes = item_prefix("System", "BlockHash");
+    let mut changes: Vec<Change> = parent
         .keys()
-        .filter(|k| !fresh.contains_key(*k))
-        .cloned()
+        .filter(|k| !k.starts_with(&hashes) && !fresh.contains_key(*k))
+        .map(|k| (k.clone(), None))
         .collect();
-    for key in stale {
-        next.remove(&key);
-    }
     for (key, value) in fresh {
         if parent.get(&key) != Some(&value) {
-            next.insert(key, value);
+            changes.push((key, Some(value)));
         }
     }
-    next
+    if let Some(previous) = number.checked_sub(1) {
+        changes.push((block_hash_key(previous), Some(parent_hash.encode())));
+    }
+    if let Some(dropped) = number.checked_sub(BLOCK_HASH_COUNT as u32 + 1) {
+        changes.push((block_hash_key(dropped), None));
+    }
+    changes.sort();
+    let mut next = parent.clone();
+    for (key, value) in &changes {
+        match value {
+            Some(value) => next.insert(key.clone(), value.clone()),
+            None => next.remove(key),
+        };
+    }
+    (next, changes)
 }
 
 #[cfg(test)]
@@ -206,18 +222,59 @@ mod tests {
 
     #[test]
     fn apply_replaces_adds_and_removes_entries() {
-        let parent = apply(&StorageMap::new(), fresh(&[(b"a", b"1"), (b"b", b"2")]));
-        let next = apply(&parent, fresh(&[(b"b", b"3"), (b"c", b"4")]));
+        let (parent, _) = apply(
+            &StorageMap::new(),
+            fresh(&[(b"a", b"1"), (b"b", b"2")]),
+            0,
+            [0; 32],
+        );
+        let (next, changes) = apply(&parent, fresh(&[(b"b", b"3"), (b"c", b"4")]), 0, [0; 32]);
         let entries: Vec<(Vec<u8>, Vec<u8>)> = next.into_iter().collect();
+        let pairs = vec![
+            (b"b".to_vec(), b"3".to_vec()),
+            (b"c".to_vec(), b"4".to_vec()),
+        ];
+        assert_eq!(entries, pairs);
         assert_eq!(
-            entries,
+            changes,
             vec![
-                (b"b".to_vec(), b"3".to_vec()),
-                (b"c".to_vec(), b"4".to_vec())
+                (b"a".to_vec(), None),
+                (b"b".to_vec(), Some(b"3".to_vec())),
+                (b"c".to_vec(), Some(b"4".to_vec()))
             ]
         );
         // The parent is untouched.
         assert_eq!(parent.get(b"a".as_slice()), Some(&b"1".to_vec()));
         assert_eq!(parent.get(b"b".as_slice()), Some(&b"2".to_vec()));
+    }
+}
+
+#[cfg(test)]
+mod block_hash_tests {
+    use super::*;
+
+    /// Builds blocks 0..=n's storage with apply alone (no other items).
+    fn chain_of(n: u32) -> StorageMap {
+        let mut storage = StorageMap::new();
+        for number in 0..=n {
+            let parent_hash = [number.wrapping_sub(1) as u8; 32];
+            storage = apply(&storage, FreshStorage::new(), number, parent_hash).0;
+        }
+        storage
+    }
+
+    #[test]
+    fn block_hashes_are_the_last_2400() {
+        let prefix = item_prefix("System", "BlockHash");
+        assert_eq!(chain_of(0).len(), 0);
+        let storage = chain_of(10);
+        assert_eq!(storage.len(), 10);
+        assert_eq!(storage.get(&block_hash_key(9)), Some(&[9u8; 32].encode()));
+        let storage = chain_of(2_405);
+        let kept: Vec<&Vec<u8>> = storage.keys().filter(|k| k.starts_with(&prefix)).collect();
+        assert_eq!(kept.len(), BLOCK_HASH_COUNT);
+        assert!(storage.get(&block_hash_key(4)).is_none());
+        assert!(storage.get(&block_hash_key(5)).is_some());
+        assert!(storage.get(&block_hash_key(2_404)).is_some());
     }
 }

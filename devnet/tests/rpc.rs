@@ -423,6 +423,14 @@ async fn every_served_method_answers_a_valid_request_and_aliases_agree() {
                 let sub = subscribe(&client, subscribe_with, &args, method)
                     .await
                     .unwrap_or_else(|e| panic!("{subscribe_with}: {e:?}"));
+                let mut sub = sub;
+                // The first notification comes once the server has recorded the
+                // subscription (jsonrpsee answers its id a moment before).
+                let first = tokio::time::timeout(Duration::from_secs(5), sub.next()).await;
+                assert!(
+                    matches!(first, Ok(Some(Ok(_)))),
+                    "{subscribe_with}: {first:?}"
+                );
                 let id = subscription_id(&sub);
                 let done = client
                     .request::<Value, _>(method, params(&[id]))
@@ -476,7 +484,15 @@ async fn every_served_method_answers_a_valid_request_and_aliases_agree() {
 
     // What the pool holds, and taking a transaction out of it.
     devnet.node.produce_block();
-    let pooled = spare.pop().unwrap();
+    let ferdie = dev::ferdie();
+    let nonce = devnet
+        .node
+        .lock()
+        .chain
+        .account(&ferdie.public_key().0)
+        .nonce;
+    let pooled =
+        hex(&common::registration(&devnet, &api, 1, sp_hotkey(99), &ferdie, nonce.into()).await);
     let hash: String = client
         .request("author_submitExtrinsic", rpc_params![pooled.clone()])
         .await

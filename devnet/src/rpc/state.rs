@@ -60,7 +60,7 @@ fn key_and_at(params: &Params) -> RpcResult<(Vec<u8>, Option<String>)> {
 
 /// The optional block hash of a query that takes nothing else.
 fn at_only(params: &Params) -> RpcResult<Option<String>> {
-    Ok(params.sequence().optional_next()?)
+    params.sequence().optional_next()
 }
 
 /// `state_queryStorage`: the values of `keys` at `from`, then each later block (to `to`)
