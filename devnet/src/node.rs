@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use jsonrpsee::core::id_providers::RandomStringIdProvider;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
@@ -11,7 +12,7 @@ use tokio::sync::broadcast;
 use crate::chain::{Chain, Header};
 use crate::config::DevnetConfig;
 use crate::events::EventRecord;
-use crate::pool::Pool;
+use crate::pool::{Pool, TxStatus};
 
 /// The real SCALE metadata (V14) of subtensor mainnet runtime 475, the first with
 /// `pow_register`: clients see exactly the types, pallet indices, storage hashers and
@@ -75,19 +76,45 @@ impl Node {
         self.blocks.subscribe()
     }
 
-    /// Produces the next block now from the pooled transactions, and announces it.
+    /// How long after `inBlock` a watcher hears `finalized`: half a block time, from 50 ms
+    /// to 1 s. Blocks are final at once, but a node announces finality a while after
+    /// inclusion, and clients rely on that order: polkadot-js, handed both at once, reports
+    /// only `Finalized` and never `isInBlock`.
+    pub fn finality_delay(&self) -> Duration {
+        (self.config.block_time / 2).clamp(Duration::from_millis(50), Duration::from_secs(1))
+    }
+
+    /// Produces the next block now from the pooled transactions, and announces it; the
+    /// included transactions' watchers hear `Finalized` after [`Node::finality_delay`]
+    /// (at once outside a tokio runtime).
     pub fn produce_block(&self) -> Imported {
-        let imported = {
+        let (imported, finalizing) = {
             let mut guard = self.lock();
             let Ledger { chain, pool } = &mut *guard;
             let block = pool.build_block(chain);
-            Imported {
+            let imported = Imported {
                 hash: block.hash,
                 header: block.header.clone(),
                 events: block.events.clone(),
-            }
+            };
+            (imported, pool.take_finalizing())
         };
         let _ = self.blocks.send(imported.clone());
+        let finalize = move || {
+            for (watcher, hash) in finalizing {
+                let _ = watcher.send(TxStatus::Finalized(hash));
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let delay = self.finality_delay();
+                runtime.spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    finalize();
+                });
+            }
+            Err(_) => finalize(),
+        }
         imported
     }
 }

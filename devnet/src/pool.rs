@@ -15,7 +15,7 @@ pub enum TxStatus {
     Ready,
     /// Included in the block with this hash.
     InBlock([u8; 32]),
-    /// That block is final (announced when the next block is built; see `Pool`).
+    /// That block is final (announced a moment after `InBlock`; see `Node::produce_block`).
     Finalized([u8; 32]),
     /// Left out of a block because it was no longer valid.
     Invalid,
@@ -78,11 +78,8 @@ struct Pooled {
 #[derive(Default)]
 pub struct Pool {
     ready: Vec<Pooled>,
-    /// Watchers of the transactions in the newest block, with its hash: they hear
-    /// `Finalized` when the next block is built. Blocks are final at once, but a node's
-    /// watchers hear `finalized` a while after `inBlock` (finality lags the best block), and
-    /// clients rely on that order: polkadot-js, handed both at once, only ever reports
-    /// `Finalized` and never `isInBlock`.
+    /// Watchers of the transactions in the newest block, with its hash, until the node
+    /// tells them `Finalized` (see [`crate::node::Node::produce_block`]).
     awaiting_finality: Vec<(mpsc::UnboundedSender<TxStatus>, [u8; 32])>,
 }
 
@@ -156,14 +153,14 @@ impl Pool {
             .collect()
     }
 
+    /// The watchers of the transactions just included, with their block's hash: each is
+    /// owed a `Finalized`.
+    pub fn take_finalizing(&mut self) -> Vec<(mpsc::UnboundedSender<TxStatus>, [u8; 32])> {
+        std::mem::take(&mut self.awaiting_finality)
+    }
+
     /// Hands every pooled transaction to block building and tells its watchers the outcome.
     pub fn build_block<'c>(&mut self, chain: &'c mut Chain) -> &'c crate::chain::Block {
-        for (watcher, hash) in std::mem::take(&mut self.awaiting_finality) {
-            // A block re-organised away (development only) is never announced final.
-            if chain.block_by_hash(&hash).is_some() {
-                let _ = watcher.send(TxStatus::Finalized(hash));
-            }
-        }
         let taken = std::mem::take(&mut self.ready);
         let (xts, watchers): (Vec<_>, Vec<_>) =
             taken.into_iter().map(|p| (p.xt, p.watchers)).unzip();

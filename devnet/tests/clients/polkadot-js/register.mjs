@@ -138,12 +138,12 @@ function submit(tx, signer) {
       const { status, events, dispatchError } = result;
       if (status.isInvalid || status.isDropped || status.isUsurped) {
         reject(new Error(`transaction ${status.type}`));
-      } else if (status.isInBlock || status.isFinalized) {
-        // polkadot-js switches to the newest status while it fetches a block's events: where
-        // finality is immediate (the devnet) `finalized` follows `inBlock` at once and only
-        // the finalized result reaches this callback.
-        const blockHash = status.isInBlock ? status.asInBlock : status.asFinalized;
-        resolve({ status: status.type, blockHash, events, dispatchError });
+      } else if (status.isInBlock) {
+        resolve({ status: status.type, blockHash: status.asInBlock, events, dispatchError });
+      } else if (status.isFinalized) {
+        // A node announces `finalized` after `inBlock`: a finalized status first means the
+        // in-block one never reached the client.
+        reject(new Error('finalized without inBlock first'));
       }
     }).catch(reject);
   });
