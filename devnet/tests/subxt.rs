@@ -8,6 +8,8 @@
 //! forced into a block, failing at dispatch with its exact error name; bad extrinsics
 //! answered with RPC errors while blocks keep coming.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,77 +22,17 @@ use regpow_devnet::config::StatePruning;
 use regpow_devnet::extrinsic::{Decoded, SignedExtrinsic};
 use regpow_devnet::pow::PowRegister;
 use regpow_devnet::{start, DevnetConfig, DevnetHandle, SubnetConfig};
-use regpow_solver::cpu::CpuBackend;
-use regpow_solver::search::solve;
-use regpow_solver::{reference_seal, Challenge, Difficulty, Job, NonceRange, PublicKey};
+use regpow_solver::{reference_seal, Challenge, Difficulty, PublicKey};
 use serde_json::{json, Value};
 use subxt::backend::{ChainHeadBackend, LegacyBackend};
 use subxt::config::SubstrateExtrinsicParamsBuilder as Params;
 use subxt::dynamic;
 use subxt::ext::futures::StreamExt;
 use subxt::rpcs::client::{RawRpcFuture, RawRpcSubscription, RawValue, RpcClient, RpcClientT};
-use subxt::{OnlineClient, SubstrateConfig};
+use subxt::SubstrateConfig;
 use subxt_signer::sr25519::{dev, Keypair};
 
-type Client = OnlineClient<SubstrateConfig>;
-
-fn hex(bytes: &[u8]) -> String {
-    format!("0x{}", hex::encode(bytes))
-}
-
-/// Mines a valid `pow_register` for (netuid, work block) with the CPU backend, re-checked
-/// with the reference seal.
-fn mine(
-    netuid: u16,
-    work_block: u64,
-    block_hash: [u8; 32],
-    hotkey: [u8; 32],
-    coldkey: [u8; 32],
-    difficulty: Difficulty,
-) -> PowRegister {
-    let challenge = Challenge {
-        netuid,
-        block_hash,
-        hotkey: PublicKey(hotkey),
-        coldkey: PublicKey(coldkey),
-    };
-    let job = Job::new(challenge, difficulty);
-    let backend = CpuBackend::new(Some(1), None).unwrap();
-    let report = solve(&backend, &job, NonceRange::from(0), None).unwrap();
-    let hit = report.hit.expect("a seal within the range");
-    assert_eq!(reference_seal(&challenge.prefix(), hit.nonce), hit.seal);
-    PowRegister {
-        netuid,
-        work_block,
-        nonce: hit.nonce,
-        work: hit.seal.0,
-        hotkey,
-    }
-}
-
-fn payload(call: &PowRegister) -> impl subxt::transactions::Payload {
-    dynamic::transaction(
-        "SubtensorModule",
-        "pow_register",
-        (
-            call.netuid,
-            call.work_block,
-            call.nonce,
-            call.work,
-            call.hotkey,
-        ),
-    )
-}
-
-/// `pow_register` signed by `signer` with subxt (nonce given, immortal).
-async fn signed(api: &Client, call: &PowRegister, signer: &Keypair, nonce: u64) -> Vec<u8> {
-    let mut tx = api.at_current_block().await.unwrap().transactions();
-    let params = Params::new().nonce(nonce).immortal().build();
-    tx.create_signed(&payload(call), signer, params)
-        .await
-        .unwrap()
-        .into_encoded()
-}
+use common::{hex, mine, payload, signed, Client};
 
 /// The effective difficulty of `netuid` at the head, read through subxt.
 async fn effective_difficulty(api: &Client, netuid: u16) -> Difficulty {

@@ -113,74 +113,79 @@ fn query_storage(
     Ok(Value::Array(sets))
 }
 
+/// `state_getStorage`: the value, or `null`.
+fn storage_value(storage: &StorageMap, key: &[u8]) -> Value {
+    storage.get(key).map_or(Value::Null, |v| json!(hex32(v)))
+}
+
+/// `state_getStorageHash`: blake2-256 of the value, or `null`.
+fn storage_hash(storage: &StorageMap, key: &[u8]) -> Value {
+    storage
+        .get(key)
+        .map_or(Value::Null, |v| json!(hex32(&blake2_256(v))))
+}
+
+/// `state_getStorageSize`: the value's length; for a key without a value, the total size
+/// of the values under it (`null` when there are none).
+fn storage_size(storage: &StorageMap, key: &[u8]) -> Value {
+    if let Some(value) = storage.get(key) {
+        return json!(value.len());
+    }
+    let mut entries = under(storage, key).peekable();
+    if entries.peek().is_none() {
+        return Value::Null;
+    }
+    json!(entries.map(|(_, v)| v.len() as u64).sum::<u64>())
+}
+
+/// `state_getKeys`: every key under the prefix.
+fn storage_keys(storage: &StorageMap, prefix: &[u8]) -> Value {
+    json!(under(storage, prefix)
+        .map(|(k, _)| hex32(k))
+        .collect::<Vec<_>>())
+}
+
+/// `state_getPairs`: every key under the prefix with its value.
+fn storage_pairs(storage: &StorageMap, prefix: &[u8]) -> Value {
+    json!(under(storage, prefix)
+        .map(|(k, v)| json!([hex32(k), hex32(v)]))
+        .collect::<Vec<_>>())
+}
+
 /// Registers the `state_*` methods and subscriptions.
 pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError> {
-    m.register_method(
-        "state_getStorage",
-        |params: Params, node: &Arc<Node>, _| -> RpcResult<Value> {
-            let (key, at) = key_and_at(&params)?;
-            let ledger = node.lock();
-            let (_, state) = state_at(&ledger.chain, at.as_deref())?;
-            Ok(state
-                .storage
-                .get(&key)
-                .map_or(Value::Null, |v| json!(hex32(v))))
-        },
-    )?;
-    alias(m, "state_getStorage", &["state_getStorageAt"])?;
-    m.register_method(
-        "state_getStorageHash",
-        |params: Params, node: &Arc<Node>, _| -> RpcResult<Value> {
-            let (key, at) = key_and_at(&params)?;
-            let ledger = node.lock();
-            let (_, state) = state_at(&ledger.chain, at.as_deref())?;
-            Ok(state
-                .storage
-                .get(&key)
-                .map_or(Value::Null, |v| json!(hex32(&blake2_256(v)))))
-        },
-    )?;
-    alias(m, "state_getStorageHash", &["state_getStorageHashAt"])?;
-    m.register_method(
-        "state_getStorageSize",
-        |params: Params, node: &Arc<Node>, _| -> RpcResult<Value> {
-            let (key, at) = key_and_at(&params)?;
-            let ledger = node.lock();
-            let (_, state) = state_at(&ledger.chain, at.as_deref())?;
-            // A key without a value answers the total size of the values under it.
-            if let Some(value) = state.storage.get(&key) {
-                return Ok(json!(value.len()));
-            }
-            let mut entries = under(&state.storage, &key).peekable();
-            if entries.peek().is_none() {
-                return Ok(Value::Null);
-            }
-            Ok(json!(entries.map(|(_, v)| v.len() as u64).sum::<u64>()))
-        },
-    )?;
-    alias(m, "state_getStorageSize", &["state_getStorageSizeAt"])?;
-    m.register_method(
-        "state_getKeys",
-        |params: Params, node: &Arc<Node>, _| -> RpcResult<Vec<String>> {
-            let (prefix, at) = key_and_at(&params)?;
-            let ledger = node.lock();
-            let (_, state) = state_at(&ledger.chain, at.as_deref())?;
-            Ok(under(&state.storage, &prefix)
-                .map(|(k, _)| hex32(k))
-                .collect())
-        },
-    )?;
-    m.register_method(
-        "state_getPairs",
-        |params: Params, node: &Arc<Node>, _| -> RpcResult<Vec<Value>> {
-            let (prefix, at) = key_and_at(&params)?;
-            let ledger = node.lock();
-            let (_, state) = state_at(&ledger.chain, at.as_deref())?;
-            Ok(under(&state.storage, &prefix)
-                .map(|(k, v)| json!([hex32(k), hex32(v)]))
-                .collect())
-        },
-    )?;
+    // The key-and-block queries: each answers from the storage at the block (the head by
+    // default) and the key, and has an alias.
+    type KeyQuery = fn(&StorageMap, &[u8]) -> Value;
+    let key_queries: [(&'static str, &'static str, KeyQuery); 5] = [
+        ("state_getStorage", "state_getStorageAt", storage_value),
+        (
+            "state_getStorageHash",
+            "state_getStorageHashAt",
+            storage_hash,
+        ),
+        (
+            "state_getStorageSize",
+            "state_getStorageSizeAt",
+            storage_size,
+        ),
+        ("state_getKeys", "", storage_keys),
+        ("state_getPairs", "", storage_pairs),
+    ];
+    for (method, aliased, answer) in key_queries {
+        m.register_method(
+            method,
+            move |params: Params, node: &Arc<Node>, _| -> RpcResult<Value> {
+                let (key, at) = key_and_at(&params)?;
+                let ledger = node.lock();
+                let (_, state) = state_at(&ledger.chain, at.as_deref())?;
+                Ok(answer(&state.storage, &key))
+            },
+        )?;
+        if !aliased.is_empty() {
+            alias(m, method, &[aliased])?;
+        }
+    }
     m.register_method(
         "state_getKeysPaged",
         |params: Params, node: &Arc<Node>, _| -> RpcResult<Vec<String>> {
