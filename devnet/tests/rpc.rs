@@ -517,6 +517,21 @@ async fn every_served_method_answers_a_valid_request_and_aliases_agree() {
         assert_eq!(a.unwrap(), b.unwrap(), "{alias} answers as {method}");
     }
 
+    // The payment RPC's shapes, as pallet-transaction-payment serialises them.
+    let xt = spare.pop().unwrap();
+    let info: Value = client
+        .request("payment_queryInfo", rpc_params![xt.clone()])
+        .await
+        .unwrap();
+    assert_eq!(info["class"], "normal");
+    assert_eq!(info["partialFee"], "0");
+    assert!(info["weight"]["ref_time"].as_u64().unwrap() > 0);
+    let details: Value = client
+        .request("payment_queryFeeDetails", rpc_params![xt])
+        .await
+        .unwrap();
+    assert_eq!(details, serde_json::json!({ "inclusionFee": null }));
+
     // What the pool holds, and taking a transaction out of it.
     devnet.node.produce_block();
     let ferdie = dev::ferdie();

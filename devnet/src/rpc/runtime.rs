@@ -100,12 +100,13 @@ fn encode_dispatch_info_for_fee() -> Vec<u8> {
     out
 }
 
-/// `RuntimeDispatchInfo` as `payment_queryInfo` returns it.
+/// `RuntimeDispatchInfo` as `payment_queryInfo` returns it (the fee as a decimal string, as
+/// the pallet serialises balances).
 pub fn dispatch_info_json() -> Value {
     json!({
         "weight": { "ref_time": POW_REGISTER_REF_TIME, "proof_size": POW_REGISTER_PROOF_SIZE },
         "class": "normal",
-        "partialFee": 0,
+        "partialFee": "0",
     })
 }
 
