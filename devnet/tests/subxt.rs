@@ -732,6 +732,23 @@ fn dev_accounts_are_substrates() {
     assert_eq!(dev_account("Mallory"), None);
 }
 
+/// A `chainHead_v1_follow` subscription and its (string) id.
+async fn follow_head(rpc: &WsClient, with_runtime: bool) -> (Subscription<Value>, String) {
+    let follow: Subscription<Value> = rpc
+        .subscribe(
+            "chainHead_v1_follow",
+            rpc_params![with_runtime],
+            "chainHead_v1_unfollow",
+        )
+        .await
+        .unwrap();
+    let SubscriptionKind::Subscription(SubscriptionId::Str(id)) = follow.kind().clone() else {
+        panic!("a string subscription id");
+    };
+    let id = id.to_string();
+    (follow, id)
+}
+
 /// The next notification of a jsonrpsee subscription (within 10 s).
 async fn next_event(sub: &mut Subscription<Value>) -> Value {
     tokio::time::timeout(Duration::from_secs(10), sub.next())
@@ -795,18 +812,7 @@ async fn chain_head_follow_announces_pins_reads_and_unpins() {
         .unwrap();
     assert_eq!(properties["ss58Format"], 42);
 
-    let mut follow: Subscription<Value> = rpc
-        .subscribe(
-            "chainHead_v1_follow",
-            rpc_params![true],
-            "chainHead_v1_unfollow",
-        )
-        .await
-        .unwrap();
-    let SubscriptionKind::Subscription(SubscriptionId::Str(id)) = follow.kind().clone() else {
-        panic!("a string subscription id");
-    };
-    let id = id.to_string();
+    let (mut follow, id) = follow_head(&rpc, true).await;
     let first = devnet.node.lock().chain.head().hash;
     let init = next_event(&mut follow).await;
     assert_eq!(init["event"], "initialized");
@@ -968,17 +974,7 @@ async fn chain_head_follow_announces_pins_reads_and_unpins() {
     assert_eq!(limited, json!({ "result": "limitReached" }));
 
     // Without the runtime, calls are refused.
-    let mut bare: Subscription<Value> = rpc
-        .subscribe(
-            "chainHead_v1_follow",
-            rpc_params![false],
-            "chainHead_v1_unfollow",
-        )
-        .await
-        .unwrap();
-    let SubscriptionKind::Subscription(SubscriptionId::Str(bare_id)) = bare.kind().clone() else {
-        panic!("a string subscription id");
-    };
+    let (mut bare, bare_id) = follow_head(&rpc, false).await;
     let init = next_event(&mut bare).await;
     assert!(init.get("finalizedBlockRuntime").is_none());
     let head = init["finalizedBlockHashes"][0]
