@@ -3,6 +3,7 @@
 //! keys from metadata (subxt, polkadot-js, the SDK) read the devnet like a subtensor node.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use parity_scale_codec::Encode;
 use sp_crypto_hashing::{blake2_128, twox_128, twox_64};
@@ -165,6 +166,22 @@ pub fn snapshot(block: &BlockState<'_>) -> FreshStorage {
         );
     }
     map
+}
+
+/// Every `(key, value)` under `prefix`, in key order, starting after `after` when given
+/// (paging) and at the prefix otherwise.
+pub fn under<'s>(
+    storage: &'s StorageMap,
+    prefix: &'s [u8],
+    after: Option<&[u8]>,
+) -> impl Iterator<Item = (&'s Vec<u8>, &'s Vec<u8>)> + 's {
+    let start = match after {
+        Some(key) => Bound::Excluded(key.to_vec()),
+        None => Bound::Included(prefix.to_vec()),
+    };
+    storage
+        .range::<_, Vec<u8>>((start, Bound::Unbounded))
+        .take_while(move |(k, _)| k.starts_with(prefix))
 }
 
 /// One storage change: a key and its new value (`None`: removed).

@@ -17,7 +17,6 @@
 //! pause every [`STORAGE_ITEMS_PER_PAUSE`] items until `chainHead_v1_continue`.
 
 use std::collections::HashMap;
-use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -33,11 +32,11 @@ use sp_crypto_hashing::blake2_256;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, Notify};
 
-use super::runtime::{self, runtime_version};
+use super::runtime;
 use super::{decode_hash, decode_hex, error, notify, RpcResult, INVALID_PARAMS};
 use crate::chain::{hex32, Block, Chain};
 use crate::node::{Imported, Node};
-use crate::storage::StorageMap;
+use crate::storage::{under, StorageMap};
 
 /// The spec's error for a block hash the follow subscription has not pinned.
 pub const INVALID_BLOCK: i32 = -32801;
@@ -171,29 +170,9 @@ fn started(
     ResponsePayload::success(answer).notify_on_completion()
 }
 
-/// The runtime as the spec describes it: `state_getRuntimeVersion`'s fields with `apis` as
-/// an object from each API's id (hex blake2-64 of its name, as nodes key it) to its version.
-pub fn runtime_spec() -> Value {
-    let version = runtime_version();
-    let apis: serde_json::Map<String, Value> = version["apis"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|pair| Some((pair[0].as_str()?.to_string(), pair[1].clone())))
-        .collect();
-    json!({
-        "specName": version["specName"],
-        "implName": version["implName"],
-        "specVersion": version["specVersion"],
-        "implVersion": version["implVersion"],
-        "transactionVersion": version["transactionVersion"],
-        "apis": apis,
-    })
-}
-
 /// The `finalizedBlockRuntime` / `newRuntime` object of a follow event.
 fn runtime_event() -> Value {
-    json!({ "type": "valid", "spec": runtime_spec() })
+    json!({ "type": "valid", "spec": runtime::runtime_spec() })
 }
 
 /// The first event: the finalized head (with the runtime when asked for).
@@ -544,21 +523,6 @@ fn item(key: &[u8], value: &[u8], kind: QueryKind) -> Value {
     }
 }
 
-/// Every `(key, value)` under `prefix` from `after` on (exclusive), in key order.
-fn descendants<'s>(
-    storage: &'s StorageMap,
-    prefix: &'s [u8],
-    after: Option<&'s Vec<u8>>,
-) -> impl Iterator<Item = (&'s Vec<u8>, &'s Vec<u8>)> + 's {
-    let start = match after {
-        Some(key) => Bound::Excluded(key.clone()),
-        None => Bound::Included(prefix.to_vec()),
-    };
-    storage
-        .range::<_, Vec<u8>>((start, Bound::Unbounded))
-        .take_while(move |(k, _)| k.starts_with(prefix))
-}
-
 /// The answers of the non-iterating items: values, hashes and closest descendant merkle
 /// values (the devnet keeps no trie: a blake2-256 over the entries under the key, which
 /// changes exactly when one of them does).
@@ -568,7 +532,7 @@ fn direct_items(storage: &StorageMap, queries: &[(Vec<u8>, QueryKind)]) -> Vec<V
         .filter_map(|(key, kind)| match kind {
             QueryKind::Value | QueryKind::Hash => storage.get(key).map(|v| item(key, v, *kind)),
             QueryKind::ClosestDescendantMerkleValue => {
-                let entries: Vec<_> = descendants(storage, key, None).collect();
+                let entries: Vec<_> = under(storage, key, None).collect();
                 (!entries.is_empty()).then(|| {
                     let merkle = blake2_256(&parity_scale_codec::Encode::encode(&entries));
                     json!({ "key": hex32(key), "closestDescendantMerkleValue": hex32(&merkle) })
@@ -628,11 +592,10 @@ impl StorageRun {
         for (prefix, kind) in iterating {
             let mut after: Option<Vec<u8>> = None;
             loop {
-                let page: Vec<(Vec<u8>, Vec<u8>)> =
-                    descendants(&self.storage, prefix, after.as_ref())
-                        .take(STORAGE_ITEMS_PER_PAUSE + 1)
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
+                let page: Vec<(Vec<u8>, Vec<u8>)> = under(&self.storage, prefix, after.as_deref())
+                    .take(STORAGE_ITEMS_PER_PAUSE + 1)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 let more = page.len() > STORAGE_ITEMS_PER_PAUSE;
                 let page = &page[..page.len().min(STORAGE_ITEMS_PER_PAUSE)];
                 if !page.is_empty() {

@@ -98,13 +98,16 @@ pub fn state_at<'c>(
 /// A node's answer for state it cannot read at `hash` (`sp_blockchain::Error::UnknownBlock`
 /// through the state API's client error).
 pub fn state_error(hash: &[u8; 32], why: StateUnavailable) -> ErrorObjectOwned {
-    let detail = match why {
-        StateUnavailable::UnknownBlock => "Header was not found in the database",
-        StateUnavailable::Discarded => "State already discarded for",
-    };
     let message = match why {
-        StateUnavailable::UnknownBlock => format!("UnknownBlock: {detail}: {}", hex32(hash)),
-        StateUnavailable::Discarded => format!("UnknownBlock: {detail} {}", hex32(hash)),
+        StateUnavailable::UnknownBlock => {
+            format!(
+                "UnknownBlock: Header was not found in the database: {}",
+                hex32(hash)
+            )
+        }
+        StateUnavailable::Discarded => {
+            format!("UnknownBlock: State already discarded for {}", hex32(hash))
+        }
     };
     error(STATE_CLIENT_ERROR, message)
 }

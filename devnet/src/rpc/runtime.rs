@@ -42,6 +42,24 @@ pub fn runtime_version() -> Value {
     })
 }
 
+/// The runtime as the new JSON-RPC spec describes it (`chainHead_v1_follow`'s runtime
+/// events): `state_getRuntimeVersion`'s fields with `apis` as an object from each API's id
+/// (hex blake2-64 of its name, as nodes key it) to its version.
+pub fn runtime_spec() -> Value {
+    let apis: serde_json::Map<String, Value> = APIS
+        .iter()
+        .map(|(name, version)| (hex32(&blake2_64(name.as_bytes())), json!(version)))
+        .collect();
+    json!({
+        "specName": SPEC_NAME,
+        "implName": SPEC_NAME,
+        "specVersion": SPEC_VERSION,
+        "implVersion": 1,
+        "transactionVersion": TRANSACTION_VERSION,
+        "apis": apis,
+    })
+}
+
 /// The runtime version as `Core_version` returns it (SCALE `sp_version::RuntimeVersion`).
 fn encode_runtime_version() -> Vec<u8> {
     let apis: Vec<([u8; 8], u32)> = APIS

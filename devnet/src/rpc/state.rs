@@ -3,7 +3,6 @@
 //! subscriptions, with the node's `…At` and `chain_…` aliases. State is read from the block
 //! given (the head by default) and only while that block's state is kept (pruning).
 
-use std::ops::Bound;
 use std::sync::Arc;
 
 use imbl::ordmap::DiffItem;
@@ -18,22 +17,12 @@ use super::runtime::{self, runtime_version};
 use super::{alias, decode_hex, error, notify, state_at, state_error, RpcResult, STATE_BASE};
 use crate::chain::{hex32, Chain};
 use crate::node::{Node, METADATA};
-use crate::storage::StorageMap;
+use crate::storage::{under, StorageMap};
 
 /// The most keys `state_getKeysPaged` returns at once (`STORAGE_KEYS_PAGED_MAX_COUNT`).
 const KEYS_PAGED_MAX: u32 = 1000;
 /// The most blocks one `state_queryStorage` walks.
 const QUERY_RANGE_MAX: u64 = 10_000;
-
-/// Every `(key, value)` under `prefix`, in key order.
-fn under<'s>(
-    storage: &'s StorageMap,
-    prefix: &'s [u8],
-) -> impl Iterator<Item = (&'s Vec<u8>, &'s Vec<u8>)> + 's {
-    storage
-        .range::<_, Vec<u8>>((Bound::Included(prefix.to_vec()), Bound::Unbounded))
-        .take_while(move |(k, _)| k.starts_with(prefix))
-}
 
 /// `[key, value-or-null]` pairs of a change set.
 fn change(key: &[u8], value: Option<&Vec<u8>>) -> Value {
@@ -131,7 +120,7 @@ fn storage_size(storage: &StorageMap, key: &[u8]) -> Value {
     if let Some(value) = storage.get(key) {
         return json!(value.len());
     }
-    let mut entries = under(storage, key).peekable();
+    let mut entries = under(storage, key, None).peekable();
     if entries.peek().is_none() {
         return Value::Null;
     }
@@ -140,14 +129,14 @@ fn storage_size(storage: &StorageMap, key: &[u8]) -> Value {
 
 /// `state_getKeys`: every key under the prefix.
 fn storage_keys(storage: &StorageMap, prefix: &[u8]) -> Value {
-    json!(under(storage, prefix)
+    json!(under(storage, prefix, None)
         .map(|(k, _)| hex32(k))
         .collect::<Vec<_>>())
 }
 
 /// `state_getPairs`: every key under the prefix with its value.
 fn storage_pairs(storage: &StorageMap, prefix: &[u8]) -> Value {
-    json!(under(storage, prefix)
+    json!(under(storage, prefix, None)
         .map(|(k, v)| json!([hex32(k), hex32(v)]))
         .collect::<Vec<_>>())
 }
@@ -207,8 +196,7 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
             let start = start.map(|s| decode_hex(&s)).transpose()?;
             let ledger = node.lock();
             let (_, state) = state_at(&ledger.chain, at.as_deref())?;
-            Ok(under(&state.storage, &prefix)
-                .filter(|(k, _)| start.as_ref().is_none_or(|s| k.as_slice() > s.as_slice()))
+            Ok(under(&state.storage, &prefix, start.as_deref())
                 .take(count as usize)
                 .map(|(k, _)| hex32(k))
                 .collect())
