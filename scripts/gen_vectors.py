@@ -8,7 +8,7 @@ Every solved challenge is the *first* valid nonce at or after `start_nonce`, as 
 
 Usage:
     python3 -m venv .venv && .venv/bin/pip install bittensor-core pycryptodome
-    .venv/bin/python scripts/gen_vectors.py > solver/tests/data/vectors.json
+    .venv/bin/python scripts/gen_vectors.py > rules/tests/data/vectors.json
 """
 import hashlib
 import json

@@ -1,4 +1,4 @@
-"""Makes the test wallets in solver/tests/data/wallets with the real bittensor-wallet package.
+"""Makes the test wallets in chain/tests/data/wallets with the real bittensor-wallet package.
 
     python3 -m venv /tmp/btw && /tmp/btw/bin/pip install bittensor-wallet
     /tmp/btw/bin/python scripts/make_test_wallets.py

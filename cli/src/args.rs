@@ -2,10 +2,10 @@
 //! input is rejected by clap with one line and exit 2 before a command starts.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use regpow_solver::chain::Network;
-use regpow_solver::cpu::CpuKernel;
-use regpow_solver::keys::parse_hex32;
-use regpow_solver::{Challenge, Difficulty, PublicKey};
+use regpow_chain::Network;
+use regpow_engine::cpu::CpuKernel;
+use regpow_rules::keys::parse_hex32;
+use regpow_rules::{Challenge, Difficulty, PublicKey};
 use zeroize::Zeroizing;
 
 /// Win Bittensor UID slots by proof-of-work registration.
@@ -300,7 +300,7 @@ fn parse_coldkey(s: &str) -> Result<PublicKey, String> {
 
 /// A nonce: a u64 in decimal (underscores allowed) or 0x-hex.
 fn parse_u64(s: &str) -> Result<u64, String> {
-    regpow_solver::keys::parse_u64("nonce", s).map_err(|e| e.to_string())
+    regpow_rules::keys::parse_u64("nonce", s).map_err(|e| e.to_string())
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {

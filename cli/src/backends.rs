@@ -1,9 +1,9 @@
 //! Turns `--backend` and the device flags into a ready [`Backend`].
 
-use regpow_solver::cpu::CpuBackend;
-use regpow_solver::cuda::{self, CudaBackend, CudaOptions};
-use regpow_solver::wgpu::{self as gpu, LaneMode, WgpuBackend, WgpuOptions};
-use regpow_solver::Backend;
+use regpow_engine::cpu::CpuBackend;
+use regpow_engine::cuda::{self, CudaBackend, CudaOptions};
+use regpow_engine::wgpu::{self as gpu, LaneMode, WgpuBackend, WgpuOptions};
+use regpow_engine::Backend;
 
 use crate::args::{BackendArgs, BackendChoice, GpuLanes};
 use crate::failure::Failure;

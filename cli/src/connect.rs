@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use regpow_chain::network::redact_url;
+use regpow_chain::{ChainClient, ChainError, Network, SubnetState};
 use regpow_devnet::{start, DevnetConfig, DevnetHandle};
-use regpow_solver::chain::network::redact_url;
-use regpow_solver::chain::{ChainClient, ChainError, Network, SubnetState};
-use regpow_solver::PublicKey;
+use regpow_rules::PublicKey;
 
 use crate::failure::Failure;
 

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         Err(err) => {
             let code = if let Some(failure) = err.downcast_ref::<Failure>() {
                 failure.code()
-            } else if err.is::<regpow_solver::InputError>() {
+            } else if err.is::<regpow_rules::InputError>() {
                 failure::BAD_INPUT
             } else {
                 failure::NOT_ACHIEVED
@@ -87,7 +87,7 @@ fn clap_error(err: clap::Error) -> ExitCode {
 /// clap quotes a refused value as given: a `--network` URL may hold a password or an API
 /// key, so the value (and any other word with `://`) is replaced by its redacted form.
 fn redact_urls(text: &str, value: Option<&clap::error::ContextValue>) -> String {
-    use regpow_solver::chain::network::redact_url;
+    use regpow_chain::network::redact_url;
     let mut text = text.to_string();
     if let Some(clap::error::ContextValue::String(value)) = value {
         if value.contains("://") {

@@ -5,8 +5,8 @@
 
 use std::io::{IsTerminal, Read};
 
-use regpow_solver::wallet::{protect_process, take_secret_env, Coldkey, Wallet, WalletError};
-use regpow_solver::PublicKey;
+use regpow_chain::wallet::{protect_process, take_secret_env, Coldkey, Wallet, WalletError};
+use regpow_rules::PublicKey;
 use zeroize::Zeroizing;
 
 use crate::args::WalletArgs;

@@ -22,7 +22,7 @@ fn stderr(o: &Output) -> String {
 fn vectors() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../solver/tests/data/vectors.json"
+        "/../rules/tests/data/vectors.json"
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }

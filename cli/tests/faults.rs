@@ -12,7 +12,7 @@ use common::{
     set_difficulty, stderr, subnet, HOTKEY, UNREACHABLE_DIFFICULTY,
 };
 use regpow_devnet::DevnetHandle;
-use regpow_solver::PublicKey;
+use regpow_rules::PublicKey;
 use serde_json::json;
 
 /// The uid the devnet holds for the test hotkey on subnet 1, if any.

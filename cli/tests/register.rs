@@ -8,14 +8,14 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use regpow_chain::wallet::Wallet;
 use regpow_devnet::{start, DevnetConfig, DevnetHandle, SubnetConfig};
-use regpow_solver::wallet::Wallet;
 use serde_json::Value;
 
 const PASSWORD: &str = "regpow test password";
 
 fn wallets() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../solver/tests/data/wallets")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../chain/tests/data/wallets")
 }
 
 async fn devnet(subnets: Vec<SubnetConfig>) -> DevnetHandle {

@@ -1,4 +1,4 @@
-//! The registration loop (`regpow_solver::register`) against the devnet with devices that
+//! The registration loop (`regpow_chain::register`) against the devnet with devices that
 //! misbehave (panic, error, return wrong nonces, stall, hold a hit across a head switch)
 //! and chains that re-organise. Each scenario checks the outcome, the progress the user
 //! sees, what was submitted and what the chain holds.
@@ -10,14 +10,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::{devnet_with, subnet, HOTKEY, UNREACHABLE_DIFFICULTY};
+use regpow_chain::register::{register, Outcome, Plan, Progress, RegisterError};
+use regpow_chain::wallet::Coldkey;
+use regpow_chain::ChainClient;
 use regpow_devnet::DevnetHandle;
-use regpow_solver::chain::ChainClient;
-use regpow_solver::register::{register, Outcome, Plan, Progress, RegisterError};
-use regpow_solver::wallet::Coldkey;
-use regpow_solver::{
-    reference_seal, Backend, BackendError, DeviceInfo, Hit, Job, NonceRange, PublicKey,
-    SearchControl, SearchOutcome,
+use regpow_engine::{
+    Backend, BackendError, DeviceInfo, Hit, Job, NonceRange, SearchControl, SearchOutcome,
 };
+use regpow_rules::{reference_seal, PublicKey};
 use tokio::sync::mpsc;
 
 fn device(name: &str) -> DeviceInfo {

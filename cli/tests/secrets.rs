@@ -31,7 +31,7 @@ const HOTKEYS: [&str; 3] = [
 ];
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../solver/tests/data/wallets")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../chain/tests/data/wallets")
 }
 
 /// Every secret byte string a run might leak.

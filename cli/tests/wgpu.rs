@@ -24,7 +24,7 @@ fn text(bytes: &[u8]) -> String {
 fn solved() -> Vec<Value> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../solver/tests/data/vectors.json"
+        "/../rules/tests/data/vectors.json"
     );
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     v["solved"].as_array().unwrap().clone()

@@ -4,7 +4,10 @@
 //! - [`config`]: subnets, block time and port (TOML and flags).
 //! - [`chain`]: blocks and headers (blake2-256 over SCALE), each with its storage.
 //! - [`storage`]: storage keys with the real hashers and SCALE values.
-//! - [`node`] and [`rpc`]: the running chain and its JSON-RPC server on 127.0.0.1.
+//! - [`node`]: the chain and the pool under one lock, producing blocks.
+//! - [`rpc`] and [`server`]: the JSON-RPC methods, served on 127.0.0.1 while a timer
+//!   produces blocks.
+//! - [`runtime`]: runtime 475's metadata and versions, which the devnet presents.
 //! - [`extrinsic`]: signed v4 extrinsics, their extensions and sr25519 signatures.
 //! - [`pool`]: the transaction pool (admission, watchers) and [`validity`], its answers.
 //! - [`accounts`] and [`events`]: `System::Account` and `System::Events`.
@@ -19,8 +22,11 @@ pub mod node;
 pub mod pool;
 pub mod pow;
 pub mod rpc;
+pub mod runtime;
+pub mod server;
 pub mod storage;
 pub mod validity;
 
 pub use config::{DevnetConfig, SubnetConfig};
-pub use node::{start, DevnetHandle, Node};
+pub use node::Node;
+pub use server::{start, DevnetError, DevnetHandle};

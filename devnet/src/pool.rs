@@ -79,7 +79,7 @@ struct Pooled {
 pub struct Pool {
     ready: Vec<Pooled>,
     /// Watchers of the transactions in the newest block, with its hash, until the node
-    /// tells them `Finalized` (see [`crate::node::Node::produce_block`]).
+    /// tells them `Finalized` (see `Node::produce_block` in `node.rs`).
     awaiting_finality: Vec<(mpsc::UnboundedSender<TxStatus>, [u8; 32])>,
 }
 

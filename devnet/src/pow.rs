@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use regpow_solver::{reference_seal, Challenge, Difficulty, PublicKey};
+use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 /// A 32-byte account (hotkey or coldkey public key).
 pub type AccountId = [u8; 32];

@@ -2,7 +2,7 @@
 //! change of a successful registration. Seals are real (mined with the reference seal).
 
 use regpow_devnet::pow::{u64f64_bits, AccountId, PowError, PowRegister, PowState, Subnet};
-use regpow_solver::{reference_seal, Challenge, Difficulty, PublicKey};
+use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 const COLD: AccountId = [0xC0; 32];
 const HOT: AccountId = [0x40; 32];

@@ -5,8 +5,8 @@
 use frame_metadata::v14::{PalletMetadata, StorageEntryType, StorageHasher};
 use frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed};
 use parity_scale_codec::Decode;
-use regpow_devnet::node::METADATA;
 use regpow_devnet::pow::PowError;
+use regpow_devnet::runtime::METADATA;
 use scale_info::form::PortableForm;
 use scale_info::{PortableRegistry, TypeDef, TypeDefPrimitive};
 

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use regpow_solver::search::solve;
-use regpow_solver::{Challenge, Difficulty, Job, NonceRange, PublicKey};
+use regpow_engine::search::solve;
+use regpow_engine::{Job, NonceRange};
+use regpow_rules::{Challenge, Difficulty, PublicKey};
 use serde::Serialize;
 
 use crate::args::BenchArgs;

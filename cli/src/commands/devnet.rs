@@ -4,7 +4,7 @@ use regpow_devnet::config::StatePruning;
 use regpow_devnet::events::Event;
 use regpow_devnet::node::Imported;
 use regpow_devnet::{start, DevnetConfig};
-use regpow_solver::PublicKey;
+use regpow_rules::PublicKey;
 
 use crate::args::DevnetArgs;
 use crate::failure::Failure;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use regpow_solver::register::{register, Outcome, Plan, Progress};
+use regpow_chain::register::{register, Outcome, Plan, Progress};
 use serde_json::json;
 
 use crate::args::RegisterArgs;
@@ -250,7 +250,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         Ok::<_, Failure>(connection)
     })?;
     let coldkey = Arc::new(unlock(signer)?);
-    let backend: Arc<dyn regpow_solver::Backend> = Arc::from(backends::open(&args.backend)?);
+    let backend: Arc<dyn regpow_engine::Backend> = Arc::from(backends::open(&args.backend)?);
 
     // From here on each Ctrl-C is a message: the first ends the run once a submission in
     // flight is settled, a second ends it at once.
@@ -268,7 +268,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         view.note(format!(
             "registering hotkey {} on subnet {netuid} of {} with coldkey {} ({})",
             hotkey.to_ss58(42),
-            regpow_solver::chain::network::redact_url(connection.client.url()),
+            regpow_chain::network::redact_url(connection.client.url()),
             coldkey_public.to_ss58(42),
             backend
                 .devices()
@@ -282,7 +282,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         netuid,
         hotkey,
         max_duration: args.max_seconds.map(Duration::from_secs_f64),
-        stall_after: regpow_solver::register::DEVICE_STALL,
+        stall_after: regpow_chain::register::DEVICE_STALL,
     };
     let outcome = runtime.block_on(register(
         connection.client.clone(),
@@ -295,8 +295,8 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
     view.finish();
     let elapsed = view.started.elapsed();
     let outcome = outcome.map_err(|e| match e {
-        regpow_solver::register::RegisterError::Chain(e) => failure(e),
-        regpow_solver::register::RegisterError::Device(e) => {
+        regpow_chain::register::RegisterError::Chain(e) => failure(e),
+        regpow_chain::register::RegisterError::Device(e) => {
             Failure::unavailable(format!("device fault: {e}"))
         }
     })?;

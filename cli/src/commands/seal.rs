@@ -1,6 +1,6 @@
 //! `regpow seal`: the seal of one nonce.
 
-use regpow_solver::reference_seal;
+use regpow_rules::reference_seal;
 use serde::Serialize;
 
 use crate::args::SealArgs;

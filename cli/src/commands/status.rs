@@ -1,12 +1,12 @@
 //! `regpow status`: a subnet's PoW registration state at the chain's head.
 
-use regpow_solver::PublicKey;
+use regpow_rules::PublicKey;
 use serde_json::json;
 
 use crate::args::StatusArgs;
 use crate::connect::{connect, state_at_head};
 use crate::output::{self, out};
-use regpow_solver::chain::network::redact_url;
+use regpow_chain::network::redact_url;
 
 /// Prints difficulty, bounds, whether PoW is enabled, registrations in the block and, with
 /// `--hotkey`, its uid. Exit 3 when the chain cannot be reached (one line). The endpoint is

@@ -1,6 +1,6 @@
 //! `regpow verify`: does a nonce's seal meet a difficulty (and match a claimed seal)?
 
-use regpow_solver::{reference_seal, Seal};
+use regpow_rules::{reference_seal, Seal};
 use serde::Serialize;
 
 use crate::args::VerifyArgs;

@@ -9,7 +9,7 @@ use super::{error, RpcResult, INVALID_PARAMS};
 use crate::chain::{hex32, Chain};
 use crate::events::{POW_REGISTER_PROOF_SIZE, POW_REGISTER_REF_TIME};
 use crate::extrinsic::{Call, Decoded, SignedExtrinsic};
-use crate::node::{METADATA, SPEC_VERSION, TRANSACTION_VERSION};
+use crate::runtime::{METADATA, SPEC_VERSION, TRANSACTION_VERSION};
 use crate::validity::{encode_validity, InvalidTransaction};
 
 /// The runtime APIs the devnet answers, with their versions (as runtime 475 reports them).

@@ -16,7 +16,8 @@ use tokio::sync::broadcast::error::RecvError;
 use super::runtime::{self, runtime_version};
 use super::{alias, decode_hex, error, notify, state_at, state_error, RpcResult, STATE_BASE};
 use crate::chain::{hex32, Chain};
-use crate::node::{Node, METADATA};
+use crate::node::Node;
+use crate::runtime::METADATA;
 use crate::storage::{under, StorageMap};
 
 /// The most keys `state_getKeysPaged` returns at once (`STORAGE_KEYS_PAGED_MAX_COUNT`).

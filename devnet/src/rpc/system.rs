@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::types::Params;
 use jsonrpsee::RpcModule;
-use regpow_solver::PublicKey;
+use regpow_rules::PublicKey;
 use serde_json::{json, Value};
 use sp_crypto_hashing::blake2_256;
 

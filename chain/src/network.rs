@@ -1,0 +1,273 @@
+//! Which chain to talk to: btcli's network names, a websocket URL, or the embedded devnet.
+//!
+//! A URL is checked here, at argument parsing, so a malformed one (bad port, broken IPv6
+//! literal, no host, a scheme other than `ws`/`wss`) is bad input (exit 2) rather than a
+//! connection failure. URLs often carry credentials (`wss://user:pass@host`, `?apikey=…`,
+//! a token in the path), so whatever regpow prints uses [`redact_url`] / [`Network::redacted`],
+//! and `Network`'s `Debug` and `Display` are the redacted form too.
+
+use std::fmt;
+
+use regpow_rules::error::InputError;
+
+/// What replaces a secret (or possibly secret) part of a URL in anything printed.
+pub const REDACTED: &str = "***";
+
+/// A chain endpoint as users name it (`--network`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Network {
+    /// Bittensor mainnet.
+    Finney,
+    /// The public test network.
+    Test,
+    /// A node on this machine (`ws://127.0.0.1:9944`).
+    Local,
+    /// regpow's embedded devnet, started in-process.
+    Devnet,
+    /// Any `ws://` or `wss://` endpoint, exactly as given (validated by [`Network::parse`]).
+    Url(String),
+}
+
+impl Network {
+    /// Parses `finney`, `test`, `local`, `devnet` or a `ws(s)://HOST[:PORT][/PATH][?QUERY]`
+    /// URL. Errors quote the input in its redacted form, so a typo in a URL that carries a
+    /// password does not print the password.
+    pub fn parse(text: &str) -> Result<Self, InputError> {
+        match text.trim() {
+            "finney" | "main" | "mainnet" => Ok(Network::Finney),
+            "test" | "testnet" => Ok(Network::Test),
+            "local" => Ok(Network::Local),
+            "devnet" => Ok(Network::Devnet),
+            url if url.starts_with("ws://") || url.starts_with("wss://") => {
+                check_url(url)?;
+                Ok(Network::Url(url.to_string()))
+            }
+            other => Err(InputError::Invalid {
+                what: "network",
+                detail: format!(
+                    "'{}' is not finney, test, local, devnet or a ws:// / wss:// URL",
+                    redact_url(other)
+                ),
+            }),
+        }
+    }
+
+    /// The websocket URL, or `None` for the devnet (its URL is known once it runs). This is
+    /// the full URL, credentials included: hand it to the client, never print it (print
+    /// [`Network::redacted`]).
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Network::Finney => Some("wss://entrypoint-finney.opentensor.ai:443"),
+            Network::Test => Some("wss://test.finney.opentensor.ai:443"),
+            Network::Local => Some("ws://127.0.0.1:9944"),
+            Network::Devnet => None,
+            Network::Url(url) => Some(url),
+        }
+    }
+
+    /// The endpoint as it may be printed: the URL through [`redact_url`], or `devnet`.
+    pub fn redacted(&self) -> String {
+        match self.url() {
+            Some(url) => redact_url(url),
+            None => "devnet".into(),
+        }
+    }
+}
+
+impl fmt::Display for Network {
+    /// The redacted form: a `Network` can be formatted anywhere without leaking a secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for Network {
+    /// Redacted as well: argument structs are `Debug`, and a debug print must not leak.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Network::Url(_) => write!(f, "Url({})", self.redacted()),
+            Network::Finney => f.write_str("Finney"),
+            Network::Test => f.write_str("Test"),
+            Network::Local => f.write_str("Local"),
+            Network::Devnet => f.write_str("Devnet"),
+        }
+    }
+}
+
+/// A `ws://` / `wss://` URL the websocket client can dial, or why not (one line).
+fn check_url(text: &str) -> Result<(), InputError> {
+    let invalid = |why: String| InputError::Invalid {
+        what: "network",
+        detail: format!("'{}' {why}", redact_url(text)),
+    };
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("contains a space or control character".into()));
+    }
+    // The WHATWG parser skips extra slashes (`ws:///x` would dial host `x`): no host is
+    // an error here, as a user would read it.
+    let rest = text.split_once("://").map_or("", |(_, rest)| rest);
+    if rest.is_empty() || rest.starts_with(['/', '?', '#']) {
+        return Err(invalid("has no host".into()));
+    }
+    let url = url::Url::parse(text).map_err(|e| match e {
+        url::ParseError::EmptyHost => invalid("has no host".into()),
+        url::ParseError::InvalidPort => invalid("has an invalid port (1..65535)".into()),
+        other => invalid(format!("is not a valid URL ({other})")),
+    })?;
+    if url.host().is_none() {
+        return Err(invalid("has no host".into()));
+    }
+    if url.port() == Some(0) {
+        return Err(invalid("has an invalid port (1..65535)".into()));
+    }
+    Ok(())
+}
+
+/// A URL as it may be printed: scheme, host and port kept; user info, query and fragment
+/// replaced by `***`; each path segment kept only when it reads as a plain word (letters,
+/// `-`, `_`, `.`, at most 16 characters), so a token in the path (`/ws/8f3a…`) is hidden
+/// too. Works on text that is not a valid URL (it never fails), so error messages about a
+/// malformed URL can quote it safely. Text without `://` is returned as is.
+pub fn redact_url(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    let mut out = format!("{scheme}://");
+    // Everything up to the last `@` is taken as user info, wherever it is: a password
+    // typed with a raw `/`, `?` or `#` in it must not be cut in two and half printed.
+    let rest = match rest.rsplit_once('@') {
+        Some((_, after)) => {
+            out.push_str(REDACTED);
+            out.push('@');
+            after
+        }
+        None => rest,
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    out.push_str(authority);
+    let path_end = tail.find(['?', '#']).unwrap_or(tail.len());
+    let (path, after) = tail.split_at(path_end);
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            if segment.is_empty() || plain_word(segment) {
+                segment
+            } else {
+                REDACTED
+            }
+        })
+        .collect();
+    out.push_str(&segments.join("/"));
+    if after.starts_with('?') {
+        out.push('?');
+        out.push_str(REDACTED);
+    }
+    if after.contains('#') {
+        out.push('#');
+        out.push_str(REDACTED);
+    }
+    out
+}
+
+/// A path segment that cannot be a token: a short word of letters and separators.
+fn plain_word(segment: &str) -> bool {
+    segment.len() <= 16
+        && segment
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || matches!(c, '-' | '_' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn btcli_names_and_urls() {
+        assert_eq!(
+            Network::parse("finney").unwrap().url(),
+            Some("wss://entrypoint-finney.opentensor.ai:443")
+        );
+        assert_eq!(
+            Network::parse("test").unwrap().url(),
+            Some("wss://test.finney.opentensor.ai:443")
+        );
+        assert_eq!(
+            Network::parse("local").unwrap().url(),
+            Some("ws://127.0.0.1:9944")
+        );
+        assert_eq!(Network::parse("devnet").unwrap(), Network::Devnet);
+        assert_eq!(
+            Network::parse("ws://10.0.0.2:9944").unwrap(),
+            Network::Url("ws://10.0.0.2:9944".into())
+        );
+        for good in [
+            "ws://[::1]:9944",
+            "wss://node.example.org/ws",
+            "wss://u:p@node.example.org:443/ws?apikey=1",
+        ] {
+            assert_eq!(Network::parse(good).unwrap().url(), Some(good));
+        }
+        for bad in ["http://x:1", "ws://", "moon"] {
+            let err = Network::parse(bad).unwrap_err().to_string();
+            assert!(err.starts_with("network:"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn malformed_urls_are_bad_input_naming_the_problem() {
+        for (bad, want) in [
+            ("ws://host:99999", "invalid port"),
+            ("ws://host:0", "invalid port"),
+            ("ws://[::1", "not a valid URL (invalid IPv6 address)"),
+            ("ws://", "has no host"),
+            ("ws:///path", "has no host"),
+            ("wss://?apikey=1", "has no host"),
+            ("ws://ho st:1", "space"),
+            ("http://host:1", "is not finney"),
+            ("ftp://host", "is not finney"),
+        ] {
+            let err = Network::parse(bad).unwrap_err().to_string();
+            assert!(err.starts_with("network: '"), "{bad}: {err}");
+            assert!(err.contains(want), "{bad}: {err} should say {want}");
+        }
+    }
+
+    #[test]
+    fn redaction_hides_credentials_queries_and_path_tokens() {
+        for (url, want) in [
+            ("ws://127.0.0.1:9944", "ws://127.0.0.1:9944"),
+            ("wss://node.example.org/ws", "wss://node.example.org/ws"),
+            (
+                "wss://user:secretpw@host:443/ws?apikey=topsecret",
+                "wss://***@host:443/ws?***",
+            ),
+            ("wss://host/ws/8f3a9c0d1e2f", "wss://host/ws/***"),
+            ("wss://host/#frag", "wss://host/#***"),
+            ("ws://user:pw@[::1", "ws://***@[::1"),
+            ("ws://user:pa/s?s#w@host:1", "ws://***@host:1"),
+            ("http://u:p@h/?k=v", "http://***@h/?***"),
+        ] {
+            assert_eq!(redact_url(url), want, "{url}");
+        }
+        let network = Network::parse("wss://u:hunter22@h/?apikey=k3y").unwrap();
+        for shown in [
+            network.redacted(),
+            network.to_string(),
+            format!("{network:?}"),
+        ] {
+            assert!(
+                !shown.contains("hunter22") && !shown.contains("k3y"),
+                "{shown}"
+            );
+        }
+        let err = Network::parse("ws://u:hunter22@h:99999")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter22"), "{err}");
+        let err = Network::parse("http://u:hunter22@h")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter22"), "{err}");
+    }
+}

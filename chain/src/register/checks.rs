@@ -1,0 +1,295 @@
+//! The judgements a registration run makes: may this seal be submitted now, does this
+//! outcome end the run, and what the chain's state says about a submission whose status
+//! was lost.
+
+use std::collections::BTreeMap;
+
+use super::searcher::Found;
+use super::WORK_WINDOW;
+use crate::{PoolRefusal, SubmitOutcome, SubnetState};
+use regpow_rules::keys::PublicKey;
+use regpow_rules::seal::reference_seal;
+
+/// The checks a found seal passes before it is submitted: the hotkey is not registered,
+/// the reference seal on the CPU, the latest effective difficulty, the work window at the
+/// newest head (`head_now`), the hotkey's last PoW block, and the work block's hash on the
+/// chain as it is now (re-orgs of any depth inside the window).
+pub(crate) fn check_hit(
+    found: &Found,
+    state: &SubnetState,
+    head_now: u64,
+    recent: &BTreeMap<u64, [u8; 32]>,
+) -> Result<(), String> {
+    if let Some(uid) = state.uid {
+        return Err(format!("the hotkey is already registered (uid {uid})"));
+    }
+    let seal = reference_seal(&found.job.prefix, found.hit.nonce);
+    if seal != found.hit.seal {
+        return Err(format!(
+            "seal of nonce {} did not re-verify on the CPU",
+            found.hit.nonce
+        ));
+    }
+    let difficulty = state.effective_difficulty();
+    if !seal.meets(&difficulty.target()) {
+        return Err(format!(
+            "difficulty rose to {} before the seal could be submitted",
+            difficulty.get()
+        ));
+    }
+    let checked_at = state.head.number.max(head_now) + 1;
+    if found.work_block >= checked_at || checked_at - found.work_block > WORK_WINDOW {
+        return Err(format!(
+            "work block {} is outside the chain's window at block {}",
+            found.work_block, checked_at
+        ));
+    }
+    if state
+        .last_pow_block
+        .is_some_and(|last| last >= found.work_block)
+    {
+        return Err("the hotkey already has a PoW registration at or after this work block".into());
+    }
+    match recent.get(&found.work_block) {
+        Some(hash) if *hash == found.job.challenge.block_hash => Ok(()),
+        Some(_) => Err(format!("block {} was re-organised", found.work_block)),
+        None => Err(format!(
+            "block {} is not on the chain regpow follows",
+            found.work_block
+        )),
+    }
+}
+
+/// Whether an outcome ends the run: `Some(why)` for rules that cannot pass later.
+pub(crate) fn is_fatal(outcome: &SubmitOutcome) -> Option<String> {
+    match outcome {
+        SubmitOutcome::Refused(PoolRefusal::Custom(3)) => {
+            Some("the chain says the subnet does not exist".into())
+        }
+        SubmitOutcome::Refused(PoolRefusal::Custom(25)) => {
+            Some("the chain says the hotkey belongs to another coldkey".into())
+        }
+        SubmitOutcome::Failed(name) => match name.as_str() {
+            "TooManyRegistrationsThisBlock"
+            | "InvalidWorkBlock"
+            | "InvalidDifficulty"
+            | "InvalidSeal" => None,
+            other => Some(format!("the chain refused the registration: {other}")),
+        },
+        _ => None,
+    }
+}
+
+/// A submission whose final status was lost: only the chain's state can settle it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Doubt {
+    /// Its work block.
+    pub work_block: u64,
+    /// The signer nonce it carries.
+    pub nonce: u64,
+}
+
+impl Doubt {
+    /// Whether `state` proves this submission can no longer register the hotkey (the
+    /// caller has already seen that the hotkey is not registered at `state.head`): its work
+    /// block is out of the window for every later block, or the signer's nonce moved past
+    /// it (it, or another transaction with its nonce, was included).
+    pub(crate) fn settled_by(&self, state: &SubnetState) -> Option<String> {
+        if state.head.number + 1 > self.work_block + WORK_WINDOW {
+            return Some(format!(
+                "the submission with work block {} was not included before it expired",
+                self.work_block
+            ));
+        }
+        if state.signer_nonce.is_some_and(|n| n > self.nonce) {
+            return Some(format!(
+                "the submission with work block {} was not included (the coldkey's nonce moved on)",
+                self.work_block
+            ));
+        }
+        None
+    }
+}
+
+/// Whether a registered hotkey in `state` is this run's registration: our coldkey owns it
+/// and its last PoW registration used a work block we submitted.
+pub(crate) fn is_ours(
+    state: &SubnetState,
+    coldkey: &PublicKey,
+    submitted: &std::collections::BTreeSet<u64>,
+) -> bool {
+    state.uid.is_some()
+        && state.owner == Some(*coldkey)
+        && state.last_pow_block.is_some_and(|b| submitted.contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Head;
+    use regpow_engine::backend::{Hit, Job};
+    use regpow_rules::challenge::Challenge;
+    use regpow_rules::difficulty::Difficulty;
+
+    const HOTKEY: PublicKey = PublicKey([0x11; 32]);
+    const COLDKEY: PublicKey = PublicKey([0x22; 32]);
+
+    fn state(head: u64, difficulty: u64) -> SubnetState {
+        SubnetState::sample(
+            Head {
+                number: head,
+                hash: [head as u8; 32],
+            },
+            difficulty,
+        )
+    }
+
+    /// A real hit at `difficulty` on work block `work_block` (hash = its number repeated).
+    fn found(work_block: u64, difficulty: u64) -> Found {
+        let job = Job::new(
+            Challenge {
+                netuid: 1,
+                block_hash: [work_block as u8; 32],
+                hotkey: HOTKEY,
+                coldkey: COLDKEY,
+            },
+            Difficulty::new(difficulty).unwrap(),
+        );
+        let nonce = (0u64..)
+            .find(|&n| reference_seal(&job.prefix, n).meets(&job.target))
+            .unwrap();
+        Found {
+            job,
+            work_block,
+            hit: Hit {
+                nonce,
+                seal: reference_seal(&job.prefix, nonce),
+            },
+        }
+    }
+
+    fn recent(upto: u64) -> BTreeMap<u64, [u8; 32]> {
+        (0..=upto).map(|n| (n, [n as u8; 32])).collect()
+    }
+
+    fn expect(result: Result<(), String>, words: &str) {
+        let why = result.unwrap_err();
+        assert!(why.contains(words), "{why}");
+    }
+
+    #[test]
+    fn a_good_hit_passes_and_each_stale_or_wrong_one_is_dropped() {
+        let hit = found(10, 8);
+        assert_eq!(check_hit(&hit, &state(10, 8), 10, &recent(10)), Ok(()));
+        // Head 14: checked at 15, 15 − 10 = 5 blocks back: still inside the window.
+        assert_eq!(check_hit(&hit, &state(14, 8), 14, &recent(14)), Ok(()));
+        expect(
+            check_hit(&hit, &state(15, 8), 15, &recent(15)),
+            "outside the chain's window",
+        );
+        // The state lags a head behind: the newest head decides the window.
+        expect(
+            check_hit(&hit, &state(14, 8), 15, &recent(15)),
+            "outside the chain's window",
+        );
+        expect(
+            check_hit(&hit, &state(9, 8), 9, &recent(9)),
+            "outside the chain's window",
+        );
+
+        let hard = (1u64..)
+            .map(|k| 8 * k)
+            .find(|&d| !hit.hit.seal.meets(&Difficulty::new(d).unwrap().target()))
+            .unwrap();
+        expect(
+            check_hit(&hit, &state(11, hard), 11, &recent(11)),
+            "difficulty rose",
+        );
+
+        let mut bad = found(10, 8);
+        bad.hit.seal.0[0] ^= 1;
+        expect(
+            check_hit(&bad, &state(10, 8), 10, &recent(10)),
+            "did not re-verify",
+        );
+
+        // Re-organised at depth 1, and a work block the run never saw on its chain.
+        let mut reorged = recent(11);
+        reorged.insert(10, [0xEE; 32]);
+        expect(check_hit(&hit, &state(11, 8), 11, &reorged), "re-organised");
+        let mut unseen = recent(11);
+        unseen.remove(&10);
+        expect(
+            check_hit(&hit, &state(11, 8), 11, &unseen),
+            "not on the chain",
+        );
+
+        let mut used = state(11, 8);
+        used.last_pow_block = Some(10);
+        expect(
+            check_hit(&hit, &used, 11, &recent(11)),
+            "already has a PoW registration",
+        );
+
+        // Defect 2 of issue 11: a hotkey the state shows registered gets no new seal.
+        let mut registered = state(11, 8);
+        registered.uid = Some(0);
+        expect(
+            check_hit(&hit, &registered, 11, &recent(11)),
+            "already registered",
+        );
+    }
+
+    #[test]
+    fn only_rules_that_can_pass_later_keep_the_run_going() {
+        for retry in [
+            SubmitOutcome::Refused(PoolRefusal::Custom(255)),
+            SubmitOutcome::Failed("TooManyRegistrationsThisBlock".into()),
+            SubmitOutcome::Failed("InvalidWorkBlock".into()),
+            SubmitOutcome::Failed("InvalidDifficulty".into()),
+            SubmitOutcome::Refused(PoolRefusal::NonceRace("Transaction is outdated".into())),
+        ] {
+            assert_eq!(is_fatal(&retry), None, "{retry:?}");
+        }
+        for fatal in [
+            SubmitOutcome::Refused(PoolRefusal::Custom(3)),
+            SubmitOutcome::Refused(PoolRefusal::Custom(25)),
+            SubmitOutcome::Failed("SubNetRegistrationDisabled".into()),
+            SubmitOutcome::Failed("NonAssociatedColdKey".into()),
+        ] {
+            assert!(is_fatal(&fatal).is_some(), "{fatal:?}");
+        }
+    }
+
+    #[test]
+    fn a_lost_status_is_settled_only_by_the_chain() {
+        let doubt = Doubt {
+            work_block: 10,
+            nonce: 4,
+        };
+        let mut s = state(14, 8);
+        s.signer_nonce = Some(4);
+        assert_eq!(doubt.settled_by(&s), None, "still includable at block 15");
+        s.signer_nonce = Some(5);
+        assert!(doubt.settled_by(&s).unwrap().contains("nonce moved on"));
+        let mut s = state(15, 8);
+        s.signer_nonce = Some(4);
+        assert!(doubt.settled_by(&s).unwrap().contains("expired"));
+    }
+
+    #[test]
+    fn our_registration_is_recognised_from_state() {
+        let submitted = [7u64, 9].into_iter().collect();
+        let mut s = state(11, 8);
+        assert!(!is_ours(&s, &COLDKEY, &submitted));
+        s.uid = Some(3);
+        s.owner = Some(COLDKEY);
+        s.last_pow_block = Some(9);
+        assert!(is_ours(&s, &COLDKEY, &submitted));
+        s.last_pow_block = Some(8);
+        assert!(!is_ours(&s, &COLDKEY, &submitted));
+        s.last_pow_block = Some(9);
+        s.owner = Some(HOTKEY);
+        assert!(!is_ours(&s, &COLDKEY, &submitted));
+    }
+}
