@@ -12,10 +12,11 @@ use crate::accounts::{AccountInfo, Accounts, RAO_PER_TAO};
 use crate::config::{DevnetConfig, StatePruning};
 use crate::events::{Event, EventRecord};
 use crate::extrinsic::{Call, Era, Implicit, SignedExtrinsic};
-use crate::pow::{u64f64_bits, AccountId, PowState, Subnet, WORK_WINDOW};
+use crate::pow::{u64f64_bits, AccountId, PowState, Subnet};
 use crate::runtime::{SPEC_VERSION, TRANSACTION_VERSION};
 use crate::storage::{apply, snapshot, BlockState, StorageMap, BLOCK_HASH_COUNT};
 use crate::validity::{InvalidTransaction, ValidTransaction};
+use regpow_rules::WORK_WINDOW;
 
 /// A Substrate header (`sp_runtime::generic::Header<u32, BlakeTwo256>`).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use regpow_rules::pool;
+use regpow_rules::window::in_window;
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 /// A 32-byte account (hotkey or coldkey public key).
@@ -110,15 +112,12 @@ impl PowError {
     /// `SubnetNotExists`, 25 for `NonAssociatedColdKey`, 255 ("bad request") otherwise.
     pub fn pool_code(self) -> u8 {
         match self {
-            PowError::SubnetNotExists => 3,
-            PowError::NonAssociatedColdKey => 25,
-            _ => 255,
+            PowError::SubnetNotExists => pool::SUBNET_NOT_EXISTS,
+            PowError::NonAssociatedColdKey => pool::NON_ASSOCIATED_COLDKEY,
+            _ => pool::BAD_REQUEST,
         }
     }
 }
-
-/// How many blocks back a work block may be (rule 7).
-pub const WORK_WINDOW: u64 = 5;
 
 /// One subnet's registration state.
 #[derive(Clone, Debug, PartialEq)]
@@ -201,7 +200,7 @@ impl PowState {
         if subnet.registrations_this_block >= subnet.max_registrations_per_block {
             return Err(TooManyRegistrationsThisBlock);
         }
-        if call.work_block >= now || now - call.work_block > WORK_WINDOW {
+        if !in_window(call.work_block, now) {
             return Err(InvalidWorkBlock);
         }
         if self

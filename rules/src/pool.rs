@@ -9,8 +9,3 @@ pub const NON_ASSOCIATED_COLDKEY: u8 = 25;
 /// `Custom(255)`: any other PoW admission rule ("bad request"): the window, the seal, the
 /// difficulty, registrations in the block, the hotkey's last PoW block, …
 pub const BAD_REQUEST: u8 = 255;
-
-/// Whether a pool code means the registration can never be admitted, whatever the seal.
-pub fn is_fatal_code(code: u8) -> bool {
-    matches!(code, SUBNET_NOT_EXISTS | NON_ASSOCIATED_COLDKEY)
-}

@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 
 use super::searcher::Found;
-use super::WORK_WINDOW;
 use crate::{PoolRefusal, SubmitOutcome, SubnetState};
 use regpow_rules::keys::PublicKey;
+use regpow_rules::pool;
 use regpow_rules::seal::reference_seal;
+use regpow_rules::window::{in_window, last_block_accepting};
+use regpow_rules::WORK_WINDOW;
 
 /// The checks a found seal passes before it is submitted: the hotkey is not registered,
 /// the reference seal on the CPU, the latest effective difficulty, the work window at the
@@ -38,7 +40,7 @@ pub(crate) fn check_hit(
         ));
     }
     let checked_at = state.head.number.max(head_now) + 1;
-    if found.work_block >= checked_at || checked_at - found.work_block > WORK_WINDOW {
+    if !in_window(found.work_block, checked_at) {
         return Err(format!(
             "work block {} is outside the chain's window at block {}",
             found.work_block, checked_at
@@ -63,10 +65,10 @@ pub(crate) fn check_hit(
 /// Whether an outcome ends the run: `Some(why)` for rules that cannot pass later.
 pub(crate) fn is_fatal(outcome: &SubmitOutcome) -> Option<String> {
     match outcome {
-        SubmitOutcome::Refused(PoolRefusal::Custom(3)) => {
+        SubmitOutcome::Refused(PoolRefusal::Custom(pool::SUBNET_NOT_EXISTS)) => {
             Some("the chain says the subnet does not exist".into())
         }
-        SubmitOutcome::Refused(PoolRefusal::Custom(25)) => {
+        SubmitOutcome::Refused(PoolRefusal::Custom(pool::NON_ASSOCIATED_COLDKEY)) => {
             Some("the chain says the hotkey belongs to another coldkey".into())
         }
         SubmitOutcome::Failed(name) => match name.as_str() {
@@ -95,7 +97,7 @@ impl Doubt {
     /// block is out of the window for every later block, or the signer's nonce moved past
     /// it (it, or another transaction with its nonce, was included).
     pub(crate) fn settled_by(&self, state: &SubnetState) -> Option<String> {
-        if state.head.number + 1 > self.work_block + WORK_WINDOW {
+        if state.head.number + 1 > last_block_accepting(self.work_block) {
             return Some(format!(
                 "the submission with work block {} was not included before it expired",
                 self.work_block

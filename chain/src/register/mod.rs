@@ -39,8 +39,7 @@ use regpow_rules::difficulty::Difficulty;
 use regpow_rules::keys::PublicKey;
 use searcher::{DeviceEvent, Found, Searcher};
 
-/// How many blocks back a work block may be when the pool checks it (at head + 1).
-pub const WORK_WINDOW: u64 = 5;
+pub use regpow_rules::WORK_WINDOW;
 
 /// With no new block for this long the connection is treated as lost (five 12 s blocks).
 const HEAD_SILENCE: Duration = Duration::from_secs(60);
