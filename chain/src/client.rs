@@ -11,10 +11,11 @@ use subxt::utils::H256;
 
 use subxt::{OnlineClient, SubstrateConfig};
 
-use super::runtime::check_runtime;
-use super::ChainError;
+use crate::outcome::{classify_refusal, SubmitOutcome};
+use crate::runtime::check_runtime;
+use crate::state::{Head, SubnetState};
 use crate::wallet::Coldkey;
-use regpow_rules::difficulty::Difficulty;
+use crate::ChainError;
 use regpow_rules::keys::PublicKey;
 
 /// A connected client.
@@ -25,203 +26,6 @@ const RPC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a submission may take from signing to a final outcome (about ten blocks).
 pub const SUBMISSION_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// A block: its number and hash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Head {
-    /// Block number.
-    pub number: u64,
-    /// Block hash (bound into the seal when this block is the work block).
-    pub hash: [u8; 32],
-}
-
-/// The registration state of one subnet (and one hotkey on it) at one block.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SubnetState {
-    /// The block it was read at.
-    pub head: Head,
-    /// `NetworksAdded(netuid)`.
-    pub exists: bool,
-    /// `NetworkPowRegistrationAllowed(netuid)`.
-    pub pow_allowed: bool,
-    /// `Difficulty`, `MinDifficulty`, `MaxDifficulty` (raw).
-    pub difficulty: u64,
-    /// `MinDifficulty`.
-    pub min_difficulty: u64,
-    /// `MaxDifficulty`.
-    pub max_difficulty: u64,
-    /// `MaxAllowedUids(netuid)`.
-    pub max_allowed_uids: u16,
-    /// `RegistrationsThisBlock(netuid)`.
-    pub registrations_this_block: u16,
-    /// `MaxRegistrationsPerBlock(netuid)`.
-    pub max_registrations_per_block: u16,
-    /// `Uids(netuid, hotkey)`: the hotkey's uid if it is registered.
-    pub uid: Option<u16>,
-    /// `LastPowRegistrationBlock(hotkey)`.
-    pub last_pow_block: Option<u64>,
-    /// `Owner(hotkey)`: the coldkey that owns the hotkey, if any.
-    pub owner: Option<PublicKey>,
-    /// The signing coldkey's account nonce (`System::Account`), when asked for: once it
-    /// passes a submission's nonce, that submission can no longer be included.
-    pub signer_nonce: Option<u64>,
-}
-
-impl SubnetState {
-    /// An open subnet (PoW on, 256 uids, one registration per block, hotkey unregistered and
-    /// unowned) at `head` with `difficulty`: for tests.
-    #[cfg(test)]
-    pub(crate) fn sample(head: Head, difficulty: u64) -> Self {
-        Self {
-            head,
-            exists: true,
-            pow_allowed: true,
-            difficulty,
-            min_difficulty: 1,
-            max_difficulty: u64::MAX,
-            max_allowed_uids: 256,
-            registrations_this_block: 0,
-            max_registrations_per_block: 1,
-            uid: None,
-            last_pow_block: None,
-            owner: None,
-            signer_nonce: None,
-        }
-    }
-
-    /// The effective difficulty (the chain's clamp, as the SDK computes it).
-    pub fn effective_difficulty(&self) -> Difficulty {
-        Difficulty::effective(self.difficulty, self.min_difficulty, self.max_difficulty)
-    }
-
-    /// Why a registration of the hotkey by `coldkey` cannot succeed at all, in words; `None`
-    /// when it can (rules the chain checks against the work itself come later).
-    pub fn refusal(&self, netuid: u16, coldkey: &PublicKey) -> Option<String> {
-        if netuid == 0 {
-            return Some("netuid 0 is the root subnet: PoW registration is not permitted".into());
-        }
-        if !self.exists {
-            return Some(format!("subnet {netuid} does not exist"));
-        }
-        if !self.pow_allowed {
-            return Some(format!(
-                "PoW registration is disabled on subnet {netuid} (NetworkPowRegistrationAllowed is false)"
-            ));
-        }
-        if let Some(uid) = self.uid {
-            return Some(format!(
-                "the hotkey is already registered on subnet {netuid} (uid {uid})"
-            ));
-        }
-        if self.max_allowed_uids == 0 {
-            return Some(format!(
-                "subnet {netuid} allows no uids (MaxAllowedUids is 0)"
-            ));
-        }
-        if self.max_registrations_per_block == 0 {
-            return Some(format!(
-                "subnet {netuid} takes no registrations (MaxRegistrationsPerBlock is 0)"
-            ));
-        }
-        match self.owner {
-            Some(owner) if owner != *coldkey => Some(format!(
-                "the hotkey belongs to another coldkey ({})",
-                owner.to_ss58(42)
-            )),
-            _ => None,
-        }
-    }
-
-    /// Whether this block already holds the subnet's registrations for the block.
-    pub fn block_is_full(&self) -> bool {
-        self.registrations_this_block >= self.max_registrations_per_block
-    }
-}
-
-/// What became of a submitted `pow_register`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SubmitOutcome {
-    /// `NeuronRegistered` for our hotkey.
-    Registered {
-        /// The uid taken.
-        uid: u16,
-        /// The block it was included in.
-        block: Head,
-    },
-    /// Included but failed: `ExtrinsicFailed` with this `SubtensorModule` error name.
-    Failed(String),
-    /// The node answered the submission with an error: the transaction is not in its pool.
-    Refused(PoolRefusal),
-    /// The node may have taken the transaction, but its final status never arrived (the
-    /// connection or the status stream was lost, it timed out, or the node dropped it from
-    /// its own pool while peers may still hold it). Only the chain's state can tell.
-    Unknown {
-        /// What was lost, in words.
-        reason: String,
-        /// The signer nonce it was signed with: once the account's nonce passes it, it can
-        /// no longer be included.
-        nonce: u64,
-    },
-}
-
-/// Why the node refused a submission, read from the JSON-RPC error's code and data
-/// (Substrate puts the reason in `data`: `"Custom error: 255"`, `"Transaction is
-/// outdated"`), never from display text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PoolRefusal {
-    /// `InvalidTransaction::Custom(code)`: subtensor's pool codes (3 unknown subnet, 25
-    /// hotkey of another coldkey, 255 any other PoW rule).
-    Custom(u8),
-    /// The signer's nonce was used or is ahead (a race with our own previous submission):
-    /// the next attempt signs with a fresh nonce.
-    NonceRace(String),
-    /// Anything else, as the node worded it.
-    Other {
-        /// JSON-RPC error code (1010 invalid, 1012 banned, 1014 priority too low, …).
-        code: i32,
-        /// Message and data.
-        message: String,
-    },
-}
-
-impl std::fmt::Display for PoolRefusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PoolRefusal::Custom(code) => write!(f, "refused by the pool (custom code {code})"),
-            PoolRefusal::NonceRace(message) => write!(f, "nonce race: {message}"),
-            PoolRefusal::Other { code, message } => write!(f, "{message} (code {code})"),
-        }
-    }
-}
-
-/// Reads a JSON-RPC error answer to a submission: `code`, `message` and the raw JSON of
-/// its `data` (a JSON string in Substrate's author API).
-pub fn classify_refusal(code: i32, message: &str, data: Option<&str>) -> PoolRefusal {
-    let data = data.map(|raw| match serde_json::from_str::<serde_json::Value>(raw) {
-        Ok(serde_json::Value::String(text)) => text,
-        _ => raw.to_string(),
-    });
-    let detail = data.as_deref().unwrap_or("");
-    if let Some(rest) = detail.strip_prefix("Custom error: ") {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if let Ok(custom) = digits.parse::<u8>() {
-            return PoolRefusal::Custom(custom);
-        }
-    }
-    let text = if detail.is_empty() {
-        message.to_string()
-    } else {
-        format!("{message}: {detail}")
-    };
-    if detail.contains("Transaction is outdated") || detail.contains("will be valid in the future")
-    {
-        return PoolRefusal::NonceRace(text);
-    }
-    PoolRefusal::Other {
-        code,
-        message: text,
-    }
-}
 
 /// The JSON-RPC error object inside a failed submission, when the node answered with one.
 fn rpc_user_error(error: &subxt::error::ExtrinsicError) -> Option<&subxt::rpcs::UserError> {
@@ -645,6 +449,7 @@ pub struct PowRegisterCall {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::PoolRefusal;
 
     /// The error exactly as subxt hands it back when the node answers a submission with a
     /// JSON-RPC error: built from the wire JSON, so the test sees what production sees.
@@ -770,45 +575,5 @@ mod tests {
                     .into()
             )
         );
-    }
-
-    fn state() -> SubnetState {
-        SubnetState::sample(
-            Head {
-                number: 10,
-                hash: [1; 32],
-            },
-            100,
-        )
-    }
-
-    #[test]
-    fn preflight_refusals_name_the_rule() {
-        let cold = PublicKey([3; 32]);
-        assert_eq!(state().refusal(1, &cold), None);
-        type Change = fn(&mut SubnetState);
-        let cases: [(Change, &str); 5] = [
-            (|s| s.exists = false, "does not exist"),
-            (|s| s.pow_allowed = false, "PoW registration is disabled"),
-            (
-                |s| s.uid = Some(4),
-                "already registered on subnet 1 (uid 4)",
-            ),
-            (|s| s.max_allowed_uids = 0, "MaxAllowedUids is 0"),
-            (|s| s.owner = Some(PublicKey([9; 32])), "another coldkey"),
-        ];
-        for (change, want) in cases {
-            let mut s = state();
-            change(&mut s);
-            let got = s.refusal(1, &cold).unwrap();
-            assert!(got.contains(want), "{got}");
-        }
-        assert!(state().refusal(0, &cold).unwrap().contains("root"));
-        let mut own = state();
-        own.owner = Some(cold);
-        assert_eq!(own.refusal(1, &cold), None);
-        let mut full = state();
-        full.registrations_this_block = 1;
-        assert!(full.block_is_full());
     }
 }

@@ -1,25 +1,35 @@
 //! regpow-chain: the chain side of registration.
 //!
+//! - [`api`]: what registration needs from a chain, as a trait (tests script a chain).
 //! - Talking to a subtensor chain: which endpoint ([`network`]), whether its runtime can take
 //!   a `pow_register` regpow signs ([`runtime`]), the client that follows heads, reads the
 //!   subnet's state and submits ([`client`]), and why an endpoint could not be reached, in one
 //!   line ([`reach`]).
+//! - What the chain says: a subnet's registration state at a block ([`state`]), and what
+//!   became of a submission ([`outcome`]).
+//! - [`submitter`]: one per coldkey, so its account nonce is used serially.
 //! - [`wallet`]: bittensor wallets on disk and the coldkey that signs.
 //! - [`register`]: the registration loop: follow heads, keep every device on the newest
 //!   challenge, re-verify and submit hits.
 
+pub mod api;
 pub mod client;
 pub mod network;
+pub mod outcome;
 pub mod reach;
 pub mod register;
 pub mod runtime;
+pub mod state;
+pub mod submitter;
 pub mod wallet;
 
-pub use client::{
-    ChainClient, Head, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome, SubnetState,
-};
+pub use api::{ChainApi, Heads};
+pub use client::{ChainClient, NewHead, PowRegisterCall};
 pub use network::Network;
+pub use outcome::{classify_refusal, PoolRefusal, SubmitOutcome};
 pub use runtime::check_runtime;
+pub use state::{Head, SubnetState};
+pub use submitter::Submitter;
 
 /// Why the chain could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -221,9 +221,11 @@ pub enum GpuLanes {
 /// Flags shared by commands that hash.
 #[derive(Debug, Args)]
 pub struct BackendArgs {
-    /// Backend to search with.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
+    /// Backends to search with, comma-separated: `auto` alone, or any of `cpu`, `cuda` and
+    /// `wgpu` with at most one GPU backend (CUDA and Vulkan see the same cards), e.g.
+    /// `--backend cpu,cuda` hashes on the CPU and every NVIDIA GPU together.
+    #[arg(long, value_enum, value_delimiter = ',', num_args = 1.., default_value = "auto")]
+    pub backend: Vec<BackendChoice>,
     /// CPU threads, 1..=1024 (default: all logical CPUs). More threads than logical CPUs
     /// only slow the search down, and thousands take long to start.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
@@ -270,6 +272,10 @@ pub struct BenchArgs {
     /// How long to measure.
     #[arg(long, value_parser = parse_seconds, default_value_t = 5.0)]
     pub seconds: f64,
+    /// Random challenges hashed at once, sharing the devices equally (what a farm's
+    /// targets cost against one registration's).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
 }
 
 fn parse_netuid(s: &str) -> Result<u16, String> {

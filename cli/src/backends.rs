@@ -1,19 +1,60 @@
-//! Turns `--backend` and the device flags into a ready [`Backend`].
+//! Turns `--backend` and the device flags into ready backends and the device pool over them.
+
+use std::sync::Arc;
 
 use regpow_engine::cpu::CpuBackend;
 use regpow_engine::cuda::{self, CudaBackend, CudaOptions};
 use regpow_engine::wgpu::{self as gpu, LaneMode, WgpuBackend, WgpuOptions};
-use regpow_engine::Backend;
+use regpow_engine::{Backend, DevicePool};
 
 use crate::args::{BackendArgs, BackendChoice, GpuLanes};
 use crate::failure::Failure;
 use crate::output::err;
 
-/// Builds the backend the flags ask for. A backend or device that is not available here is
-/// exit 3; `auto` takes the first of CUDA, wgpu GPUs and the CPU that works, with a
-/// one-line note on stderr when it falls back to the CPU.
-pub fn open(args: &BackendArgs) -> Result<Box<dyn Backend>, Failure> {
-    match args.backend {
+/// The device pool over every backend the flags ask for (see [`open_all`]).
+pub fn pool(args: &BackendArgs) -> Result<Arc<DevicePool>, Failure> {
+    Ok(Arc::new(DevicePool::new(open_all(args)?)))
+}
+
+/// The backends' names as the output shows them, e.g. `cpu,cuda`.
+pub fn names(pool: &DevicePool) -> String {
+    pool.backends().join(",")
+}
+
+/// Opens every backend of `--backend`: `auto` alone, or a list with at most one GPU backend
+/// and no repeats (exit 2 otherwise). A backend or device that is not available here is
+/// exit 3.
+pub fn open_all(args: &BackendArgs) -> Result<Vec<Arc<dyn Backend>>, Failure> {
+    let chosen = &args.backend;
+    if chosen.len() > 1 && chosen.contains(&BackendChoice::Auto) {
+        return Err(Failure::bad_input(
+            "--backend: auto picks one backend by itself and cannot be combined with others",
+        ));
+    }
+    for (i, choice) in chosen.iter().enumerate() {
+        if chosen[..i].contains(choice) {
+            return Err(Failure::bad_input(format!(
+                "--backend: {} is listed twice",
+                format!("{choice:?}").to_lowercase()
+            )));
+        }
+    }
+    if chosen.contains(&BackendChoice::Cuda) && chosen.contains(&BackendChoice::Wgpu) {
+        return Err(Failure::bad_input(
+            "--backend: cuda and wgpu together would drive the same GPUs twice; pick one \
+             (cpu combines with either)",
+        ));
+    }
+    chosen
+        .iter()
+        .map(|&choice| open(choice, args).map(Arc::from))
+        .collect()
+}
+
+/// Builds one backend. `auto` takes the first of CUDA, wgpu GPUs and the CPU that works,
+/// with a one-line note on stderr when it falls back to the CPU.
+fn open(choice: BackendChoice, args: &BackendArgs) -> Result<Box<dyn Backend>, Failure> {
+    match choice {
         BackendChoice::Cpu => open_cpu(args),
         BackendChoice::Wgpu => open_wgpu(args),
         BackendChoice::Cuda => open_cuda(args),

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn regpow() -> Command {
@@ -89,6 +90,7 @@ fn bad_config_is_exit_2_and_a_taken_port_exit_3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_each_registration() {
     use regpow_engine::search::solve;
+    use regpow_engine::DevicePool;
     use regpow_engine::{cpu::CpuBackend, Job, NonceRange};
     use regpow_rules::{Challenge, Difficulty, PublicKey};
     use subxt_signer::sr25519::dev;
@@ -123,8 +125,8 @@ async fn logs_each_registration() {
         coldkey: PublicKey(coldkey.public_key().0),
     };
     let job = Job::new(challenge, Difficulty::new(16).unwrap());
-    let backend = CpuBackend::new(Some(1), None).unwrap();
-    let hit = solve(&backend, &job, NonceRange::from(0), None)
+    let pool = DevicePool::new(vec![Arc::new(CpuBackend::new(Some(1), None).unwrap())]);
+    let hit = solve(&pool, &job, NonceRange::from(0), None)
         .unwrap()
         .hit
         .unwrap();

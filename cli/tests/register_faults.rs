@@ -12,16 +12,18 @@ use std::time::Duration;
 use common::{devnet_with, subnet, HOTKEY, UNREACHABLE_DIFFICULTY};
 use regpow_chain::register::{register, Outcome, Plan, Progress, RegisterError};
 use regpow_chain::wallet::Coldkey;
-use regpow_chain::ChainClient;
+use regpow_chain::{ChainClient, Submitter};
 use regpow_devnet::DevnetHandle;
 use regpow_engine::{
-    Backend, BackendError, DeviceInfo, Hit, Job, NonceRange, SearchControl, SearchOutcome,
+    Backend, BackendError, DeviceInfo, DevicePool, Hit, Job, NonceRange, SearchControl,
+    SearchOutcome,
 };
 use regpow_rules::{reference_seal, PublicKey};
 use tokio::sync::mpsc;
 
 fn device(name: &str) -> DeviceInfo {
     DeviceInfo {
+        id: name.into(),
         name: name.into(),
         kind: "test".into(),
         driver: "test".into(),
@@ -185,14 +187,17 @@ async fn run_at(
         stall_after,
     };
     let mut seen = Vec::new();
+    let (netuid, hotkey) = (plan.netuid, plan.hotkey);
     let outcome = register(
         client,
-        backend,
-        coldkey,
+        Arc::new(DevicePool::new(vec![backend])),
+        Submitter::new(coldkey),
         plan,
         |event| {
-            watch(&event);
-            seen.push(event)
+            // Every event is tagged with this registration.
+            assert_eq!((event.netuid, event.hotkey), (netuid, hotkey));
+            watch(&event.progress);
+            seen.push(event.progress)
         },
         cancel,
     )
@@ -219,7 +224,7 @@ fn faults(events: &[Progress]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
-            Progress::DeviceFault { device, reason } => Some(format!("{device}: {reason}")),
+            Progress::DeviceFault { device, reason, .. } => Some(format!("{device}: {reason}")),
             _ => None,
         })
         .collect()
@@ -303,19 +308,15 @@ async fn a_device_fault_with_a_submission_in_flight_waits_for_the_chain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_seals_from_a_device_are_never_submitted() {
     let devnet = devnet_with(Duration::from_millis(300), vec![subnet(1, true, 2000)]).await;
+    // The pool re-derives every hit: a device that reports a seal that is not its nonce's
+    // is faulty and leaves at its first; with no device left the run ends (exit 3).
     let backend = TestBackend::new(vec![Behaviour::WrongSeal]);
     let (outcome, events) = run(&devnet, backend, Duration::from_secs(3), LONG).await;
     assert!(
-        matches!(outcome, Ok(Outcome::TimedOut { in_doubt: None, .. })),
+        matches!(&outcome, Err(RegisterError::Device(why)) if why.contains("does not meet the target")),
         "{outcome:?}"
     );
-    let discarded = events
-        .iter()
-        .filter(
-            |e| matches!(e, Progress::Discarded { reason } if reason.contains("did not re-verify")),
-        )
-        .count();
-    assert!(discarded > 0);
+    assert_eq!(faults(&events).len(), 1, "{events:?}");
     assert_eq!(submissions(&events), 0);
     assert!(devnet.node.lock().pool.pending().is_empty());
     assert_eq!(uid_on_chain(&devnet), None);

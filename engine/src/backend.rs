@@ -5,6 +5,7 @@
 //! must re-verify every hit with [`reference_seal`] before returning it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
 use thiserror::Error;
 
@@ -112,6 +113,8 @@ pub const MAX_TRACKED_DEVICES: usize = 64;
 #[derive(Debug)]
 pub struct SearchControl {
     stop: AtomicBool,
+    /// Stop on its own at this moment (a time slice of a shared device).
+    deadline: Option<Instant>,
     hashes: AtomicU64,
     device_hashes: [AtomicU64; MAX_TRACKED_DEVICES],
 }
@@ -120,6 +123,7 @@ impl Default for SearchControl {
     fn default() -> Self {
         Self {
             stop: AtomicBool::new(false),
+            deadline: None,
             hashes: AtomicU64::new(0),
             device_hashes: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -132,14 +136,22 @@ impl SearchControl {
         Self::default()
     }
 
+    /// A fresh control that also stops by itself at `deadline`.
+    pub fn until(deadline: Instant) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..Self::default()
+        }
+    }
+
     /// Asks the search to stop as soon as it can (within about a millisecond on the CPU).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    /// Whether a stop was requested.
+    /// Whether a stop was requested or the deadline has passed.
     pub fn is_stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+        self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// Called by backends as they finish batches (`device` indexes [`Backend::devices`]).
@@ -191,6 +203,9 @@ impl ChunkCursor {
 /// A device a backend can search on.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceInfo {
+    /// Stable id for the life of the process and across runs with the same hardware:
+    /// `cpu`, `cuda:<ordinal>`, `wgpu:<adapter index>`. Metrics and events name devices by it.
+    pub id: String,
     /// Human-readable name, e.g. `cpu (avx512, 8 threads)`.
     pub name: String,
     /// Device type: `cpu`, `gpu`, ...
@@ -227,10 +242,11 @@ pub trait Backend: Send + Sync {
         control: &SearchControl,
     ) -> Result<SearchOutcome, BackendError>;
 
-    /// Searches on device `device` alone (an index into [`Backend::devices`]), counting its
-    /// hashes as device 0 of `control`. Long-running callers give each device its own
-    /// thread this way, so one device's fault or panic does not stop the others and a
-    /// device never holds two jobs at once. Backends with one device need not override it.
+    /// Searches on device `device` alone (an index into [`Backend::devices`]), on the calling
+    /// thread, counting its hashes as device 0 of `control`. The device pool gives each
+    /// device its own long-lived thread this way, so one device's fault or panic does not
+    /// stop the others and a device never holds two jobs at once. Backends with one device
+    /// need not override it.
     fn search_device(
         &self,
         device: usize,

@@ -78,8 +78,9 @@ pub(crate) fn run_device<D: Dispatcher>(
     Ok(found)
 }
 
-/// [`search_devices`] on device `device` of `devices` alone (what
-/// [`crate::Backend::search_device`] asks of a multi-GPU backend named `backend`).
+/// Device `device` of `devices` alone, on the calling thread (what
+/// [`crate::Backend::search_device`] asks of a multi-GPU backend named `backend`): the
+/// device pool's worker thread drives the GPU itself, no thread is spawned per job.
 pub(crate) fn search_one_device<D: Dispatcher>(
     backend: &str,
     devices: &[D],
@@ -89,9 +90,15 @@ pub(crate) fn search_one_device<D: Dispatcher>(
     control: &SearchControl,
 ) -> Result<SearchOutcome, BackendError> {
     let one = devices
-        .get(device..=device)
+        .get(device)
         .ok_or_else(|| BackendError::Unavailable(format!("{backend} has no device {device}")))?;
-    search_devices(one, job, range, control)
+    let cursor = ChunkCursor::new(range);
+    let halt = AtomicBool::new(false);
+    Ok(match run_device(one, 0, job, &cursor, &halt, control)? {
+        Some(hit) => SearchOutcome::Found(hit),
+        None if control.is_stopped() => SearchOutcome::Stopped,
+        None => SearchOutcome::Exhausted,
+    })
 }
 
 /// Searches `range` on every device at once, one host thread each.

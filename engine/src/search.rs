@@ -1,8 +1,10 @@
-//! Running a backend against a deadline: `regpow solve` and benchmarks use this.
+//! One job on the device pool, against a deadline: `regpow solve` and `regpow bench`.
 
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, BackendError, Hit, Job, NonceRange, SearchControl, SearchOutcome};
+use crate::backend::{BackendError, Hit, Job, NonceRange};
+use crate::pool::{DevicePool, PoolEvent, PoolJob};
 
 /// How a timed search ended, with what it cost.
 #[derive(Clone, Debug, PartialEq)]
@@ -13,7 +15,7 @@ pub struct SolveReport {
     pub exhausted: bool,
     /// Seals computed.
     pub hashes: u64,
-    /// Seals computed per device, in the order of [`Backend::devices`].
+    /// Seals computed per device, in the order of [`DevicePool::devices`].
     pub device_hashes: Vec<u64>,
     /// Wall time spent.
     pub elapsed: Duration,
@@ -31,55 +33,84 @@ impl SolveReport {
     }
 }
 
-/// Searches `range` with `backend` until a hit or `timeout` (none = no limit).
+/// Searches `range` for `job` on every device of `pool` until a hit, the end of the range,
+/// or `timeout` (none = no limit); the pool is idle again when this returns.
 ///
-/// The hit is re-verified here with the reference seal, independently of the backend, so
-/// no backend fault can produce a reported seal that the chain would refuse.
+/// The pool re-verifies every hit with the reference seal and this checks it once more, so no
+/// backend fault can produce a reported seal that the chain would refuse. With several
+/// devices the hit is the first found, not necessarily the lowest nonce.
 pub fn solve(
-    backend: &dyn Backend,
+    pool: &DevicePool,
     job: &Job,
     range: NonceRange,
     timeout: Option<Duration>,
 ) -> Result<SolveReport, BackendError> {
-    let control = SearchControl::new();
+    let events = pool.events();
+    let before: Vec<u64> = pool.stats().iter().map(|s| s.hashes).collect();
     let started = Instant::now();
-    let outcome = std::thread::scope(|scope| {
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        if let Some(limit) = timeout {
-            let control = &control;
-            scope.spawn(move || {
-                // Either the search finishes (sender dropped) or the deadline passes.
-                if done_rx.recv_timeout(limit).is_err() {
-                    control.stop();
-                }
-            });
-        }
-        let outcome = backend.search(job, range, &control);
-        drop(done_tx);
-        outcome
-    })?;
-    let elapsed = started.elapsed();
-    let hit = match outcome {
-        SearchOutcome::Found(hit) => {
-            let verified = job.verify(hit.nonce);
-            if verified != Some(hit) {
-                return Err(BackendError::Fault(format!(
-                    "{} backend reported nonce {} but its seal does not meet the target",
-                    backend.name(),
-                    hit.nonce
-                )));
+    let deadline = timeout.map(|t| started + t);
+    let generation = pool.assign(vec![PoolJob {
+        range: Some(range),
+        ..PoolJob::new(*job, 0)
+    }]);
+    let mut hit = None;
+    let mut exhausted = false;
+    let mut fault = None;
+    loop {
+        let wait = deadline.map_or(Duration::from_millis(50), |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50))
+        });
+        match events.recv_timeout(wait) {
+            Ok(PoolEvent::Hit {
+                generation: g,
+                hit: found,
+                ..
+            }) if g == generation => {
+                hit = Some(found);
+                break;
             }
-            Some(hit)
+            Ok(PoolEvent::Fault { reason, .. }) if pool.alive() == 0 => {
+                fault = Some(reason);
+                break;
+            }
+            Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
         }
-        SearchOutcome::Exhausted | SearchOutcome::Stopped => None,
-    };
+        if pool.drained(generation) {
+            exhausted = true;
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+    }
+    pool.stop();
+    // Seals of the batches still in flight count too (as the time they took).
+    pool.settle(Duration::from_secs(10));
+    let elapsed = started.elapsed();
+    if let Some(reason) = fault {
+        return Err(BackendError::Fault(reason));
+    }
+    if let Some(found) = hit {
+        if job.verify(found.nonce) != Some(found) {
+            return Err(BackendError::Fault(format!(
+                "nonce {} was reported but its seal does not meet the target",
+                found.nonce
+            )));
+        }
+    }
+    let device_hashes: Vec<u64> = pool
+        .stats()
+        .iter()
+        .zip(&before)
+        .map(|(s, b)| s.hashes - b)
+        .collect();
     Ok(SolveReport {
         hit,
-        exhausted: outcome == SearchOutcome::Exhausted,
-        hashes: control.hashes(),
-        device_hashes: (0..backend.devices().len())
-            .map(|d| control.device_hashes(d))
-            .collect(),
+        exhausted,
+        hashes: device_hashes.iter().sum(),
+        device_hashes,
         elapsed,
     })
 }

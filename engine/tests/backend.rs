@@ -4,7 +4,10 @@
 use std::time::{Duration, Instant};
 
 use regpow_engine::cpu::{CpuBackend, CpuKernel};
+use std::sync::Arc;
+
 use regpow_engine::search::solve;
+use regpow_engine::DevicePool;
 use regpow_engine::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
 use regpow_rules::{Challenge, Difficulty, PublicKey};
 
@@ -51,9 +54,9 @@ fn a_stop_ends_the_search_promptly() {
 
 #[test]
 fn solve_times_out_without_a_hit() {
-    let backend = CpuBackend::new(Some(1), None).unwrap();
+    let pool = DevicePool::new(vec![Arc::new(CpuBackend::new(Some(1), None).unwrap())]);
     let report = solve(
-        &backend,
+        &pool,
         &unreachable_job(),
         NonceRange::from(0),
         Some(Duration::from_millis(300)),
@@ -66,10 +69,10 @@ fn solve_times_out_without_a_hit() {
 
 #[test]
 fn difficulty_one_accepts_the_first_nonce() {
-    let backend = CpuBackend::new(None, None).unwrap();
+    let pool = DevicePool::new(vec![Arc::new(CpuBackend::new(None, None).unwrap())]);
     let mut job = unreachable_job();
     job = Job::new(job.challenge, Difficulty::new(1).unwrap());
-    let report = solve(&backend, &job, NonceRange::from(u64::MAX), None).unwrap();
+    let report = solve(&pool, &job, NonceRange::from(u64::MAX), None).unwrap();
     assert_eq!(report.hit.unwrap().nonce, u64::MAX);
 }
 

@@ -5,7 +5,10 @@
 use regpow_engine::cuda::{self, CudaBackend, CudaOptions};
 mod common;
 
+use std::sync::Arc;
+
 use regpow_engine::search::solve;
+use regpow_engine::DevicePool;
 use regpow_engine::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
@@ -56,8 +59,9 @@ fn cuda_solves_the_reference_challenges() {
     let Some(backend) = backend(Some(vec![0])) else {
         return;
     };
+    let pool = DevicePool::new(vec![Arc::new(backend)]);
     for case in common::solved() {
-        let hit = solve(&backend, &case.job, NonceRange::from(case.start), None)
+        let hit = solve(&pool, &case.job, NonceRange::from(case.start), None)
             .unwrap()
             .hit
             .expect("a hit");

@@ -6,7 +6,9 @@ mod support;
 
 use regpow_engine::cpu::{scan_all_hits, CpuBackend, CpuKernel, SealMidstate};
 use regpow_engine::search::solve;
-use regpow_engine::{Job, NonceRange};
+use std::sync::Arc;
+
+use regpow_engine::{Backend, DevicePool, Job, NonceRange, SearchControl, SearchOutcome};
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use support::{int, vectors};
 
@@ -84,8 +86,9 @@ fn no_valid_nonce_is_ever_missed_at_low_difficulty() {
 
 #[test]
 fn cpu_backend_solves_every_challenge() {
-    let multi = CpuBackend::new(None, None).unwrap();
+    let multi = DevicePool::new(vec![Arc::new(CpuBackend::new(None, None).unwrap())]);
     let single = CpuBackend::new(Some(1), None).unwrap();
+    let single_pool = DevicePool::new(vec![Arc::new(CpuBackend::new(Some(1), None).unwrap())]);
     for vector in &vectors().solved {
         let job = Job::new(
             vector.challenge.challenge(),
@@ -96,10 +99,14 @@ fn cpu_backend_solves_every_challenge() {
         let hit = report.hit.expect("a hit");
         assert!(hit.nonce >= range.start);
         assert_eq!(job.verify(hit.nonce), Some(hit));
-        // One thread searches in order, so it must find exactly the first solution.
-        let report = solve(&single, &job, range, None).unwrap();
+        // One thread searches in order, so it must find exactly the first solution, on the
+        // pool as on the backend itself, which counts exactly the seals up to it.
+        let report = solve(&single_pool, &job, range, None).unwrap();
         assert_eq!(report.hit.unwrap().nonce, int(&vector.nonce));
-        assert_eq!(report.hashes, int(&vector.nonce) - range.start + 1);
+        let control = SearchControl::new();
+        let outcome = single.search(&job, range, &control).unwrap();
+        assert!(matches!(outcome, SearchOutcome::Found(h) if h.nonce == int(&vector.nonce)));
+        assert_eq!(control.hashes(), int(&vector.nonce) - range.start + 1);
     }
 }
 

@@ -5,8 +5,11 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use regpow_engine::search::solve;
 use regpow_engine::wgpu::{LaneMode, WgpuBackend, WgpuOptions};
+use regpow_engine::DevicePool;
 use regpow_engine::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
@@ -61,9 +64,9 @@ fn kernel_seals_equal_the_reference_in_both_lane_modes() {
 
 #[test]
 fn wgpu_solves_the_reference_challenges() {
-    let backend = open(LaneMode::Auto, Some(1 << 16));
+    let pool = DevicePool::new(vec![Arc::new(open(LaneMode::Auto, Some(1 << 16)))]);
     for case in common::solved() {
-        let report = solve(&backend, &case.job, NonceRange::from(case.start), None).unwrap();
+        let report = solve(&pool, &case.job, NonceRange::from(case.start), None).unwrap();
         let hit = report.hit.expect("a hit");
         // One device, batches in order, lowest candidate first: the first solution.
         assert_eq!(hit.nonce, case.nonce);

@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::searcher::Found;
+use super::devices::Found;
 use crate::{PoolRefusal, SubmitOutcome, SubnetState};
 use regpow_rules::keys::PublicKey;
 use regpow_rules::pool;
 use regpow_rules::seal::reference_seal;
 use regpow_rules::window::{in_window, last_block_accepting};
-use regpow_rules::WORK_WINDOW;
 
 /// The checks a found seal passes before it is submitted: the hotkey is not registered,
 /// the reference seal on the CPU, the latest effective difficulty, the work window at the

@@ -16,28 +16,27 @@
 //! block's window plus one block) so that the result it reports is the chain's.
 
 mod checks;
-mod searcher;
+mod devices;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::network::redact_url;
-use crate::wallet::Coldkey;
+use crate::submitter::Submitter;
 use crate::{
-    ChainClient, ChainError, Head, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome,
+    ChainApi, ChainError, Head, Heads, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome,
     SubnetState,
 };
 use checks::{check_hit, is_fatal, is_ours, Doubt};
-use regpow_engine::backend::{Backend, Job};
+use devices::{Devices, Found};
+use regpow_engine::{DevicePool, Job, PoolEvent};
 use regpow_rules::challenge::Challenge;
 use regpow_rules::difficulty::Difficulty;
 use regpow_rules::keys::PublicKey;
-use searcher::{DeviceEvent, Found, Searcher};
 
 pub use regpow_rules::WORK_WINDOW;
 
@@ -87,11 +86,14 @@ pub enum Progress {
         difficulty: u64,
         /// Whether the block already holds the subnet's registrations for the block.
         full: bool,
+        /// Milliseconds from receiving the head to every device hashing its challenge
+        /// (`None` when a newer head overtook it first).
+        retarget_ms: Option<f64>,
     },
-    /// Hashrate over the last interval, per device (in the backend's device order).
+    /// Hashrate over the last interval, per device (in the pool's device order).
     Hashrate {
-        /// `(device name, seals per second)`.
-        devices: Vec<(String, f64)>,
+        /// Each device's rate.
+        devices: Vec<DeviceRate>,
         /// Sum of the devices.
         total: f64,
         /// Seals computed since the start.
@@ -129,6 +131,8 @@ pub enum Progress {
     },
     /// A device failed and left the run (the others go on).
     DeviceFault {
+        /// Its stable id (`cpu`, `cuda:0`, …).
+        id: String,
         /// Its name.
         device: String,
         /// What happened.
@@ -136,6 +140,8 @@ pub enum Progress {
     },
     /// A device has computed nothing for a while.
     DeviceStalled {
+        /// Its stable id.
+        id: String,
         /// Its name.
         device: String,
         /// For how long.
@@ -156,6 +162,43 @@ pub enum Progress {
         hashes: u64,
     },
 }
+
+/// One device's hashrate over the last interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceRate {
+    /// Stable id (`cpu`, `cuda:0`, `wgpu:1`).
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Seals per second.
+    pub hashrate: f64,
+}
+
+/// A progress event tagged with the registration it belongs to: the event stream every view
+/// (the terminal line, `--json`) reads, one registration or many.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Subnet of the registration.
+    pub netuid: u16,
+    /// Hotkey of the registration.
+    pub hotkey: PublicKey,
+    /// What happened.
+    pub progress: Progress,
+}
+
+/// The head event being put together: the state read and the retarget time arrive
+/// separately, and the event goes out once it has both, or [`HEAD_REPORT_WAIT`] after its
+/// state without the retarget (a device still busy with its previous batch).
+#[derive(Clone, Copy, Debug)]
+struct HeadReport {
+    number: u64,
+    /// Difficulty, whether the block is full, and when they arrived.
+    state: Option<(u64, bool, Instant)>,
+    retarget_ms: Option<f64>,
+}
+
+/// How long a head event waits for its retarget time once its state is known.
+const HEAD_REPORT_WAIT: Duration = Duration::from_millis(500);
 
 /// How a registration run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,11 +261,11 @@ struct StateRead {
 }
 
 /// A (re)connection attempt's result: the client and its heads.
-type Link = (ChainClient, BoxStream<'static, Result<NewHead, ChainError>>);
+type Link<C> = (C, Heads);
 
 /// The connection: following heads, or waiting to reconnect.
 enum Connection {
-    Up(BoxStream<'static, Result<NewHead, ChainError>>),
+    Up(Heads),
     Down {
         attempts: u32,
         wait: Duration,
@@ -246,20 +289,22 @@ async fn until(at: Option<tokio::time::Instant>) {
     }
 }
 
-async fn link(url: String) -> Result<Link, ChainError> {
-    let client = ChainClient::connect(&url).await?;
-    let heads = client.follow_heads().await?.boxed();
+async fn link<C: ChainApi>(url: String) -> Result<Link<C>, ChainError> {
+    let client = C::connect(&url).await?;
+    let heads = client.follow_heads().await?;
     Ok((client, heads))
 }
 
 /// Everything one run keeps track of.
-struct Run<P: FnMut(Progress)> {
+struct Run<C: ChainApi, P: FnMut(Event)> {
     plan: Plan,
-    coldkey: Arc<Coldkey>,
+    submitter: Submitter,
     coldkey_public: PublicKey,
-    client: ChainClient,
-    searcher: Searcher,
+    client: C,
+    devices: Devices,
     progress: P,
+    /// The newest head's event, until its state and its retarget time are both known.
+    head_report: Option<HeadReport>,
     /// The newest state read, and the newest head seen (it may be ahead of the state).
     state: SubnetState,
     newest: Head,
@@ -287,7 +332,40 @@ struct Run<P: FnMut(Progress)> {
 
 type Finish = Result<Outcome, RegisterError>;
 
-impl<P: FnMut(Progress)> Run<P> {
+impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
+    /// Sends `progress`, tagged with this registration.
+    fn emit(&mut self, progress: Progress) {
+        (self.progress)(Event {
+            netuid: self.plan.netuid,
+            hotkey: self.plan.hotkey,
+            progress,
+        });
+    }
+
+    /// Sends the head event if it has both halves; `force` sends it with what it has (a newer
+    /// head overtook it).
+    fn report_head(&mut self, force: bool) {
+        let Some(report) = self.head_report else {
+            return;
+        };
+        let Some((difficulty, full, since)) = report.state else {
+            if force {
+                self.head_report = None;
+            }
+            return;
+        };
+        if report.retarget_ms.is_none() && !force && since.elapsed() < HEAD_REPORT_WAIT {
+            return;
+        }
+        self.head_report = None;
+        self.emit(Progress::Head {
+            number: report.number,
+            difficulty,
+            full,
+            retarget_ms: report.retarget_ms,
+        });
+    }
+
     fn job_for(&self, head: Head, difficulty: Difficulty) -> Job {
         Job::new(
             Challenge {
@@ -316,14 +394,14 @@ impl<P: FnMut(Progress)> Run<P> {
         if self.ending.is_some() {
             return None;
         }
-        self.searcher.stop();
+        self.devices.stop();
         self.pending = None;
         let Some(work_block) = self.in_doubt() else {
             return Some(self.conclude(ending, None));
         };
         let blocks_left = (work_block + WORK_WINDOW + 1).saturating_sub(self.newest.number);
         let wait = self.block_time * u32::try_from(blocks_left).unwrap_or(u32::MAX) + SETTLE_SLACK;
-        (self.progress)(Progress::Waiting {
+        self.emit(Progress::Waiting {
             reason: format!(
                 "waiting for the outcome of the submission with work block {work_block} \
                  (at most {}s; Ctrl-C again to exit now)",
@@ -336,7 +414,7 @@ impl<P: FnMut(Progress)> Run<P> {
 
     /// The run's result for `ending`, with `in_doubt` when a submission's fate is unknown.
     fn conclude(&mut self, ending: Ending, in_doubt: Option<u64>) -> Finish {
-        let hashes = self.searcher.hashes().iter().sum();
+        let hashes = self.devices.hashes().iter().sum();
         let doubt_note = |text: String| {
             match in_doubt {
             Some(block) => format!(
@@ -387,10 +465,10 @@ impl<P: FnMut(Progress)> Run<P> {
             return;
         };
         if let Err(reason) = check_hit(&found, &self.state, self.newest.number, &self.recent) {
-            (self.progress)(Progress::Discarded { reason });
+            self.emit(Progress::Discarded { reason });
             return;
         }
-        (self.progress)(Progress::Submitting {
+        self.emit(Progress::Submitting {
             work_block: found.work_block,
             nonce: found.hit.nonce,
         });
@@ -403,14 +481,14 @@ impl<P: FnMut(Progress)> Run<P> {
             work: found.hit.seal.0,
             hotkey: self.plan.hotkey,
         };
-        let (client, coldkey, at, results) = (
+        let (client, submitter, at, results) = (
             self.client.clone(),
-            self.coldkey.clone(),
+            self.submitter.clone(),
             self.state.head,
             self.results.clone(),
         );
         tokio::spawn(async move {
-            let outcome = client.submit_pow_register(&call, &coldkey, at).await;
+            let outcome = submitter.submit(&client, &call, at).await;
             let _ = results.send((found, outcome));
         });
     }
@@ -442,7 +520,13 @@ impl<P: FnMut(Progress)> Run<P> {
         self.newest = head;
         if fresh && self.solving() {
             let job = self.job_for(head, self.difficulty);
-            self.searcher.switch(job, head.number);
+            self.devices.switch(job, head.number, Some(now));
+            self.report_head(true);
+            self.head_report = Some(HeadReport {
+                number: head.number,
+                state: None,
+                retarget_ms: None,
+            });
         }
         let known = self.recent.clone();
         let (client, states) = (self.client.clone(), self.states.clone());
@@ -487,7 +571,7 @@ impl<P: FnMut(Progress)> Run<P> {
             Err(e) if newest => {
                 // Without the ancestry the window's hashes are unknown: keep waiting (the
                 // next head retries) rather than submit a seal on an orphaned block.
-                (self.progress)(Progress::NotRegistered {
+                self.emit(Progress::NotRegistered {
                     reason: format!("reading the chain after a re-organisation: {e}"),
                 });
             }
@@ -499,7 +583,7 @@ impl<P: FnMut(Progress)> Run<P> {
                 // Keep the last state but move its head, so seals on the new head are
                 // judged against the right window.
                 self.state.head = head;
-                (self.progress)(Progress::NotRegistered {
+                self.emit(Progress::NotRegistered {
                     reason: e.to_string(),
                 });
                 return None;
@@ -527,7 +611,7 @@ impl<P: FnMut(Progress)> Run<P> {
             None => true,
         });
         for reason in settled {
-            (self.progress)(Progress::NotRegistered { reason });
+            self.emit(Progress::NotRegistered { reason });
         }
         if let Some(why) = self.state.refusal(self.plan.netuid, &self.coldkey_public) {
             if let Some(finish) = self.end(Ending::Refused(why)) {
@@ -541,15 +625,27 @@ impl<P: FnMut(Progress)> Run<P> {
             let latest = self.state.effective_difficulty();
             if latest.get().abs_diff(self.difficulty.get()) > self.difficulty.get() / 100 {
                 let job = self.job_for(self.newest, latest);
-                self.searcher.switch(job, self.newest.number);
+                self.devices.switch(job, self.newest.number, None);
             }
             self.difficulty = latest;
         }
-        (self.progress)(Progress::Head {
-            number: head.number,
-            difficulty: self.state.effective_difficulty().get(),
-            full: self.state.block_is_full(),
-        });
+        let state = (
+            self.state.effective_difficulty().get(),
+            self.state.block_is_full(),
+            Instant::now(),
+        );
+        match &mut self.head_report {
+            Some(report) if report.number == head.number => {
+                report.state = Some(state);
+                self.report_head(false);
+            }
+            _ => self.emit(Progress::Head {
+                number: head.number,
+                difficulty: state.0,
+                full: state.1,
+                retarget_ms: None,
+            }),
+        }
         None
     }
 
@@ -564,7 +660,7 @@ impl<P: FnMut(Progress)> Run<P> {
             Ok(outcome) => outcome,
             Err(e) => {
                 // Nothing was sent (the nonce or block could not be read).
-                (self.progress)(Progress::NotRegistered {
+                self.emit(Progress::NotRegistered {
                     reason: e.to_string(),
                 });
                 return None;
@@ -578,7 +674,7 @@ impl<P: FnMut(Progress)> Run<P> {
                 work_block: found.work_block,
                 nonce,
             });
-            (self.progress)(Progress::StatusLost {
+            self.emit(Progress::StatusLost {
                 work_block: found.work_block,
                 reason,
             });
@@ -618,15 +714,19 @@ impl<P: FnMut(Progress)> Run<P> {
             }
             SubmitOutcome::Registered { .. } | SubmitOutcome::Unknown { .. } => unreachable!(),
         };
-        (self.progress)(Progress::NotRegistered { reason });
+        self.emit(Progress::NotRegistered { reason });
         None
     }
 
-    /// A hit or a fault from a device.
-    fn on_device(&mut self, event: DeviceEvent) -> Option<Finish> {
+    /// A hit, a fault or a retarget from the device pool.
+    fn on_device(&mut self, event: PoolEvent) -> Option<Finish> {
         match event {
-            DeviceEvent::Hit(found) => {
-                let found = *found;
+            PoolEvent::Hit { job, hit, .. } => {
+                let found = Found {
+                    job: job.job,
+                    work_block: job.work_block,
+                    hit,
+                };
                 // Keep the newest work block: it stays valid longest.
                 if self.solving()
                     && self
@@ -638,70 +738,82 @@ impl<P: FnMut(Progress)> Run<P> {
                 }
                 None
             }
-            DeviceEvent::Fault { device, reason } => {
-                let name = self
-                    .searcher
-                    .names()
-                    .get(device)
-                    .cloned()
-                    .unwrap_or_default();
-                self.searcher.retire(device);
-                (self.progress)(Progress::DeviceFault {
+            PoolEvent::Fault { device, reason } => {
+                let (id, name) = self.devices.name(device);
+                self.emit(Progress::DeviceFault {
+                    id,
                     device: name.clone(),
                     reason: reason.clone(),
                 });
-                if self.searcher.alive() == 0 {
+                if self.devices.alive() == 0 {
                     return self.end(Ending::Devices(format!("{name}: {reason}")));
                 }
                 None
             }
+            PoolEvent::Retargeted { generation, at, .. } => {
+                if let Some((block, took)) = self.devices.retargeted(generation, at) {
+                    if let Some(report) = self.head_report.as_mut().filter(|r| r.number == block) {
+                        report.retarget_ms = Some(took.as_secs_f64() * 1e3);
+                        self.report_head(false);
+                    }
+                }
+                None
+            }
+            PoolEvent::Exhausted { .. } => None,
         }
     }
 
     fn hashrate(&mut self, last: &mut (Vec<u64>, Instant)) {
+        // A head whose devices have not all moved yet is reported without its retarget.
+        self.report_head(false);
         let now = Instant::now();
-        let hashes = self.searcher.hashes();
+        let hashes = self.devices.hashes();
         let secs = now.duration_since(last.1).as_secs_f64().max(1e-3);
-        let devices: Vec<(String, f64)> = self
-            .searcher
+        let devices: Vec<DeviceRate> = self
+            .devices
             .names()
-            .into_iter()
+            .iter()
             .zip(hashes.iter().zip(&last.0))
-            .map(|(name, (now, before))| (name, now.saturating_sub(*before) as f64 / secs))
+            .map(|((id, name), (now, before))| DeviceRate {
+                id: id.clone(),
+                name: name.clone(),
+                hashrate: now.saturating_sub(*before) as f64 / secs,
+            })
             .collect();
-        let total = devices.iter().map(|(_, r)| r).sum();
-        (self.progress)(Progress::Hashrate {
+        let total = devices.iter().map(|d| d.hashrate).sum();
+        self.emit(Progress::Hashrate {
             devices,
             total,
             hashes: hashes.iter().sum(),
         });
         *last = (hashes, now);
         if self.solving() {
-            for (device, idle) in self.searcher.stalled(self.plan.stall_after) {
-                (self.progress)(Progress::DeviceStalled { device, idle });
+            for (id, device, idle) in self.devices.stalled(self.plan.stall_after) {
+                self.emit(Progress::DeviceStalled { id, device, idle });
             }
         }
     }
 }
 
-/// Registers `plan.hotkey` on `plan.netuid`, signing with `coldkey`, searching with
-/// `backend`. The first state check happens before any hashing: a registration the chain
+/// Registers `plan.hotkey` on `plan.netuid`, submitting through `submitter` (the coldkey's,
+/// shared by every registration it signs), searching on every
+/// device of `pool` (which this run assigns while it lasts). The first state check happens before any hashing: a registration the chain
 /// would refuse ends here with [`Outcome::Refused`]. Each message on `cancel` is one
 /// Ctrl-C: the first ends the run (after waiting for a submission in flight), a second
 /// ends it at once.
-pub async fn register(
-    client: ChainClient,
-    backend: Arc<dyn Backend>,
-    coldkey: Arc<Coldkey>,
+pub async fn register<C: ChainApi>(
+    client: C,
+    pool: Arc<DevicePool>,
+    submitter: Submitter,
     plan: Plan,
-    mut progress: impl FnMut(Progress),
+    mut progress: impl FnMut(Event),
     mut cancel: mpsc::UnboundedReceiver<()>,
 ) -> Result<Outcome, RegisterError> {
     let started = Instant::now();
     let deadline = plan
         .max_duration
         .map(|d| tokio::time::Instant::from_std(started + d));
-    let coldkey_public = coldkey.public();
+    let coldkey_public = submitter.public();
 
     // Pre-flight, before any hashing; Ctrl-C and the time bound apply here too.
     let (first, heads) = tokio::select! {
@@ -713,10 +825,11 @@ pub async fn register(
             let state = client
                 .subnet_state(head, plan.netuid, &plan.hotkey, Some(&coldkey_public))
                 .await?;
-            let heads = client.follow_heads().await?.boxed();
+            let heads = client.follow_heads().await?;
             Ok::<_, ChainError>((state, heads))
         } => read?,
     };
+    let head_received = Instant::now();
     if let Some(why) = first.refusal(plan.netuid, &coldkey_public) {
         return Ok(Outcome::Refused(why));
     }
@@ -724,13 +837,14 @@ pub async fn register(
     let (device_tx, mut device_events) = mpsc::unbounded_channel();
     let (results_tx, mut results) = mpsc::unbounded_channel();
     let (states_tx, mut states) = mpsc::unbounded_channel();
-    let (links_tx, mut links) = mpsc::unbounded_channel::<Result<Link, ChainError>>();
+    let (links_tx, mut links) = mpsc::unbounded_channel::<Result<Link<C>, ChainError>>();
     let head = first.head;
     let url = client.url().to_string();
     let mut run = Run {
         difficulty: first.effective_difficulty(),
-        searcher: Searcher::new(backend, device_tx),
-        coldkey,
+        devices: Devices::new(pool, device_tx),
+        head_report: None,
+        submitter,
         coldkey_public,
         client,
         progress: &mut progress,
@@ -752,18 +866,22 @@ pub async fn register(
         plan,
     };
     let job = run.job_for(head, run.difficulty);
-    run.searcher.switch(job, head.number);
-    (run.progress)(Progress::Head {
+    run.devices.switch(job, head.number, Some(head_received));
+    run.head_report = Some(HeadReport {
         number: head.number,
-        difficulty: run.difficulty.get(),
-        full: run.state.block_is_full(),
+        state: Some((
+            run.difficulty.get(),
+            run.state.block_is_full(),
+            Instant::now(),
+        )),
+        retarget_ms: None,
     });
 
     let mut connection = Connection::Up(heads);
     let silence = tokio::time::sleep(HEAD_SILENCE);
     tokio::pin!(silence);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut last_rate = (run.searcher.hashes(), Instant::now());
+    let mut last_rate = (run.devices.hashes(), Instant::now());
     let mut timed_out = false;
 
     let finish = loop {
@@ -838,7 +956,7 @@ pub async fn register(
                 tokio::spawn({
                     let (url, links) = (url.clone(), links_tx.clone());
                     async move {
-                        let _ = links.send(link(url).await);
+                        let _ = links.send(link::<C>(url).await);
                     }
                 });
                 None
@@ -848,7 +966,7 @@ pub async fn register(
                     run.client = client;
                     connection = Connection::Up(heads);
                     silence.as_mut().reset(tokio::time::Instant::now() + HEAD_SILENCE);
-                    (run.progress)(Progress::Reconnected);
+                    run.emit(Progress::Reconnected);
                     None
                 }
                 Err(e @ (ChainError::NoPowRegister { .. } | ChainError::Runtime(_))) => {
@@ -874,7 +992,7 @@ pub async fn register(
                     } else {
                         *wait = (*wait * 2).min(Duration::from_secs(30));
                         *retry_at = tokio::time::Instant::now() + *wait;
-                        (run.progress)(Progress::Reconnecting {
+                        run.emit(Progress::Reconnecting {
                             reason: e.to_string(),
                             retry_in: *wait,
                         });
@@ -888,7 +1006,7 @@ pub async fn register(
         }
         if let Some(reason) = lost {
             let wait = Duration::from_secs(1);
-            (run.progress)(Progress::Reconnecting {
+            run.emit(Progress::Reconnecting {
                 reason,
                 retry_in: wait,
             });
@@ -900,9 +1018,9 @@ pub async fn register(
             };
         }
     };
-    run.searcher.stop();
-    let hashes = run.searcher.hashes().iter().sum();
-    (run.progress)(Progress::Done { hashes });
+    run.devices.stop();
+    let hashes = run.devices.hashes().iter().sum();
+    run.emit(Progress::Done { hashes });
     match finish {
         Ok(Outcome::TimedOut { in_doubt, .. }) => Ok(Outcome::TimedOut { hashes, in_doubt }),
         other => other,

@@ -70,9 +70,13 @@ async fn serve(config: DevnetConfig, json: bool) -> anyhow::Result<()> {
         }
     );
     let mut blocks = devnet.node.subscribe_blocks();
+    // One listener for the whole run: a listener made afresh each turn of the loop would
+    // miss a Ctrl-C that arrives between two turns (a block is logged every turn).
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     while !output::stdout_closed() {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut ctrl_c => break,
             block = blocks.recv() => match block {
                 Ok(imported) => log_block(&imported, json),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,

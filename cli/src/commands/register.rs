@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use regpow_chain::register::{register, Outcome, Plan, Progress};
+use regpow_chain::register::{register, DeviceRate, Event, Outcome, Plan, Progress};
 use serde_json::json;
 
 use crate::args::RegisterArgs;
@@ -22,7 +22,7 @@ struct View {
     block: u64,
     difficulty: u64,
     hashrate: f64,
-    devices: Vec<(String, f64)>,
+    devices: Vec<DeviceRate>,
     hashes: u64,
     submissions: u32,
     started: Instant,
@@ -70,7 +70,7 @@ impl View {
             let rates: Vec<String> = self
                 .devices
                 .iter()
-                .map(|(name, rate)| format!("{name} {}", output::rate(*rate)))
+                .map(|d| format!("{} {}", d.name, output::rate(d.hashrate)))
                 .collect();
             format!(" ({})", rates.join(", "))
         } else {
@@ -86,15 +86,16 @@ impl View {
         )
     }
 
-    fn show(&mut self, event: Progress) {
+    fn show(&mut self, event: Event) {
         if self.json {
-            output::json(&progress_json(&event));
+            output::json(&event_json(&event));
         }
-        match event {
+        match event.progress {
             Progress::Head {
                 number,
                 difficulty,
                 full,
+                ..
             } => {
                 self.block = number;
                 self.difficulty = difficulty;
@@ -140,10 +141,10 @@ impl View {
                  the chain's state will tell whether it registered"
             )),
             Progress::Waiting { reason } if !self.json => self.note(reason),
-            Progress::DeviceFault { device, reason } if !self.json => {
+            Progress::DeviceFault { device, reason, .. } if !self.json => {
                 self.note(format!("device fault: {device}: {reason}"))
             }
-            Progress::DeviceStalled { device, idle } if !self.json => self.note(format!(
+            Progress::DeviceStalled { device, idle, .. } if !self.json => self.note(format!(
                 "warning: {device} has computed nothing for {}",
                 output::human_seconds(idle.as_secs_f64())
             )),
@@ -179,13 +180,27 @@ impl View {
     }
 }
 
+/// One `--json` line: the event, tagged with its registration's subnet and hotkey.
+fn event_json(event: &Event) -> serde_json::Value {
+    let mut line = progress_json(&event.progress);
+    if let Some(fields) = line.as_object_mut() {
+        fields.insert("netuid".into(), json!(event.netuid));
+        fields.insert("hotkey".into(), json!(event.hotkey.to_ss58(42)));
+    }
+    line
+}
+
 fn progress_json(event: &Progress) -> serde_json::Value {
     match event {
         Progress::Head {
             number,
             difficulty,
             full,
-        } => json!({"event": "head", "block": number, "difficulty": difficulty, "full": full}),
+            retarget_ms,
+        } => json!({
+            "event": "head", "block": number, "difficulty": difficulty, "full": full,
+            "retarget_ms": retarget_ms,
+        }),
         Progress::Hashrate {
             devices,
             total,
@@ -194,7 +209,7 @@ fn progress_json(event: &Progress) -> serde_json::Value {
             "event": "hashrate",
             "hashrate": total,
             "hashes": hashes,
-            "devices": devices.iter().map(|(name, rate)| json!({"name": name, "hashrate": rate})).collect::<Vec<_>>(),
+            "devices": devices.iter().map(|d| json!({"id": d.id, "name": d.name, "hashrate": d.hashrate})).collect::<Vec<_>>(),
         }),
         Progress::Submitting { work_block, nonce } => {
             json!({"event": "submitting", "work_block": work_block, "nonce": nonce})
@@ -209,11 +224,11 @@ fn progress_json(event: &Progress) -> serde_json::Value {
             json!({"event": "status_lost", "work_block": work_block, "reason": reason})
         }
         Progress::Waiting { reason } => json!({"event": "waiting", "reason": reason}),
-        Progress::DeviceFault { device, reason } => {
-            json!({"event": "device_fault", "device": device, "reason": reason})
+        Progress::DeviceFault { id, device, reason } => {
+            json!({"event": "device_fault", "id": id, "device": device, "reason": reason})
         }
-        Progress::DeviceStalled { device, idle } => {
-            json!({"event": "device_stalled", "device": device, "idle": idle.as_secs_f64()})
+        Progress::DeviceStalled { id, device, idle } => {
+            json!({"event": "device_stalled", "id": id, "device": device, "idle": idle.as_secs_f64()})
         }
         Progress::Done { hashes } => json!({"event": "done", "hashes": hashes}),
     }
@@ -250,13 +265,18 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         Ok::<_, Failure>(connection)
     })?;
     let coldkey = Arc::new(unlock(signer)?);
-    let backend: Arc<dyn regpow_engine::Backend> = Arc::from(backends::open(&args.backend)?);
+    let pool = backends::pool(&args.backend)?;
 
     // From here on each Ctrl-C is a message: the first ends the run once a submission in
     // flight is settled, a second ends it at once.
     let (cancel_tx, cancel) = tokio::sync::mpsc::unbounded_channel();
+    // One SIGINT stream for the whole run (a fresh `ctrl_c()` per press could miss a press
+    // that comes between two). It is registered here, before the run starts.
+    let mut interrupts = runtime.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    })?;
     runtime.spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
+        while interrupts.recv().await.is_some() {
             if cancel_tx.send(()).is_err() {
                 break;
             }
@@ -270,10 +290,9 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
             hotkey.to_ss58(42),
             regpow_chain::network::redact_url(connection.client.url()),
             coldkey_public.to_ss58(42),
-            backend
-                .devices()
+            pool.devices()
                 .iter()
-                .map(|d| d.name.clone())
+                .map(|d| format!("{} [{}]", d.name, d.id))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -286,8 +305,8 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
     };
     let outcome = runtime.block_on(register(
         connection.client.clone(),
-        backend,
-        coldkey,
+        pool,
+        regpow_chain::Submitter::new(coldkey),
         plan,
         |event| view.show(event),
         cancel,

@@ -19,20 +19,15 @@ struct SolveJson {
     hashes: u64,
     seconds: f64,
     hashrate: f64,
-    backend: &'static str,
+    backend: String,
 }
 
 /// Prints the nonce and seal (exit 0), or exit 1 when time or nonces run out.
 pub fn run(args: &SolveArgs, json: bool) -> anyhow::Result<()> {
-    let backend = backends::open(&args.backend)?;
+    let pool = backends::pool(&args.backend)?;
     let job = Job::new(args.challenge.challenge(), args.difficulty);
     let timeout = args.timeout.map(Duration::from_secs_f64);
-    let report = solve(
-        backend.as_ref(),
-        &job,
-        NonceRange::from(args.start_nonce),
-        timeout,
-    )?;
+    let report = solve(&pool, &job, NonceRange::from(args.start_nonce), timeout)?;
     let seconds = report.elapsed.as_secs_f64();
     if json {
         output::json(&SolveJson {
@@ -41,7 +36,7 @@ pub fn run(args: &SolveArgs, json: bool) -> anyhow::Result<()> {
             hashes: report.hashes,
             seconds,
             hashrate: report.hashrate(),
-            backend: backend.name(),
+            backend: backends::names(&pool),
         });
     }
     match report.hit {
@@ -53,7 +48,7 @@ pub fn run(args: &SolveArgs, json: bool) -> anyhow::Result<()> {
                     "{} hashes in {seconds:.2}s ({}, {})",
                     report.hashes,
                     output::rate(report.hashrate()),
-                    backend.name()
+                    backends::names(&pool)
                 );
             }
             Ok(())

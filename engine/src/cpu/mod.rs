@@ -125,6 +125,7 @@ impl Backend for CpuBackend {
 
     fn devices(&self) -> Vec<DeviceInfo> {
         vec![DeviceInfo {
+            id: "cpu".into(),
             name: format!(
                 "cpu ({} kernel, {} thread{})",
                 self.kernel,

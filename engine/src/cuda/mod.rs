@@ -199,6 +199,7 @@ impl Backend for CudaBackend {
         self.workers
             .iter()
             .map(|w| DeviceInfo {
+                id: format!("cuda:{}", w.ordinal),
                 name: format!("{} (cuda {})", w.name, w.ordinal),
                 kind: "gpu".into(),
                 driver: format!(

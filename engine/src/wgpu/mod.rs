@@ -118,6 +118,7 @@ impl Backend for WgpuBackend {
         self.workers
             .iter()
             .map(|w| DeviceInfo {
+                id: format!("wgpu:{}", w.summary.index),
                 name: format!("{} ({})", w.summary.name, w.summary.api),
                 kind: w.summary.device_type.clone(),
                 driver: format!(

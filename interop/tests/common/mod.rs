@@ -5,7 +5,10 @@
 
 use regpow_devnet::pow::PowRegister;
 use regpow_engine::cpu::CpuBackend;
+use std::sync::Arc;
+
 use regpow_engine::search::solve;
+use regpow_engine::DevicePool;
 use regpow_engine::{Job, NonceRange};
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use subxt::config::SubstrateExtrinsicParamsBuilder as Params;
@@ -43,8 +46,8 @@ pub fn mine(
         coldkey: PublicKey(coldkey),
     };
     let job = Job::new(challenge, difficulty);
-    let backend = CpuBackend::new(Some(1), None).unwrap();
-    let report = solve(&backend, &job, NonceRange::from(0), None).unwrap();
+    let pool = DevicePool::new(vec![Arc::new(CpuBackend::new(Some(1), None).unwrap())]);
+    let report = solve(&pool, &job, NonceRange::from(0), None).unwrap();
     let hit = report.hit.expect("a seal within the range");
     assert_eq!(reference_seal(&challenge.prefix(), hit.nonce), hit.seal);
     PowRegister {

@@ -1,0 +1,105 @@
+//! What registration needs from a chain, as a small trait: the subxt client implements it
+//! for real chains, and tests drive the registration policy with a scripted chain.
+
+use std::future::Future;
+
+use futures::stream::BoxStream;
+
+use crate::client::{ChainClient, NewHead, PowRegisterCall};
+use crate::outcome::SubmitOutcome;
+use crate::state::{Head, SubnetState};
+use crate::wallet::Coldkey;
+use crate::ChainError;
+use regpow_rules::PublicKey;
+
+/// New best heads as a chain announces them.
+pub type Heads = BoxStream<'static, Result<NewHead, ChainError>>;
+
+/// A chain a registration can follow and submit to.
+pub trait ChainApi: Clone + Send + Sync + Sized + 'static {
+    /// Connects (again) to `url`.
+    fn connect(url: &str) -> impl Future<Output = Result<Self, ChainError>> + Send;
+
+    /// The endpoint, for reconnecting and for messages (redact it before printing).
+    fn url(&self) -> &str;
+
+    /// The best block now.
+    fn best_head(&self) -> impl Future<Output = Result<Head, ChainError>> + Send;
+
+    /// New best heads from now on, the current one first.
+    fn follow_heads(&self) -> impl Future<Output = Result<Heads, ChainError>> + Send;
+
+    /// The blocks of `head`'s chain back to `from`, newest first, stopping early at a block
+    /// `known` already has right (see [`ChainClient::ancestry`]).
+    fn ancestry(
+        &self,
+        head: NewHead,
+        from: u64,
+        known: impl Fn(u64, &[u8; 32]) -> bool + Send,
+    ) -> impl Future<Output = Result<Vec<Head>, ChainError>> + Send;
+
+    /// The subnet's and the hotkey's registration state at `head` (with `signer`'s nonce).
+    fn subnet_state(
+        &self,
+        head: Head,
+        netuid: u16,
+        hotkey: &PublicKey,
+        signer: Option<&PublicKey>,
+    ) -> impl Future<Output = Result<SubnetState, ChainError>> + Send;
+
+    /// Signs `call` with `coldkey` at `at` and follows it to its outcome (see
+    /// [`ChainClient::submit_pow_register`]).
+    fn submit_pow_register(
+        &self,
+        call: &PowRegisterCall,
+        coldkey: &Coldkey,
+        at: Head,
+    ) -> impl Future<Output = Result<SubmitOutcome, ChainError>> + Send;
+}
+
+impl ChainApi for ChainClient {
+    async fn connect(url: &str) -> Result<Self, ChainError> {
+        ChainClient::connect(url).await
+    }
+
+    fn url(&self) -> &str {
+        ChainClient::url(self)
+    }
+
+    async fn best_head(&self) -> Result<Head, ChainError> {
+        ChainClient::best_head(self).await
+    }
+
+    async fn follow_heads(&self) -> Result<Heads, ChainError> {
+        use futures::StreamExt;
+        Ok(ChainClient::follow_heads(self).await?.boxed())
+    }
+
+    async fn ancestry(
+        &self,
+        head: NewHead,
+        from: u64,
+        known: impl Fn(u64, &[u8; 32]) -> bool + Send,
+    ) -> Result<Vec<Head>, ChainError> {
+        ChainClient::ancestry(self, head, from, known).await
+    }
+
+    async fn subnet_state(
+        &self,
+        head: Head,
+        netuid: u16,
+        hotkey: &PublicKey,
+        signer: Option<&PublicKey>,
+    ) -> Result<SubnetState, ChainError> {
+        ChainClient::subnet_state(self, head, netuid, hotkey, signer).await
+    }
+
+    async fn submit_pow_register(
+        &self,
+        call: &PowRegisterCall,
+        coldkey: &Coldkey,
+        at: Head,
+    ) -> Result<SubmitOutcome, ChainError> {
+        ChainClient::submit_pow_register(self, call, coldkey, at).await
+    }
+}

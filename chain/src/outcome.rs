@@ -1,0 +1,88 @@
+//! What became of a submission, and how the transaction pool's error answers are read.
+
+use crate::state::Head;
+
+/// What became of a submitted `pow_register`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// `NeuronRegistered` for our hotkey.
+    Registered {
+        /// The uid taken.
+        uid: u16,
+        /// The block it was included in.
+        block: Head,
+    },
+    /// Included but failed: `ExtrinsicFailed` with this `SubtensorModule` error name.
+    Failed(String),
+    /// The node answered the submission with an error: the transaction is not in its pool.
+    Refused(PoolRefusal),
+    /// The node may have taken the transaction, but its final status never arrived (the
+    /// connection or the status stream was lost, it timed out, or the node dropped it from
+    /// its own pool while peers may still hold it). Only the chain's state can tell.
+    Unknown {
+        /// What was lost, in words.
+        reason: String,
+        /// The signer nonce it was signed with: once the account's nonce passes it, it can
+        /// no longer be included.
+        nonce: u64,
+    },
+}
+
+/// Why the node refused a submission, read from the JSON-RPC error's code and data
+/// (Substrate puts the reason in `data`: `"Custom error: 255"`, `"Transaction is
+/// outdated"`), never from display text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PoolRefusal {
+    /// `InvalidTransaction::Custom(code)`: subtensor's pool codes (3 unknown subnet, 25
+    /// hotkey of another coldkey, 255 any other PoW rule).
+    Custom(u8),
+    /// The signer's nonce was used or is ahead (a race with our own previous submission):
+    /// the next attempt signs with a fresh nonce.
+    NonceRace(String),
+    /// Anything else, as the node worded it.
+    Other {
+        /// JSON-RPC error code (1010 invalid, 1012 banned, 1014 priority too low, …).
+        code: i32,
+        /// Message and data.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for PoolRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PoolRefusal::Custom(code) => write!(f, "refused by the pool (custom code {code})"),
+            PoolRefusal::NonceRace(message) => write!(f, "nonce race: {message}"),
+            PoolRefusal::Other { code, message } => write!(f, "{message} (code {code})"),
+        }
+    }
+}
+
+/// Reads a JSON-RPC error answer to a submission: `code`, `message` and the raw JSON of
+/// its `data` (a JSON string in Substrate's author API).
+pub fn classify_refusal(code: i32, message: &str, data: Option<&str>) -> PoolRefusal {
+    let data = data.map(|raw| match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => raw.to_string(),
+    });
+    let detail = data.as_deref().unwrap_or("");
+    if let Some(rest) = detail.strip_prefix("Custom error: ") {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(custom) = digits.parse::<u8>() {
+            return PoolRefusal::Custom(custom);
+        }
+    }
+    let text = if detail.is_empty() {
+        message.to_string()
+    } else {
+        format!("{message}: {detail}")
+    };
+    if detail.contains("Transaction is outdated") || detail.contains("will be valid in the future")
+    {
+        return PoolRefusal::NonceRace(text);
+    }
+    PoolRefusal::Other {
+        code,
+        message: text,
+    }
+}

@@ -1,0 +1,164 @@
+//! What the chain's state says about a registration: a block, and the subnet's and the
+//! hotkey's registration state at it, with the rules read from it (the effective difficulty,
+//! whether the registration can succeed at all, whether the block is full). Pure: the client
+//! reads it, the registration policy judges by it.
+
+use regpow_rules::difficulty::Difficulty;
+use regpow_rules::keys::PublicKey;
+
+/// A block: its number and hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Block number.
+    pub number: u64,
+    /// Block hash (bound into the seal when this block is the work block).
+    pub hash: [u8; 32],
+}
+
+/// The registration state of one subnet (and one hotkey on it) at one block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubnetState {
+    /// The block it was read at.
+    pub head: Head,
+    /// `NetworksAdded(netuid)`.
+    pub exists: bool,
+    /// `NetworkPowRegistrationAllowed(netuid)`.
+    pub pow_allowed: bool,
+    /// `Difficulty`, `MinDifficulty`, `MaxDifficulty` (raw).
+    pub difficulty: u64,
+    /// `MinDifficulty`.
+    pub min_difficulty: u64,
+    /// `MaxDifficulty`.
+    pub max_difficulty: u64,
+    /// `MaxAllowedUids(netuid)`.
+    pub max_allowed_uids: u16,
+    /// `RegistrationsThisBlock(netuid)`.
+    pub registrations_this_block: u16,
+    /// `MaxRegistrationsPerBlock(netuid)`.
+    pub max_registrations_per_block: u16,
+    /// `Uids(netuid, hotkey)`: the hotkey's uid if it is registered.
+    pub uid: Option<u16>,
+    /// `LastPowRegistrationBlock(hotkey)`.
+    pub last_pow_block: Option<u64>,
+    /// `Owner(hotkey)`: the coldkey that owns the hotkey, if any.
+    pub owner: Option<PublicKey>,
+    /// The signing coldkey's account nonce (`System::Account`), when asked for: once it
+    /// passes a submission's nonce, that submission can no longer be included.
+    pub signer_nonce: Option<u64>,
+}
+
+impl SubnetState {
+    /// An open subnet (PoW on, 256 uids, one registration per block, hotkey unregistered and
+    /// unowned) at `head` with `difficulty`: for tests.
+    #[cfg(test)]
+    pub(crate) fn sample(head: Head, difficulty: u64) -> Self {
+        Self {
+            head,
+            exists: true,
+            pow_allowed: true,
+            difficulty,
+            min_difficulty: 1,
+            max_difficulty: u64::MAX,
+            max_allowed_uids: 256,
+            registrations_this_block: 0,
+            max_registrations_per_block: 1,
+            uid: None,
+            last_pow_block: None,
+            owner: None,
+            signer_nonce: None,
+        }
+    }
+
+    /// The effective difficulty (the chain's clamp, as the SDK computes it).
+    pub fn effective_difficulty(&self) -> Difficulty {
+        Difficulty::effective(self.difficulty, self.min_difficulty, self.max_difficulty)
+    }
+
+    /// Why a registration of the hotkey by `coldkey` cannot succeed at all, in words; `None`
+    /// when it can (rules the chain checks against the work itself come later).
+    pub fn refusal(&self, netuid: u16, coldkey: &PublicKey) -> Option<String> {
+        if netuid == 0 {
+            return Some("netuid 0 is the root subnet: PoW registration is not permitted".into());
+        }
+        if !self.exists {
+            return Some(format!("subnet {netuid} does not exist"));
+        }
+        if !self.pow_allowed {
+            return Some(format!(
+                "PoW registration is disabled on subnet {netuid} (NetworkPowRegistrationAllowed is false)"
+            ));
+        }
+        if let Some(uid) = self.uid {
+            return Some(format!(
+                "the hotkey is already registered on subnet {netuid} (uid {uid})"
+            ));
+        }
+        if self.max_allowed_uids == 0 {
+            return Some(format!(
+                "subnet {netuid} allows no uids (MaxAllowedUids is 0)"
+            ));
+        }
+        if self.max_registrations_per_block == 0 {
+            return Some(format!(
+                "subnet {netuid} takes no registrations (MaxRegistrationsPerBlock is 0)"
+            ));
+        }
+        match self.owner {
+            Some(owner) if owner != *coldkey => Some(format!(
+                "the hotkey belongs to another coldkey ({})",
+                owner.to_ss58(42)
+            )),
+            _ => None,
+        }
+    }
+
+    /// Whether this block already holds the subnet's registrations for the block.
+    pub fn block_is_full(&self) -> bool {
+        self.registrations_this_block >= self.max_registrations_per_block
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> SubnetState {
+        SubnetState::sample(
+            Head {
+                number: 10,
+                hash: [1; 32],
+            },
+            100,
+        )
+    }
+
+    #[test]
+    fn preflight_refusals_name_the_rule() {
+        let cold = PublicKey([3; 32]);
+        assert_eq!(state().refusal(1, &cold), None);
+        type Change = fn(&mut SubnetState);
+        let cases: [(Change, &str); 5] = [
+            (|s| s.exists = false, "does not exist"),
+            (|s| s.pow_allowed = false, "PoW registration is disabled"),
+            (
+                |s| s.uid = Some(4),
+                "already registered on subnet 1 (uid 4)",
+            ),
+            (|s| s.max_allowed_uids = 0, "MaxAllowedUids is 0"),
+            (|s| s.owner = Some(PublicKey([9; 32])), "another coldkey"),
+        ];
+        for (change, want) in cases {
+            let mut s = state();
+            change(&mut s);
+            let got = s.refusal(1, &cold).unwrap();
+            assert!(got.contains(want), "{got}");
+        }
+        assert!(state().refusal(0, &cold).unwrap().contains("root"));
+        let mut own = state();
+        own.owner = Some(cold);
+        assert_eq!(own.refusal(1, &cold), None);
+        let mut full = state();
+        full.registrations_this_block = 1;
+        assert!(full.block_is_full());
+    }
+}

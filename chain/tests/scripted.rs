@@ -1,0 +1,411 @@
+//! The registration policy driven by a scripted chain: heads every 40 ms, the subnet's state
+//! computed from what the script decided, and each submission answered as the script says
+//! (included, refused with a pool code, lost). The script also checks every submission as
+//! the chain's pool would (seal, difficulty, work window, work block hash) and records any
+//! breach, so each scenario proves nothing invalid or stale was ever sent.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use regpow_chain::register::{register, Event, Outcome, Plan, Progress};
+use regpow_chain::wallet::Coldkey;
+use regpow_chain::{
+    ChainApi, ChainError, Head, Heads, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome,
+    Submitter, SubnetState,
+};
+use regpow_engine::cpu::CpuBackend;
+use regpow_engine::DevicePool;
+use regpow_rules::window::in_window;
+use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
+use tokio::sync::mpsc;
+
+const NETUID: u16 = 3;
+const HOTKEY: PublicKey = PublicKey([0x77; 32]);
+const DIFFICULTY: u64 = 2_000;
+const BLOCK: Duration = Duration::from_millis(40);
+
+/// How the script answers a submission.
+#[derive(Clone, Debug)]
+enum Reply {
+    /// Included: the hotkey takes uid 7 in the next block.
+    Include,
+    /// The status is lost; `lands` says whether it was in fact included.
+    Lost { lands: bool },
+    /// Refused by the pool.
+    Refuse(PoolRefusal),
+}
+
+/// The chain as the script has it.
+struct Script {
+    chain: Vec<Head>,
+    followers: Vec<mpsc::UnboundedSender<Result<NewHead, ChainError>>>,
+    replies: VecDeque<Reply>,
+    /// `(uid, block)` once the hotkey is registered.
+    registered: Option<(u16, u64)>,
+    last_pow_block: Option<u64>,
+    owner: Option<PublicKey>,
+    signer_nonce: u64,
+    /// Each submission with the head it was made at.
+    submissions: Vec<(PowRegisterCall, u64)>,
+    /// What the pool would have refused.
+    breaches: Vec<String>,
+}
+
+fn hash_of(number: u64) -> [u8; 32] {
+    let mut hash = [0xB0; 32];
+    hash[..8].copy_from_slice(&number.to_le_bytes());
+    hash
+}
+
+impl Script {
+    fn head(&self) -> Head {
+        *self.chain.last().expect("genesis")
+    }
+
+    /// Produces a block and announces it.
+    fn produce(&mut self) {
+        let parent = self.head();
+        let head = Head {
+            number: parent.number + 1,
+            hash: hash_of(parent.number + 1),
+        };
+        self.chain.push(head);
+        let new = NewHead {
+            head,
+            parent: parent.hash,
+        };
+        self.followers.retain(|f| f.send(Ok(new)).is_ok());
+    }
+
+    /// The checks the chain's pool makes, at the next block.
+    fn check(&mut self, call: &PowRegisterCall, coldkey: PublicKey) {
+        let checked_at = self.head().number + 1;
+        if !in_window(call.work_block, checked_at) {
+            self.breaches.push(format!(
+                "work block {} outside the window at {checked_at}",
+                call.work_block
+            ));
+            return;
+        }
+        let challenge = Challenge {
+            netuid: call.netuid,
+            block_hash: hash_of(call.work_block),
+            hotkey: call.hotkey,
+            coldkey,
+        };
+        let seal = reference_seal(&challenge.prefix(), call.nonce);
+        if seal.0 != call.work {
+            self.breaches.push("the seal is not the nonce's".into());
+        }
+        if !seal.meets(&Difficulty::new(DIFFICULTY).unwrap().target()) {
+            self.breaches.push("the seal misses the difficulty".into());
+        }
+    }
+}
+
+/// Scripts by URL, so that `ChainApi::connect` finds its own.
+fn scripts() -> &'static Mutex<HashMap<String, Arc<Mutex<Script>>>> {
+    static SCRIPTS: OnceLock<Mutex<HashMap<String, Arc<Mutex<Script>>>>> = OnceLock::new();
+    SCRIPTS.get_or_init(Default::default)
+}
+
+#[derive(Clone)]
+struct Scripted {
+    url: String,
+    script: Arc<Mutex<Script>>,
+}
+
+impl Scripted {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Script> {
+        self.script.lock().unwrap()
+    }
+}
+
+impl ChainApi for Scripted {
+    async fn connect(url: &str) -> Result<Self, ChainError> {
+        let script = scripts().lock().unwrap().get(url).cloned();
+        script
+            .map(|script| Scripted {
+                url: url.to_string(),
+                script,
+            })
+            .ok_or_else(|| ChainError::Unreachable(url.to_string()))
+    }
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn best_head(&self) -> Result<Head, ChainError> {
+        Ok(self.lock().head())
+    }
+
+    async fn follow_heads(&self) -> Result<Heads, ChainError> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut script = self.lock();
+        let head = script.head();
+        let parent = script
+            .chain
+            .get(script.chain.len().saturating_sub(2))
+            .map_or([0; 32], |h| h.hash);
+        let _ = tx.send(Ok(NewHead { head, parent }));
+        script.followers.push(tx);
+        Ok(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed())
+    }
+
+    async fn ancestry(
+        &self,
+        head: NewHead,
+        from: u64,
+        _known: impl Fn(u64, &[u8; 32]) -> bool + Send,
+    ) -> Result<Vec<Head>, ChainError> {
+        let script = self.lock();
+        Ok(script
+            .chain
+            .iter()
+            .rev()
+            .filter(|h| h.number <= head.head.number && h.number >= from)
+            .copied()
+            .collect())
+    }
+
+    async fn subnet_state(
+        &self,
+        head: Head,
+        netuid: u16,
+        _hotkey: &PublicKey,
+        signer: Option<&PublicKey>,
+    ) -> Result<SubnetState, ChainError> {
+        let script = self.lock();
+        let registered = script.registered.filter(|&(_, at)| at <= head.number);
+        Ok(SubnetState {
+            head,
+            exists: netuid == NETUID,
+            pow_allowed: true,
+            difficulty: DIFFICULTY,
+            min_difficulty: 1,
+            max_difficulty: u64::MAX,
+            max_allowed_uids: 256,
+            registrations_this_block: 0,
+            max_registrations_per_block: 1,
+            uid: registered.map(|(uid, _)| uid),
+            last_pow_block: registered.and(script.last_pow_block),
+            owner: registered.and(script.owner),
+            signer_nonce: signer.map(|_| script.signer_nonce),
+        })
+    }
+
+    async fn submit_pow_register(
+        &self,
+        call: &PowRegisterCall,
+        coldkey: &Coldkey,
+        _at: Head,
+    ) -> Result<SubmitOutcome, ChainError> {
+        let reply = {
+            let mut script = self.lock();
+            let head = script.head().number;
+            script.submissions.push((*call, head));
+            script.check(call, coldkey.public());
+            script.replies.pop_front().unwrap_or(Reply::Include)
+        };
+        // The pool answers, or the block comes, a moment later.
+        tokio::time::sleep(BLOCK).await;
+        let mut script = self.lock();
+        let nonce = script.signer_nonce;
+        let land = |script: &mut Script| {
+            let at = script.head().number + 1;
+            script.registered = Some((7, at));
+            script.last_pow_block = Some(call.work_block);
+            script.owner = Some(coldkey.public());
+            script.signer_nonce += 1;
+            at
+        };
+        Ok(match reply {
+            Reply::Include => {
+                let at = land(&mut script);
+                SubmitOutcome::Registered {
+                    uid: 7,
+                    block: Head {
+                        number: at,
+                        hash: hash_of(at),
+                    },
+                }
+            }
+            Reply::Lost { lands } => {
+                if lands {
+                    land(&mut script);
+                }
+                SubmitOutcome::Unknown {
+                    reason: "the connection dropped".into(),
+                    nonce,
+                }
+            }
+            Reply::Refuse(refusal) => SubmitOutcome::Refused(refusal),
+        })
+    }
+}
+
+/// Runs one registration against a fresh script answering with `replies`; returns the
+/// outcome, the progress, the submissions (with their heads) and the breaches.
+async fn scenario(
+    name: &str,
+    replies: Vec<Reply>,
+) -> (
+    Outcome,
+    Vec<Progress>,
+    Vec<(PowRegisterCall, u64)>,
+    Vec<String>,
+) {
+    let url = format!("scripted://{name}");
+    let script = Arc::new(Mutex::new(Script {
+        chain: vec![Head {
+            number: 100,
+            hash: hash_of(100),
+        }],
+        followers: Vec::new(),
+        replies: replies.into(),
+        registered: None,
+        last_pow_block: None,
+        owner: None,
+        signer_nonce: 0,
+        submissions: Vec::new(),
+        breaches: Vec::new(),
+    }));
+    scripts()
+        .lock()
+        .unwrap()
+        .insert(url.clone(), script.clone());
+    let producer = {
+        let script = script.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(BLOCK).await;
+                script.lock().unwrap().produce();
+            }
+        })
+    };
+    let chain = Scripted::connect(&url).await.unwrap();
+    let pool = Arc::new(DevicePool::new(vec![Arc::new(
+        CpuBackend::new(Some(1), None).unwrap(),
+    )]));
+    let coldkey = Arc::new(Coldkey::from_uri("//Alice").unwrap());
+    let (_cancel_tx, cancel) = mpsc::unbounded_channel();
+    let mut progress = Vec::new();
+    let outcome = register(
+        chain,
+        pool,
+        Submitter::new(coldkey),
+        Plan {
+            netuid: NETUID,
+            hotkey: HOTKEY,
+            max_duration: Some(Duration::from_secs(30)),
+            stall_after: Duration::from_secs(30),
+        },
+        |event: Event| {
+            assert_eq!((event.netuid, event.hotkey), (NETUID, HOTKEY));
+            progress.push(event.progress)
+        },
+        cancel,
+    )
+    .await
+    .expect("the run ends with an outcome");
+    producer.abort();
+    let script = script.lock().unwrap();
+    (
+        outcome,
+        progress,
+        script.submissions.clone(),
+        script.breaches.clone(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_included_seal_registers() {
+    let (outcome, progress, submissions, breaches) = scenario("included", vec![]).await;
+    assert!(
+        matches!(outcome, Outcome::Registered { uid: 7, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(submissions.len(), 1);
+    assert!(breaches.is_empty(), "{breaches:?}");
+    // Head events carry the retarget time once every device hashes the head's challenge.
+    assert!(progress
+        .iter()
+        .any(|p| matches!(p, Progress::Head { retarget_ms: Some(ms), .. } if *ms < 1_000.0)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_status_that_landed_is_settled_from_state_as_registered() {
+    let (outcome, progress, submissions, breaches) =
+        scenario("lost-landed", vec![Reply::Lost { lands: true }]).await;
+    let Outcome::Registered { work_block, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(submissions.len(), 1, "nothing else is sent while in doubt");
+    assert_eq!(work_block, submissions[0].0.work_block);
+    assert!(progress
+        .iter()
+        .any(|p| matches!(p, Progress::StatusLost { .. })));
+    assert!(breaches.is_empty(), "{breaches:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_status_is_not_a_refusal_and_waits_for_the_window_to_pass() {
+    let (outcome, progress, submissions, breaches) = scenario(
+        "lost-expired",
+        vec![Reply::Lost { lands: false }, Reply::Include],
+    )
+    .await;
+    assert!(matches!(outcome, Outcome::Registered { .. }), "{outcome:?}");
+    assert_eq!(submissions.len(), 2);
+    let (first, _) = submissions[0];
+    let (_, second_at) = submissions[1];
+    // Settled only once the chain proves it can no longer land: its window has passed or
+    // the coldkey's nonce moved on (the script's nonce does not move for a lost one).
+    assert!(
+        second_at + 1 > first.work_block + regpow_rules::WORK_WINDOW,
+        "resubmitted at {second_at} while work block {} could still land",
+        first.work_block
+    );
+    assert!(progress
+        .iter()
+        .any(|p| matches!(p, Progress::NotRegistered { reason } if reason.contains("expired"))));
+    assert!(breaches.is_empty(), "{breaches:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fatal_pool_codes_end_the_run_and_others_are_retried() {
+    let (outcome, _, submissions, breaches) = scenario(
+        "fatal",
+        vec![Reply::Refuse(PoolRefusal::Custom(
+            regpow_rules::pool::NON_ASSOCIATED_COLDKEY,
+        ))],
+    )
+    .await;
+    assert!(
+        matches!(&outcome, Outcome::Refused(why) if why.contains("another coldkey")),
+        "{outcome:?}"
+    );
+    assert_eq!(submissions.len(), 1);
+    assert!(breaches.is_empty(), "{breaches:?}");
+
+    let (outcome, progress, submissions, breaches) = scenario(
+        "retried",
+        vec![
+            Reply::Refuse(PoolRefusal::NonceRace("Transaction is outdated".into())),
+            Reply::Refuse(PoolRefusal::Custom(regpow_rules::pool::BAD_REQUEST)),
+            Reply::Include,
+        ],
+    )
+    .await;
+    assert!(matches!(outcome, Outcome::Registered { .. }), "{outcome:?}");
+    assert_eq!(submissions.len(), 3);
+    let refusals = progress
+        .iter()
+        .filter(|p| matches!(p, Progress::NotRegistered { .. }))
+        .count();
+    assert!(refusals >= 2, "{progress:?}");
+    assert!(breaches.is_empty(), "{breaches:?}");
+}
