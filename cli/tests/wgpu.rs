@@ -1,8 +1,14 @@
 //! `regpow` with the wgpu backend on a real adapter (CI: Mesa's lavapipe), and without one.
+//! Checks that need a real GPU or a GL adapter follow the GPU test policy (engine's
+//! `tests/common/gpu.rs`): skipped without the hardware, failed under REGPOW_REQUIRE_GPU=1.
 
 use std::process::{Command, Output};
 
 use serde_json::Value;
+
+#[path = "../../engine/tests/common/gpu.rs"]
+mod gpu;
+use gpu::{gpu_or_skip, require_gpu};
 
 fn regpow_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_regpow"));
@@ -58,6 +64,14 @@ fn devices_lists_the_cpu_and_the_adapters() {
     );
     assert_eq!(adapters[0]["index"], 0);
     assert!(!adapters[0]["name"].as_str().unwrap().is_empty());
+    // Real GPUs are listed first: lavapipe is enough here, except under REGPOW_REQUIRE_GPU=1.
+    require_gpu((adapters[0]["is_gpu"] != true).then(|| {
+        format!(
+            "wgpu adapter 0 is {} ({}), not a GPU",
+            adapters[0]["name"].as_str().unwrap_or("?"),
+            adapters[0]["device_type"].as_str().unwrap_or("?")
+        )
+    }));
     let human = regpow(&["devices"]);
     assert!(text(&human.stdout).contains("wgpu 0: "));
 }
@@ -166,6 +180,10 @@ fn auto_falls_back_to_the_cpu_with_a_note() {
         assert_eq!(json["backend"], "wgpu");
         return;
     }
+    require_gpu(Some(format!(
+        "--backend auto found no GPU (CUDA: {}; wgpu: no GPU adapter)",
+        listed["cuda"]["reason"].as_str().unwrap_or("?")
+    )));
     assert_eq!(json["backend"], "cpu");
     let err = text(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -184,7 +202,7 @@ fn an_adapter_without_int64_runs_the_u32_kernel() {
     let listed: Value =
         serde_json::from_str(&text(&regpow_env(&["--json", "devices"], &gl).stdout)).unwrap();
     let Some(adapter) = listed["wgpu"].as_array().unwrap().first().cloned() else {
-        eprintln!("skipped: no GL adapter on this machine");
+        gpu_or_skip(Some("no GL adapter on this machine".into()));
         return;
     };
     assert_eq!(adapter["int64"], false, "{adapter}");

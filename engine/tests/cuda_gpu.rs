@@ -1,6 +1,7 @@
-//! The CUDA backend on a real NVIDIA GPU. Without one these tests print why and pass; on a
-//! GPU machine they check the kernel against the reference, solve the reference challenges
-//! and split a range across devices.
+//! The CUDA backend on a real NVIDIA GPU. Without one these tests print `skipped: <reason>`
+//! and pass, unless REGPOW_REQUIRE_GPU=1, where they fail (`common::gpu`); on a GPU machine
+//! they check the kernel against the reference, solve the reference challenges and split a
+//! range across devices.
 
 use regpow_engine::cuda::{self, CudaBackend, CudaOptions};
 mod common;
@@ -13,9 +14,10 @@ use regpow_engine::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 fn backend(devices: Option<Vec<usize>>) -> Option<CudaBackend> {
-    let status = cuda::status();
-    if let Some(reason) = status.reason {
-        eprintln!("skipped: CUDA unavailable here: {reason}");
+    let missing = cuda::status()
+        .reason
+        .map(|reason| format!("CUDA unavailable here: {reason}"));
+    if !common::gpu::gpu_or_skip(missing) {
         return None;
     }
     let options = CudaOptions {

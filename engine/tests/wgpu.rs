@@ -1,7 +1,9 @@
 //! The WGSL kernel on a real wgpu adapter (in CI: Mesa's lavapipe, a Vulkan driver on the CPU).
 //!
 //! These tests need an adapter; install one with `apt-get install mesa-vulkan-drivers`.
-//! They fail rather than skip without one, so CI can never pass them vacuously.
+//! They fail rather than skip without one, so CI can never pass them vacuously. A software
+//! adapter such as lavapipe is enough, except under REGPOW_REQUIRE_GPU=1 (`common::gpu`),
+//! where adapter 0 must be a real GPU.
 
 mod common;
 
@@ -15,6 +17,15 @@ use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 fn open(lanes: LaneMode, batch: Option<u32>) -> WgpuBackend {
     std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    // Real GPUs are listed first, so adapter 0 is one wherever the machine has one.
+    if let Some(adapter) = regpow_engine::wgpu::list().first() {
+        common::gpu::require_gpu((!adapter.is_gpu).then(|| {
+            format!(
+                "wgpu adapter 0 is {} ({}, {}), not a GPU",
+                adapter.name, adapter.device_type, adapter.api
+            )
+        }));
+    }
     WgpuBackend::open(&WgpuOptions {
         devices: Some(vec![0]),
         batch,

@@ -1,4 +1,7 @@
-//! Shared by the backend test files: the solved reference challenges as ready jobs.
+//! Shared by the backend test files: the solved reference challenges as ready jobs, and the
+//! policy for tests that need a real GPU ([`gpu`]).
+
+pub mod gpu;
 
 use regpow_engine::Job;
 use regpow_rules::keys::parse_hex32;
