@@ -3,6 +3,8 @@
 # on one thread and on every thread, measured on this machine in one run.
 #
 # Usage: benches/compare.sh [SECONDS]      (default 10 s per measurement)
+#        REGPOW=path/to/regpow compares a given binary (default: a release build made here),
+#        e.g. two builds of different commits, one after the other.
 # Needs: cargo, python3 (the venv with bittensor-core is made in benches/.venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +15,11 @@ if [ ! -x benches/.venv/bin/python ]; then
   python3 -m venv benches/.venv
   benches/.venv/bin/pip install --quiet bittensor-core
 fi
-cargo build --release --quiet -p regpow
-regpow=target/release/regpow
+regpow=${REGPOW:-}
+if [ -z "$regpow" ]; then
+  cargo build --release --quiet -p regpow
+  regpow=target/release/regpow
+fi
 
 rate_regpow() { # threads [extra flags] -> seals/s
   local t=$1; shift
