@@ -7,6 +7,8 @@
 //!   line ([`reach`]).
 //! - What the chain says: a subnet's registration state at a block ([`state`]), and what
 //!   became of a submission ([`outcome`]).
+//! - [`session`]: one per network, shared by every registration: heads, reconnects, and
+//!   each subnet's state read once per head.
 //! - [`submitter`]: one per coldkey, so its account nonce is used serially.
 //! - [`wallet`]: bittensor wallets on disk and the coldkey that signs.
 //! - [`register`]: the registration loop: follow heads, keep every device on the newest
@@ -19,6 +21,7 @@ pub mod outcome;
 pub mod reach;
 pub mod register;
 pub mod runtime;
+pub mod session;
 pub mod state;
 pub mod submitter;
 pub mod wallet;
@@ -28,6 +31,7 @@ pub use client::{ChainClient, NewHead, PowRegisterCall};
 pub use network::Network;
 pub use outcome::{classify_refusal, PoolRefusal, SubmitOutcome};
 pub use runtime::check_runtime;
+pub use session::{Session, SessionEvent};
 pub use state::{Head, SubnetState};
 pub use submitter::Submitter;
 

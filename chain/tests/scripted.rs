@@ -12,8 +12,8 @@ use futures::StreamExt;
 use regpow_chain::register::{register, Event, Outcome, Plan, Progress};
 use regpow_chain::wallet::Coldkey;
 use regpow_chain::{
-    ChainApi, ChainError, Head, Heads, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome,
-    Submitter, SubnetState,
+    ChainApi, ChainError, Head, Heads, NewHead, PoolRefusal, PowRegisterCall, Session,
+    SessionEvent, SubmitOutcome, Submitter, SubnetState,
 };
 use regpow_engine::cpu::CpuBackend;
 use regpow_engine::DevicePool;
@@ -46,11 +46,14 @@ struct Script {
     registered: Option<(u16, u64)>,
     last_pow_block: Option<u64>,
     owner: Option<PublicKey>,
+    /// The coldkey's nonce before any registration lands.
     signer_nonce: u64,
     /// Each submission with the head it was made at.
     submissions: Vec<(PowRegisterCall, u64)>,
     /// What the pool would have refused.
     breaches: Vec<String>,
+    /// Subnet state reads served.
+    state_reads: usize,
 }
 
 fn hash_of(number: u64) -> [u8; 32] {
@@ -178,6 +181,14 @@ impl ChainApi for Scripted {
         _hotkey: &PublicKey,
         signer: Option<&PublicKey>,
     ) -> Result<SubnetState, ChainError> {
+        let script = {
+            let mut script = self.lock();
+            script.state_reads += 1;
+            script
+        };
+        // An RPC round takes a moment: readers asking at the same time overlap.
+        drop(script);
+        tokio::time::sleep(Duration::from_millis(20)).await;
         let script = self.lock();
         let registered = script.registered.filter(|&(_, at)| at <= head.number);
         Ok(SubnetState {
@@ -193,7 +204,8 @@ impl ChainApi for Scripted {
             uid: registered.map(|(uid, _)| uid),
             last_pow_block: registered.and(script.last_pow_block),
             owner: registered.and(script.owner),
-            signer_nonce: signer.map(|_| script.signer_nonce),
+            // The registration and the nonce it used land in the same block.
+            signer_nonce: signer.map(|_| script.signer_nonce + u64::from(registered.is_some())),
         })
     }
 
@@ -219,7 +231,6 @@ impl ChainApi for Scripted {
             script.registered = Some((7, at));
             script.last_pow_block = Some(call.work_block);
             script.owner = Some(coldkey.public());
-            script.signer_nonce += 1;
             at
         };
         Ok(match reply {
@@ -258,34 +269,8 @@ async fn scenario(
     Vec<(PowRegisterCall, u64)>,
     Vec<String>,
 ) {
-    let url = format!("scripted://{name}");
-    let script = Arc::new(Mutex::new(Script {
-        chain: vec![Head {
-            number: 100,
-            hash: hash_of(100),
-        }],
-        followers: Vec::new(),
-        replies: replies.into(),
-        registered: None,
-        last_pow_block: None,
-        owner: None,
-        signer_nonce: 0,
-        submissions: Vec::new(),
-        breaches: Vec::new(),
-    }));
-    scripts()
-        .lock()
-        .unwrap()
-        .insert(url.clone(), script.clone());
-    let producer = {
-        let script = script.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(BLOCK).await;
-                script.lock().unwrap().produce();
-            }
-        })
-    };
+    let (url, script, producer) = start_script(name, 100);
+    script.lock().unwrap().replies = replies.into();
     let chain = Scripted::connect(&url).await.unwrap();
     let pool = Arc::new(DevicePool::new(vec![Arc::new(
         CpuBackend::new(Some(1), None).unwrap(),
@@ -294,7 +279,7 @@ async fn scenario(
     let (_cancel_tx, cancel) = mpsc::unbounded_channel();
     let mut progress = Vec::new();
     let outcome = register(
-        chain,
+        Session::start(chain).await.unwrap(),
         pool,
         Submitter::new(coldkey),
         Plan {
@@ -408,4 +393,118 @@ async fn fatal_pool_codes_end_the_run_and_others_are_retried() {
         .count();
     assert!(refusals >= 2, "{progress:?}");
     assert!(breaches.is_empty(), "{breaches:?}");
+}
+
+/// A script with no replies yet, its chain starting at block `genesis`, and a block
+/// producer; registered under `name`.
+fn start_script(
+    name: &str,
+    genesis: u64,
+) -> (String, Arc<Mutex<Script>>, tokio::task::JoinHandle<()>) {
+    let url = format!("scripted://{name}");
+    let script = Arc::new(Mutex::new(Script {
+        chain: vec![Head {
+            number: genesis,
+            hash: hash_of(genesis),
+        }],
+        followers: Vec::new(),
+        replies: VecDeque::new(),
+        registered: None,
+        last_pow_block: None,
+        owner: None,
+        signer_nonce: 0,
+        submissions: Vec::new(),
+        breaches: Vec::new(),
+        state_reads: 0,
+    }));
+    scripts()
+        .lock()
+        .unwrap()
+        .insert(url.clone(), script.clone());
+    let producer = {
+        let script = script.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(BLOCK).await;
+                script.lock().unwrap().produce();
+            }
+        })
+    };
+    (url, script, producer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_session_reads_a_subnet_once_per_head_for_every_registration() {
+    let (url, script, producer) = start_script("shared-reads", 1);
+    let session = Session::start(Scripted::connect(&url).await.unwrap())
+        .await
+        .unwrap();
+    let head = session.client().best_head().await.unwrap();
+    let signer = PublicKey([5; 32]);
+    // Eight registrations ask at once for the same state: one read.
+    let reads: Vec<_> = (0..8)
+        .map(|_| {
+            let session = session.clone();
+            tokio::spawn(async move {
+                session
+                    .subnet_state(head, NETUID, &HOTKEY, Some(&signer))
+                    .await
+            })
+        })
+        .collect();
+    for read in reads {
+        assert_eq!(read.await.unwrap().unwrap().head, head);
+    }
+    assert_eq!(script.lock().unwrap().state_reads, 1);
+    // Another hotkey, or another head, is another read.
+    session
+        .subnet_state(head, NETUID, &PublicKey([1; 32]), Some(&signer))
+        .await
+        .unwrap();
+    assert_eq!(script.lock().unwrap().state_reads, 2);
+    producer.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_reconnects_when_its_head_subscription_ends() {
+    let (url, script, producer) = start_script("reconnect", 1);
+    let session = Session::start(Scripted::connect(&url).await.unwrap())
+        .await
+        .unwrap();
+    let mut events = session.subscribe();
+    let first = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("a head in time")
+        .unwrap();
+    assert!(matches!(first, SessionEvent::Head { .. }));
+    // The node drops every subscription.
+    script.lock().unwrap().followers.clear();
+    let mut seen = Vec::new();
+    while !matches!(seen.last(), Some(SessionEvent::Head { .. })) || seen.len() < 3 {
+        seen.push(
+            tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .expect("an event in time")
+                .unwrap(),
+        );
+    }
+    let kinds: Vec<&str> = seen
+        .iter()
+        .map(|e| match e {
+            SessionEvent::Head { .. } => "head",
+            SessionEvent::Reconnecting { .. } => "reconnecting",
+            SessionEvent::Reconnected => "reconnected",
+            SessionEvent::Lost(_) => "lost",
+        })
+        .collect();
+    let from = kinds
+        .iter()
+        .position(|k| *k == "reconnecting")
+        .expect("reconnecting");
+    assert_eq!(
+        &kinds[from..from + 3],
+        ["reconnecting", "reconnected", "head"],
+        "{kinds:?}"
+    );
+    producer.abort();
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{devnet_with, subnet, HOTKEY, UNREACHABLE_DIFFICULTY};
 use regpow_chain::register::{register, Outcome, Plan, Progress, RegisterError};
 use regpow_chain::wallet::Coldkey;
-use regpow_chain::{ChainClient, Submitter};
+use regpow_chain::{ChainClient, Session, Submitter};
 use regpow_devnet::DevnetHandle;
 use regpow_engine::{
     Backend, BackendError, DeviceInfo, DevicePool, Hit, Job, NonceRange, SearchControl,
@@ -189,7 +189,7 @@ async fn run_at(
     let mut seen = Vec::new();
     let (netuid, hotkey) = (plan.netuid, plan.hotkey);
     let outcome = register(
-        client,
+        Session::start(client).await.unwrap(),
         Arc::new(DevicePool::new(vec![backend])),
         Submitter::new(coldkey),
         plan,

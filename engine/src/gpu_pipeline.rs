@@ -32,6 +32,39 @@ pub(crate) trait Dispatcher: Sync {
     fn collect(&self, pending: Self::Pending) -> Result<Vec<u64>, BackendError>;
 }
 
+/// `Backend::search` and `Backend::search_device` for a backend whose devices are the
+/// dispatchers in `self.workers`: every GPU backend searches through this pipeline.
+macro_rules! gpu_search_methods {
+    () => {
+        fn search(
+            &self,
+            job: &$crate::backend::Job,
+            range: $crate::backend::NonceRange,
+            control: &$crate::backend::SearchControl,
+        ) -> Result<$crate::backend::SearchOutcome, $crate::backend::BackendError> {
+            $crate::gpu_pipeline::search_devices(&self.workers, job, range, control)
+        }
+
+        fn search_device(
+            &self,
+            device: usize,
+            job: &$crate::backend::Job,
+            range: $crate::backend::NonceRange,
+            control: &$crate::backend::SearchControl,
+        ) -> Result<$crate::backend::SearchOutcome, $crate::backend::BackendError> {
+            $crate::gpu_pipeline::search_one_device(
+                self.name(),
+                &self.workers,
+                device,
+                job,
+                range,
+                control,
+            )
+        }
+    };
+}
+pub(crate) use gpu_search_methods;
+
 /// Runs one device until a verified hit, the end of the range, `halt` or a stop; returns
 /// the lowest verified hit of the first dispatch that had one.
 pub(crate) fn run_device<D: Dispatcher>(

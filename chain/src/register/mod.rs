@@ -22,14 +22,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
-use crate::network::redact_url;
+use crate::session::{Session, SessionEvent, HEAD_SILENCE};
 use crate::submitter::Submitter;
 use crate::{
-    ChainApi, ChainError, Head, Heads, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome,
-    SubnetState,
+    ChainApi, ChainError, Head, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome, SubnetState,
 };
 use checks::{check_hit, is_fatal, is_ours, Doubt};
 use devices::{Devices, Found};
@@ -40,18 +38,12 @@ use regpow_rules::keys::PublicKey;
 
 pub use regpow_rules::WORK_WINDOW;
 
-/// With no new block for this long the connection is treated as lost (five 12 s blocks).
-const HEAD_SILENCE: Duration = Duration::from_secs(60);
-
 /// Node rejections (other than nonce races and pool codes) in a row before giving up.
 const MAX_REJECTIONS_IN_A_ROW: u32 = 3;
 
 /// Pool refusals with code 255 in a row before giving up: the rules regpow checks itself
 /// pass, so the refusal is one it cannot see (and would repeat for ever).
 const MAX_POOL_REFUSALS_IN_A_ROW: u32 = 20;
-
-/// Connection attempts in a row before the endpoint counts as gone.
-const MAX_CONNECT_ATTEMPTS: u32 = 8;
 
 /// A device that computes nothing for this long is reported (see [`Plan::stall_after`]).
 pub const DEVICE_STALL: Duration = Duration::from_secs(30);
@@ -260,20 +252,6 @@ struct StateRead {
     ancestry: Result<Vec<Head>, ChainError>,
 }
 
-/// A (re)connection attempt's result: the client and its heads.
-type Link<C> = (C, Heads);
-
-/// The connection: following heads, or waiting to reconnect.
-enum Connection {
-    Up(Heads),
-    Down {
-        attempts: u32,
-        wait: Duration,
-        retry_at: tokio::time::Instant,
-        connecting: bool,
-    },
-}
-
 /// Waits for the next cancel request; a closed channel never cancels.
 async fn cancelled(cancel: &mut mpsc::UnboundedReceiver<()>) {
     if cancel.recv().await.is_none() {
@@ -289,18 +267,12 @@ async fn until(at: Option<tokio::time::Instant>) {
     }
 }
 
-async fn link<C: ChainApi>(url: String) -> Result<Link<C>, ChainError> {
-    let client = C::connect(&url).await?;
-    let heads = client.follow_heads().await?;
-    Ok((client, heads))
-}
-
 /// Everything one run keeps track of.
 struct Run<C: ChainApi, P: FnMut(Event)> {
     plan: Plan,
     submitter: Submitter,
     coldkey_public: PublicKey,
-    client: C,
+    session: Arc<Session<C>>,
     devices: Devices,
     progress: P,
     /// The newest head's event, until its state and its retarget time are both known.
@@ -482,7 +454,7 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
             hotkey: self.plan.hotkey,
         };
         let (client, submitter, at, results) = (
-            self.client.clone(),
+            self.session.client(),
             self.submitter.clone(),
             self.state.head,
             self.results.clone(),
@@ -494,15 +466,14 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
     }
 
     /// A new best head: devices move to it at once; its state is read in the background.
-    fn on_head(&mut self, new: NewHead) {
+    fn on_head(&mut self, new: NewHead, received: Instant) {
         let head = new.head;
         if self.recent.get(&head.number) == Some(&head.hash) && self.state.head == head {
             return; // the head we already work on (subscriptions start with it)
         }
-        let now = Instant::now();
-        if let Some(last) = self.last_head_at.replace(now) {
-            let seen = now
-                .duration_since(last)
+        if let Some(last) = self.last_head_at.replace(received) {
+            let seen = received
+                .saturating_duration_since(last)
                 .clamp(Duration::from_millis(50), HEAD_SILENCE);
             self.block_time = (self.block_time * 3 + seen) / 4;
         }
@@ -520,7 +491,7 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
         self.newest = head;
         if fresh && self.solving() {
             let job = self.job_for(head, self.difficulty);
-            self.devices.switch(job, head.number, Some(now));
+            self.devices.switch(job, head.number, Some(received));
             self.report_head(true);
             self.head_report = Some(HeadReport {
                 number: head.number,
@@ -529,7 +500,7 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
             });
         }
         let known = self.recent.clone();
-        let (client, states) = (self.client.clone(), self.states.clone());
+        let (session, states) = (self.session.clone(), self.states.clone());
         let (netuid, hotkey, coldkey) = (self.plan.netuid, self.plan.hotkey, self.coldkey_public);
         tokio::spawn(async move {
             let from = head.number.saturating_sub(WORK_WINDOW + 1);
@@ -539,10 +510,10 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
                     if parent_known {
                         Ok(vec![head])
                     } else {
-                        client.ancestry(new, from, known).await
+                        session.client().ancestry(new, from, known).await
                     }
                 },
-                client.subnet_state(head, netuid, &hotkey, Some(&coldkey)),
+                session.subnet_state(head, netuid, &hotkey, Some(&coldkey)),
             );
             let _ = states.send(StateRead {
                 head: new,
@@ -802,7 +773,7 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
 /// Ctrl-C: the first ends the run (after waiting for a submission in flight), a second
 /// ends it at once.
 pub async fn register<C: ChainApi>(
-    client: C,
+    session: Arc<Session<C>>,
     pool: Arc<DevicePool>,
     submitter: Submitter,
     plan: Plan,
@@ -815,18 +786,18 @@ pub async fn register<C: ChainApi>(
         .map(|d| tokio::time::Instant::from_std(started + d));
     let coldkey_public = submitter.public();
 
-    // Pre-flight, before any hashing; Ctrl-C and the time bound apply here too.
-    let (first, heads) = tokio::select! {
+    // Heads from now on (subscribed first, so none is missed); then the pre-flight, before
+    // any hashing. Ctrl-C and the time bound apply here too.
+    let mut session_events = session.subscribe();
+    let first = tokio::select! {
         biased;
         _ = cancelled(&mut cancel) => return Ok(Outcome::Cancelled { in_doubt: None }),
         _ = until(deadline) => return Ok(Outcome::TimedOut { hashes: 0, in_doubt: None }),
         read = async {
-            let head = client.best_head().await?;
-            let state = client
+            let head = session.client().best_head().await?;
+            session
                 .subnet_state(head, plan.netuid, &plan.hotkey, Some(&coldkey_public))
-                .await?;
-            let heads = client.follow_heads().await?;
-            Ok::<_, ChainError>((state, heads))
+                .await
         } => read?,
     };
     let head_received = Instant::now();
@@ -837,16 +808,14 @@ pub async fn register<C: ChainApi>(
     let (device_tx, mut device_events) = mpsc::unbounded_channel();
     let (results_tx, mut results) = mpsc::unbounded_channel();
     let (states_tx, mut states) = mpsc::unbounded_channel();
-    let (links_tx, mut links) = mpsc::unbounded_channel::<Result<Link<C>, ChainError>>();
     let head = first.head;
-    let url = client.url().to_string();
     let mut run = Run {
         difficulty: first.effective_difficulty(),
         devices: Devices::new(pool, device_tx),
         head_report: None,
         submitter,
         coldkey_public,
-        client,
+        session,
         progress: &mut progress,
         newest: head,
         awaiting_ancestry: false,
@@ -877,9 +846,6 @@ pub async fn register<C: ChainApi>(
         retarget_ms: None,
     });
 
-    let mut connection = Connection::Up(heads);
-    let silence = tokio::time::sleep(HEAD_SILENCE);
-    tokio::pin!(silence);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_rate = (run.devices.hashes(), Instant::now());
     let mut timed_out = false;
@@ -890,15 +856,6 @@ pub async fn register<C: ChainApi>(
         }
         run.try_submit();
         let settle_at = run.ending.as_ref().map(|(_, at)| *at);
-        let (retry_at, connecting) = match &connection {
-            Connection::Down {
-                retry_at,
-                connecting,
-                ..
-            } => (Some(*retry_at), *connecting),
-            Connection::Up(_) => (None, false),
-        };
-        let mut lost: Option<String> = None;
         let step: Option<Finish> = tokio::select! {
             biased;
             _ = cancelled(&mut cancel) => match run.ending {
@@ -925,97 +882,30 @@ pub async fn register<C: ChainApi>(
                 run.hashrate(&mut last_rate);
                 None
             },
-            head = async {
-                match &mut connection {
-                    Connection::Up(heads) => heads.next().await,
-                    Connection::Down { .. } => std::future::pending().await,
-                }
-            } => match head {
-                Some(Ok(new)) => {
-                    silence.as_mut().reset(tokio::time::Instant::now() + HEAD_SILENCE);
-                    run.on_head(new);
+            event = session_events.recv() => match event {
+                Ok(SessionEvent::Head { new, received }) => {
+                    run.on_head(new, received);
                     None
                 }
-                Some(Err(e)) => {
-                    lost = Some(e.to_string());
+                Ok(SessionEvent::Reconnecting { reason, retry_in }) => {
+                    run.emit(Progress::Reconnecting { reason, retry_in });
                     None
                 }
-                None => {
-                    lost = Some("head subscription ended".into());
-                    None
-                }
-            },
-            _ = &mut silence, if retry_at.is_none() => {
-                lost = Some(format!("no new block for {}s", HEAD_SILENCE.as_secs()));
-                None
-            },
-            _ = until(retry_at), if !connecting => {
-                if let Connection::Down { connecting, .. } = &mut connection {
-                    *connecting = true;
-                }
-                tokio::spawn({
-                    let (url, links) = (url.clone(), links_tx.clone());
-                    async move {
-                        let _ = links.send(link::<C>(url).await);
-                    }
-                });
-                None
-            },
-            Some(result) = links.recv() => match result {
-                Ok((client, heads)) => {
-                    run.client = client;
-                    connection = Connection::Up(heads);
-                    silence.as_mut().reset(tokio::time::Instant::now() + HEAD_SILENCE);
+                Ok(SessionEvent::Reconnected) => {
                     run.emit(Progress::Reconnected);
                     None
                 }
-                Err(e @ (ChainError::NoPowRegister { .. } | ChainError::Runtime(_))) => {
-                    Some(Err(e.into()))
-                }
-                Err(e) => {
-                    let Connection::Down { attempts, wait, retry_at, connecting } = &mut connection
-                    else {
-                        unreachable!("a link result arrives only while down")
-                    };
-                    *attempts += 1;
-                    *connecting = false;
-                    if *attempts >= MAX_CONNECT_ATTEMPTS {
-                        // `Unreachable` already names the (redacted) endpoint and the cause.
-                        Some(Err(match e {
-                            ChainError::Unreachable(_) => e,
-                            other => ChainError::Unreachable(format!(
-                                "{}: {other}",
-                                redact_url(&url)
-                            )),
-                        }
-                        .into()))
-                    } else {
-                        *wait = (*wait * 2).min(Duration::from_secs(30));
-                        *retry_at = tokio::time::Instant::now() + *wait;
-                        run.emit(Progress::Reconnecting {
-                            reason: e.to_string(),
-                            retry_in: *wait,
-                        });
-                        None
-                    }
+                Ok(SessionEvent::Lost(e)) => Some(Err(e.into())),
+                // Heads were missed: the next one's parent is unknown, so the window is read
+                // again from the chain.
+                Err(broadcast::error::RecvError::Lagged(_)) => None,
+                Err(broadcast::error::RecvError::Closed) => {
+                    Some(Err(ChainError::Rpc("the chain session ended".into()).into()))
                 }
             },
         };
         if let Some(finish) = step {
             break finish;
-        }
-        if let Some(reason) = lost {
-            let wait = Duration::from_secs(1);
-            run.emit(Progress::Reconnecting {
-                reason,
-                retry_in: wait,
-            });
-            connection = Connection::Down {
-                attempts: 0,
-                wait,
-                retry_at: tokio::time::Instant::now() + wait,
-                connecting: false,
-            };
         }
     };
     run.devices.stop();

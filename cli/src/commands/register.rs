@@ -303,8 +303,11 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         max_duration: args.max_seconds.map(Duration::from_secs_f64),
         stall_after: regpow_chain::register::DEVICE_STALL,
     };
+    let session = runtime
+        .block_on(regpow_chain::Session::start(connection.client.clone()))
+        .map_err(failure)?;
     let outcome = runtime.block_on(register(
-        connection.client.clone(),
+        session,
         pool,
         regpow_chain::Submitter::new(coldkey),
         plan,

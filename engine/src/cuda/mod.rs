@@ -7,10 +7,8 @@ mod worker;
 
 use cudarc::driver::CudaContext;
 
-use crate::backend::{
-    Backend, BackendError, DeviceInfo, Job, NonceRange, SearchControl, SearchOutcome,
-};
-use crate::gpu_pipeline::{search_devices, search_one_device, Dispatcher};
+use crate::backend::{Backend, BackendError, DeviceInfo, Job};
+use crate::gpu_pipeline::{gpu_search_methods, Dispatcher};
 pub use compile::ResourceUsage;
 use worker::Worker;
 
@@ -213,22 +211,5 @@ impl Backend for CudaBackend {
             .collect()
     }
 
-    fn search(
-        &self,
-        job: &Job,
-        range: NonceRange,
-        control: &SearchControl,
-    ) -> Result<SearchOutcome, BackendError> {
-        search_devices(&self.workers, job, range, control)
-    }
-
-    fn search_device(
-        &self,
-        device: usize,
-        job: &Job,
-        range: NonceRange,
-        control: &SearchControl,
-    ) -> Result<SearchOutcome, BackendError> {
-        search_one_device(self.name(), &self.workers, device, job, range, control)
-    }
+    gpu_search_methods!();
 }

@@ -12,10 +12,8 @@ mod worker;
 pub use adapters::{list, AdapterSummary};
 pub use worker::LaneMode;
 
-use crate::backend::{
-    Backend, BackendError, DeviceInfo, Job, NonceRange, SearchControl, SearchOutcome,
-};
-use crate::gpu_pipeline::{search_devices, search_one_device, Dispatcher};
+use crate::backend::{Backend, BackendError, DeviceInfo, Job};
+use crate::gpu_pipeline::{gpu_search_methods, Dispatcher};
 use worker::Worker;
 
 /// How to open the wgpu backend.
@@ -131,22 +129,5 @@ impl Backend for WgpuBackend {
             .collect()
     }
 
-    fn search(
-        &self,
-        job: &Job,
-        range: NonceRange,
-        control: &SearchControl,
-    ) -> Result<SearchOutcome, BackendError> {
-        search_devices(&self.workers, job, range, control)
-    }
-
-    fn search_device(
-        &self,
-        device: usize,
-        job: &Job,
-        range: NonceRange,
-        control: &SearchControl,
-    ) -> Result<SearchOutcome, BackendError> {
-        search_one_device(self.name(), &self.workers, device, job, range, control)
-    }
+    gpu_search_methods!();
 }
