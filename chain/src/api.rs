@@ -7,7 +7,7 @@ use futures::stream::BoxStream;
 
 use crate::client::{ChainClient, NewHead, PowRegisterCall};
 use crate::outcome::SubmitOutcome;
-use crate::state::{Head, SubnetState};
+use crate::state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
 use crate::wallet::Coldkey;
 use crate::ChainError;
 use regpow_rules::PublicKey;
@@ -38,14 +38,42 @@ pub trait ChainApi: Clone + Send + Sync + Sized + 'static {
         known: impl Fn(u64, &[u8; 32]) -> bool + Send,
     ) -> impl Future<Output = Result<Vec<Head>, ChainError>> + Send;
 
-    /// The subnet's and the hotkey's registration state at `head` (with `signer`'s nonce).
+    /// The subnet's registration state at `head`.
+    fn subnet_info(
+        &self,
+        head: Head,
+        netuid: u16,
+    ) -> impl Future<Output = Result<SubnetInfo, ChainError>> + Send;
+
+    /// Each `(hotkey, signer)`'s registration state on `netuid` at `head`, read in one round,
+    /// in the order asked.
+    fn hotkey_infos(
+        &self,
+        head: Head,
+        netuid: u16,
+        hotkeys: &[(PublicKey, Option<PublicKey>)],
+    ) -> impl Future<Output = Result<Vec<HotkeyInfo>, ChainError>> + Send;
+
+    /// The subnet's and one hotkey's state at `head` (with `signer`'s nonce), read together.
     fn subnet_state(
         &self,
         head: Head,
         netuid: u16,
         hotkey: &PublicKey,
         signer: Option<&PublicKey>,
-    ) -> impl Future<Output = Result<SubnetState, ChainError>> + Send;
+    ) -> impl Future<Output = Result<SubnetState, ChainError>> + Send {
+        let asked = [(*hotkey, signer.copied())];
+        async move {
+            let (subnet, mut hotkeys) = futures::try_join!(
+                self.subnet_info(head, netuid),
+                self.hotkey_infos(head, netuid, &asked),
+            )?;
+            let hotkey = hotkeys
+                .pop()
+                .ok_or_else(|| ChainError::Rpc("no state for the hotkey".into()))?;
+            Ok(SubnetState::from_parts(subnet, hotkey))
+        }
+    }
 
     /// Signs `call` with `coldkey` at `at` and follows it to its outcome (see
     /// [`ChainClient::submit_pow_register`]).
@@ -84,14 +112,17 @@ impl ChainApi for ChainClient {
         ChainClient::ancestry(self, head, from, known).await
     }
 
-    async fn subnet_state(
+    async fn subnet_info(&self, head: Head, netuid: u16) -> Result<SubnetInfo, ChainError> {
+        ChainClient::subnet_info(self, head, netuid).await
+    }
+
+    async fn hotkey_infos(
         &self,
         head: Head,
         netuid: u16,
-        hotkey: &PublicKey,
-        signer: Option<&PublicKey>,
-    ) -> Result<SubnetState, ChainError> {
-        ChainClient::subnet_state(self, head, netuid, hotkey, signer).await
+        hotkeys: &[(PublicKey, Option<PublicKey>)],
+    ) -> Result<Vec<HotkeyInfo>, ChainError> {
+        ChainClient::hotkey_infos(self, head, netuid, hotkeys).await
     }
 
     async fn submit_pow_register(

@@ -13,13 +13,16 @@ use subxt::{OnlineClient, SubstrateConfig};
 
 use crate::outcome::{classify_refusal, SubmitOutcome};
 use crate::runtime::check_runtime;
-use crate::state::{Head, SubnetState};
+use crate::state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
 use crate::wallet::Coldkey;
 use crate::ChainError;
 use regpow_rules::keys::PublicKey;
 
 /// A connected client.
 pub type Api = OnlineClient<SubstrateConfig>;
+
+/// The client at one block.
+type AtBlock = subxt::OnlineClientAtBlock<SubstrateConfig>;
 
 /// How long one RPC round may take before the endpoint counts as unreachable.
 const RPC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -179,6 +182,16 @@ impl ChainClient {
         Ok(chain)
     }
 
+    /// The block handle for reads at `head`.
+    async fn at(&self, head: Head) -> Result<AtBlock, ChainError> {
+        timed(
+            "block",
+            self.api
+                .at_block_hash_and_number(H256(head.hash), head.number),
+        )
+        .await
+    }
+
     /// Reads the subnet's registration state, and the hotkey's, at `head`; with `signer`,
     /// also that account's nonce.
     pub async fn subnet_state(
@@ -188,12 +201,18 @@ impl ChainClient {
         hotkey: &PublicKey,
         signer: Option<&PublicKey>,
     ) -> Result<SubnetState, ChainError> {
-        let at = timed(
-            "block",
-            self.api
-                .at_block_hash_and_number(H256(head.hash), head.number),
-        )
-        .await?;
+        let asked = [(*hotkey, signer.copied())];
+        let (subnet, mut hotkeys) = tokio::try_join!(
+            self.subnet_info(head, netuid),
+            self.hotkey_infos(head, netuid, &asked),
+        )?;
+        let hotkey = hotkeys.pop().expect("one hotkey asked, one read");
+        Ok(SubnetState::from_parts(subnet, hotkey))
+    }
+
+    /// The subnet's registration state at `head` (eight storage items, read at once).
+    pub async fn subnet_info(&self, head: Head, netuid: u16) -> Result<SubnetInfo, ChainError> {
+        let at = self.at(head).await?;
         let storage = at.storage();
         macro_rules! value {
             ($item:literal, $ty:ty) => {
@@ -213,6 +232,43 @@ impl ChainClient {
                 }
             };
         }
+        let (exists, pow_allowed, difficulty, min_difficulty, max_difficulty) = tokio::try_join!(
+            value!("NetworksAdded", bool),
+            value!("NetworkPowRegistrationAllowed", bool),
+            value!("Difficulty", u64),
+            value!("MinDifficulty", u64),
+            value!("MaxDifficulty", u64),
+        )?;
+        let (max_allowed_uids, registrations_this_block, max_registrations_per_block) = tokio::try_join!(
+            value!("MaxAllowedUids", u16),
+            value!("RegistrationsThisBlock", u16),
+            value!("MaxRegistrationsPerBlock", u16),
+        )?;
+        Ok(SubnetInfo {
+            head,
+            exists,
+            pow_allowed,
+            difficulty,
+            min_difficulty,
+            max_difficulty,
+            max_allowed_uids,
+            registrations_this_block,
+            max_registrations_per_block,
+        })
+    }
+
+    /// Each `(hotkey, signer)`'s registration state on `netuid` at `head`, all read in one
+    /// round (every storage read in flight at once), in the order asked.
+    pub async fn hotkey_infos(
+        &self,
+        head: Head,
+        netuid: u16,
+        hotkeys: &[(PublicKey, Option<PublicKey>)],
+    ) -> Result<Vec<HotkeyInfo>, ChainError> {
+        let at_block = self.at(head).await?;
+        let storage_client = at_block.storage();
+        // References, so that every hotkey's `async move` below copies them.
+        let (at, storage) = (&at_block, &storage_client);
         macro_rules! optional {
             ($item:literal, $keys_ty:ty, $keys:expr, $ty:ty) => {
                 async {
@@ -231,51 +287,36 @@ impl ChainClient {
                 }
             };
         }
-        let uid = optional!("Uids", (u16, [u8; 32]), (netuid, hotkey.0), u16);
-        let last_pow_block = optional!("LastPowRegistrationBlock", ([u8; 32],), (hotkey.0,), u64);
-        let owner = optional!("Owner", ([u8; 32],), (hotkey.0,), [u8; 32]);
-        let (exists, pow_allowed, difficulty, min_difficulty, max_difficulty) = tokio::try_join!(
-            value!("NetworksAdded", bool),
-            value!("NetworkPowRegistrationAllowed", bool),
-            value!("Difficulty", u64),
-            value!("MinDifficulty", u64),
-            value!("MaxDifficulty", u64),
-        )?;
-        let (max_allowed_uids, registrations_this_block, max_registrations_per_block) = tokio::try_join!(
-            value!("MaxAllowedUids", u16),
-            value!("RegistrationsThisBlock", u16),
-            value!("MaxRegistrationsPerBlock", u16),
-        )?;
-        let signer_nonce = async {
-            match signer {
-                None => Ok(None),
-                Some(account) => timed(
-                    "nonce",
-                    at.transactions()
-                        .account_nonce(&subxt::utils::AccountId32(account.0)),
-                )
-                .await
-                .map(Some),
+        let reads = hotkeys.iter().map(|(hotkey, signer)| {
+            async move {
+                let uid = optional!("Uids", (u16, [u8; 32]), (netuid, hotkey.0), u16);
+                let last_pow_block =
+                    optional!("LastPowRegistrationBlock", ([u8; 32],), (hotkey.0,), u64);
+                let owner = optional!("Owner", ([u8; 32],), (hotkey.0,), [u8; 32]);
+                let signer_nonce = async {
+                    match signer {
+                        None => Ok(None),
+                        Some(account) => timed(
+                            "nonce",
+                            at.transactions()
+                                .account_nonce(&subxt::utils::AccountId32(account.0)),
+                        )
+                        .await
+                        .map(Some),
+                    }
+                };
+                let (uid, last_pow_block, owner, signer_nonce) =
+                    tokio::try_join!(uid, last_pow_block, owner, signer_nonce)?;
+                Ok::<_, ChainError>(HotkeyInfo {
+                    uid,
+                    last_pow_block,
+                    // The chain's default owner is the zero account: no owner.
+                    owner: owner.filter(|o| *o != [0u8; 32]).map(PublicKey),
+                    signer_nonce,
+                })
             }
-        };
-        let (uid, last_pow_block, owner, signer_nonce) =
-            tokio::try_join!(uid, last_pow_block, owner, signer_nonce)?;
-        Ok(SubnetState {
-            head,
-            exists,
-            pow_allowed,
-            difficulty,
-            min_difficulty,
-            max_difficulty,
-            max_allowed_uids,
-            registrations_this_block,
-            max_registrations_per_block,
-            uid,
-            last_pow_block,
-            // The chain's default owner is the zero account: no owner.
-            owner: owner.filter(|o| *o != [0u8; 32]).map(PublicKey),
-            signer_nonce,
-        })
+        });
+        futures::future::try_join_all(reads).await
     }
 
     /// Signs `pow_register` with the coldkey (zero tip), submits it and follows it into a

@@ -32,7 +32,7 @@ pub use network::Network;
 pub use outcome::{classify_refusal, PoolRefusal, SubmitOutcome};
 pub use runtime::check_runtime;
 pub use session::{Session, SessionEvent};
-pub use state::{Head, SubnetState};
+pub use state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
 pub use submitter::Submitter;
 
 /// Why the chain could not be used.

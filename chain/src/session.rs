@@ -2,9 +2,8 @@
 //!
 //! The session follows the chain's best heads once and hands each to every registration
 //! subscribed to it; it watches for silence, reconnects with backoff when the subscription
-//! drops, and reads a subnet's state at a head once however many registrations ask for it at
-//! the same time (concurrent reads of the same head, subnet, hotkey and signer share one
-//! round of RPCs).
+//! drops, and reads state for all of them together: a subnet's state once per head, and the
+//! hotkeys asked about within a few milliseconds of each other in one round.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +16,7 @@ use tokio::sync::{broadcast, watch};
 use crate::api::{ChainApi, Heads};
 use crate::client::NewHead;
 use crate::network::redact_url;
-use crate::state::{Head, SubnetState};
+use crate::state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
 use crate::ChainError;
 use regpow_rules::PublicKey;
 
@@ -30,8 +29,11 @@ const MAX_CONNECT_ATTEMPTS: u32 = 8;
 /// Longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// State reads kept for sharing (a few heads' worth for every subnet and hotkey).
+/// Reads kept for sharing (a few heads' worth of every subnet and hotkey batch).
 const CACHED_READS: usize = 256;
+
+/// How long a hotkey read waits for others to join its round.
+const BATCH_WINDOW: Duration = Duration::from_millis(2);
 
 /// What the session tells its registrations.
 #[derive(Clone, Debug)]
@@ -57,15 +59,49 @@ pub enum SessionEvent {
     Lost(ChainError),
 }
 
-type StateRead = Shared<BoxFuture<'static, Result<SubnetState, ChainError>>>;
-type StateKey = ([u8; 32], u16, [u8; 32], Option<[u8; 32]>);
+type SubnetRead = Shared<BoxFuture<'static, Result<SubnetInfo, ChainError>>>;
+type HotkeyKey = (PublicKey, Option<PublicKey>);
+type HotkeyRead =
+    Shared<BoxFuture<'static, Result<Arc<HashMap<HotkeyKey, HotkeyInfo>>, ChainError>>>;
+
+/// Hotkeys asked about at one head on one subnet: open until its round starts.
+struct HotkeyBatch {
+    /// Closed once the round has taken its list; later askers start a new batch.
+    keys: Arc<Mutex<(bool, Vec<HotkeyKey>)>>,
+    read: HotkeyRead,
+}
+
+/// The reads a session shares, oldest first for pruning.
+#[derive(Default)]
+struct Reads {
+    subnets: HashMap<([u8; 32], u16), SubnetRead>,
+    subnet_order: Vec<([u8; 32], u16)>,
+    batches: HashMap<([u8; 32], u16), HotkeyBatch>,
+    batch_order: Vec<([u8; 32], u16)>,
+}
+
+/// Inserts `key` into `map`, forgetting the oldest entries past [`CACHED_READS`].
+fn remember<K: Copy + Eq + std::hash::Hash, V>(
+    map: &mut HashMap<K, V>,
+    order: &mut Vec<K>,
+    key: K,
+    value: V,
+) {
+    if map.insert(key, value).is_none() {
+        order.push(key);
+    }
+    while order.len() > CACHED_READS {
+        let old = order.remove(0);
+        map.remove(&old);
+    }
+}
 
 /// A chain connection shared by registrations. Dropping it stops following.
 pub struct Session<C: ChainApi> {
     url: String,
     client: watch::Receiver<C>,
     events: broadcast::Sender<SessionEvent>,
-    reads: Mutex<(HashMap<StateKey, StateRead>, Vec<StateKey>)>,
+    reads: Mutex<Reads>,
     follower: tokio::task::JoinHandle<()>,
 }
 
@@ -82,7 +118,7 @@ impl<C: ChainApi> Session<C> {
             url,
             client: client_rx,
             events,
-            reads: Mutex::new((HashMap::new(), Vec::new())),
+            reads: Mutex::new(Reads::default()),
             follower,
         }))
     }
@@ -102,8 +138,13 @@ impl<C: ChainApi> Session<C> {
         self.events.subscribe()
     }
 
-    /// The subnet's and the hotkey's state at `head` (with `signer`'s nonce): one read for
-    /// every registration asking the same question at the same time.
+    fn reads(&self) -> std::sync::MutexGuard<'_, Reads> {
+        self.reads.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The subnet's and the hotkey's state at `head` (with `signer`'s nonce). The subnet's
+    /// part is read once per head for every registration; the hotkey's joins the other
+    /// hotkeys asked about within [`BATCH_WINDOW`] in one round.
     pub async fn subnet_state(
         &self,
         head: Head,
@@ -111,28 +152,31 @@ impl<C: ChainApi> Session<C> {
         hotkey: &PublicKey,
         signer: Option<&PublicKey>,
     ) -> Result<SubnetState, ChainError> {
-        let key = (head.hash, netuid, hotkey.0, signer.map(|s| s.0));
+        let (subnet, hotkey) = tokio::try_join!(
+            self.subnet_info(head, netuid),
+            self.hotkey_info(head, netuid, (*hotkey, signer.copied())),
+        )?;
+        Ok(SubnetState::from_parts(subnet, hotkey))
+    }
+
+    /// The subnet's state at `head`, read once however many ask.
+    pub async fn subnet_info(&self, head: Head, netuid: u16) -> Result<SubnetInfo, ChainError> {
+        let key = (head.hash, netuid);
         let read = {
-            let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
-            let (map, order) = &mut *reads;
-            match map.get(&key) {
+            let mut reads = self.reads();
+            match reads.subnets.get(&key) {
                 Some(read) => read.clone(),
                 None => {
                     let client = self.client();
-                    let (hotkey, signer) = (*hotkey, signer.copied());
-                    let read = async move {
-                        client
-                            .subnet_state(head, netuid, &hotkey, signer.as_ref())
-                            .await
-                    }
-                    .boxed()
-                    .shared();
-                    map.insert(key, read.clone());
-                    order.push(key);
-                    if order.len() > CACHED_READS {
-                        let old = order.remove(0);
-                        map.remove(&old);
-                    }
+                    let read = async move { client.subnet_info(head, netuid).await }
+                        .boxed()
+                        .shared();
+                    let Reads {
+                        subnets,
+                        subnet_order,
+                        ..
+                    } = &mut *reads;
+                    remember(subnets, subnet_order, key, read.clone());
                     read
                 }
             }
@@ -140,11 +184,69 @@ impl<C: ChainApi> Session<C> {
         let result = read.await;
         if result.is_err() {
             // A failed read is not kept: the next asker tries again.
-            let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
-            reads.0.remove(&key);
-            reads.1.retain(|k| *k != key);
+            self.reads().subnets.remove(&key);
         }
         result
+    }
+
+    /// One hotkey's state at `head`, in a round with every hotkey of the subnet asked about
+    /// at about the same time.
+    pub async fn hotkey_info(
+        &self,
+        head: Head,
+        netuid: u16,
+        asked: HotkeyKey,
+    ) -> Result<HotkeyInfo, ChainError> {
+        let key = (head.hash, netuid);
+        let read = {
+            let mut reads = self.reads();
+            let joined = reads.batches.get(&key).and_then(|batch| {
+                let mut keys = batch.keys.lock().unwrap_or_else(|p| p.into_inner());
+                if keys.0 {
+                    return None;
+                }
+                if !keys.1.contains(&asked) {
+                    keys.1.push(asked);
+                }
+                Some(batch.read.clone())
+            });
+            match joined {
+                Some(read) => read,
+                None => {
+                    let keys = Arc::new(Mutex::new((false, vec![asked])));
+                    let client = self.client();
+                    let round = keys.clone();
+                    let read = async move {
+                        tokio::time::sleep(BATCH_WINDOW).await;
+                        let asked = {
+                            let mut keys = round.lock().unwrap_or_else(|p| p.into_inner());
+                            keys.0 = true;
+                            keys.1.clone()
+                        };
+                        let infos = client.hotkey_infos(head, netuid, &asked).await?;
+                        Ok(Arc::new(asked.into_iter().zip(infos).collect()))
+                    }
+                    .boxed()
+                    .shared();
+                    let Reads {
+                        batches,
+                        batch_order,
+                        ..
+                    } = &mut *reads;
+                    let batch = HotkeyBatch {
+                        keys,
+                        read: read.clone(),
+                    };
+                    remember(batches, batch_order, key, batch);
+                    read
+                }
+            }
+        };
+        let infos = read.await?;
+        infos
+            .get(&asked)
+            .cloned()
+            .ok_or_else(|| ChainError::Rpc("the chain returned no state for the hotkey".into()))
     }
 }
 

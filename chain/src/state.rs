@@ -47,7 +47,64 @@ pub struct SubnetState {
     pub signer_nonce: Option<u64>,
 }
 
+/// A subnet's registration state at a block: the same for every hotkey, so a session reads it
+/// once per subnet and head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubnetInfo {
+    /// The block it was read at.
+    pub head: Head,
+    /// `NetworksAdded(netuid)`.
+    pub exists: bool,
+    /// `NetworkPowRegistrationAllowed(netuid)`.
+    pub pow_allowed: bool,
+    /// `Difficulty(netuid)` (raw).
+    pub difficulty: u64,
+    /// `MinDifficulty(netuid)`.
+    pub min_difficulty: u64,
+    /// `MaxDifficulty(netuid)`.
+    pub max_difficulty: u64,
+    /// `MaxAllowedUids(netuid)`.
+    pub max_allowed_uids: u16,
+    /// `RegistrationsThisBlock(netuid)`.
+    pub registrations_this_block: u16,
+    /// `MaxRegistrationsPerBlock(netuid)`.
+    pub max_registrations_per_block: u16,
+}
+
+/// One hotkey's registration state on a subnet at a block (and its signer's nonce): what a
+/// session reads for many hotkeys in one round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HotkeyInfo {
+    /// `Uids(netuid, hotkey)`.
+    pub uid: Option<u16>,
+    /// `LastPowRegistrationBlock(hotkey)`.
+    pub last_pow_block: Option<u64>,
+    /// `Owner(hotkey)`, `None` for the chain's default (the zero account).
+    pub owner: Option<PublicKey>,
+    /// The signer's account nonce, when one was asked for.
+    pub signer_nonce: Option<u64>,
+}
+
 impl SubnetState {
+    /// The state one registration judges by: its subnet's and its hotkey's.
+    pub fn from_parts(subnet: SubnetInfo, hotkey: HotkeyInfo) -> Self {
+        Self {
+            head: subnet.head,
+            exists: subnet.exists,
+            pow_allowed: subnet.pow_allowed,
+            difficulty: subnet.difficulty,
+            min_difficulty: subnet.min_difficulty,
+            max_difficulty: subnet.max_difficulty,
+            max_allowed_uids: subnet.max_allowed_uids,
+            registrations_this_block: subnet.registrations_this_block,
+            max_registrations_per_block: subnet.max_registrations_per_block,
+            uid: hotkey.uid,
+            last_pow_block: hotkey.last_pow_block,
+            owner: hotkey.owner,
+            signer_nonce: hotkey.signer_nonce,
+        }
+    }
+
     /// An open subnet (PoW on, 256 uids, one registration per block, hotkey unregistered and
     /// unowned) at `head` with `difficulty`: for tests.
     #[cfg(test)]

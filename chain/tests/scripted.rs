@@ -12,8 +12,8 @@ use futures::StreamExt;
 use regpow_chain::register::{register, Event, Outcome, Plan, Progress};
 use regpow_chain::wallet::Coldkey;
 use regpow_chain::{
-    ChainApi, ChainError, Head, Heads, NewHead, PoolRefusal, PowRegisterCall, Session,
-    SessionEvent, SubmitOutcome, Submitter, SubnetState,
+    ChainApi, ChainError, Head, Heads, HotkeyInfo, NewHead, PoolRefusal, PowRegisterCall, Session,
+    SessionEvent, SubmitOutcome, Submitter, SubnetInfo,
 };
 use regpow_engine::cpu::CpuBackend;
 use regpow_engine::DevicePool;
@@ -52,8 +52,10 @@ struct Script {
     submissions: Vec<(PowRegisterCall, u64)>,
     /// What the pool would have refused.
     breaches: Vec<String>,
-    /// Subnet state reads served.
-    state_reads: usize,
+    /// Subnet reads served.
+    subnet_reads: usize,
+    /// Hotkey rounds served, with how many hotkeys each.
+    hotkey_rounds: Vec<usize>,
 }
 
 fn hash_of(number: u64) -> [u8; 32] {
@@ -174,24 +176,11 @@ impl ChainApi for Scripted {
             .collect())
     }
 
-    async fn subnet_state(
-        &self,
-        head: Head,
-        netuid: u16,
-        _hotkey: &PublicKey,
-        signer: Option<&PublicKey>,
-    ) -> Result<SubnetState, ChainError> {
-        let script = {
-            let mut script = self.lock();
-            script.state_reads += 1;
-            script
-        };
+    async fn subnet_info(&self, head: Head, netuid: u16) -> Result<SubnetInfo, ChainError> {
+        self.lock().subnet_reads += 1;
         // An RPC round takes a moment: readers asking at the same time overlap.
-        drop(script);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let script = self.lock();
-        let registered = script.registered.filter(|&(_, at)| at <= head.number);
-        Ok(SubnetState {
+        Ok(SubnetInfo {
             head,
             exists: netuid == NETUID,
             pow_allowed: true,
@@ -201,12 +190,33 @@ impl ChainApi for Scripted {
             max_allowed_uids: 256,
             registrations_this_block: 0,
             max_registrations_per_block: 1,
-            uid: registered.map(|(uid, _)| uid),
-            last_pow_block: registered.and(script.last_pow_block),
-            owner: registered.and(script.owner),
-            // The registration and the nonce it used land in the same block.
-            signer_nonce: signer.map(|_| script.signer_nonce + u64::from(registered.is_some())),
         })
+    }
+
+    async fn hotkey_infos(
+        &self,
+        head: Head,
+        _netuid: u16,
+        hotkeys: &[(PublicKey, Option<PublicKey>)],
+    ) -> Result<Vec<HotkeyInfo>, ChainError> {
+        self.lock().hotkey_rounds.push(hotkeys.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let script = self.lock();
+        let registered = script.registered.filter(|&(_, at)| at <= head.number);
+        Ok(hotkeys
+            .iter()
+            .map(|(hotkey, signer)| {
+                let ours = registered.filter(|_| *hotkey == HOTKEY);
+                HotkeyInfo {
+                    uid: ours.map(|(uid, _)| uid),
+                    last_pow_block: ours.and(script.last_pow_block),
+                    owner: ours.and(script.owner),
+                    // The registration and the nonce it used land in the same block.
+                    signer_nonce: signer
+                        .map(|_| script.signer_nonce + u64::from(registered.is_some())),
+                }
+            })
+            .collect())
     }
 
     async fn submit_pow_register(
@@ -415,7 +425,8 @@ fn start_script(
         signer_nonce: 0,
         submissions: Vec::new(),
         breaches: Vec::new(),
-        state_reads: 0,
+        subnet_reads: 0,
+        hotkey_rounds: Vec::new(),
     }));
     scripts()
         .lock()
@@ -434,34 +445,57 @@ fn start_script(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_session_reads_a_subnet_once_per_head_for_every_registration() {
+async fn one_session_reads_a_subnet_once_per_head_and_batches_hotkeys() {
     let (url, script, producer) = start_script("shared-reads", 1);
     let session = Session::start(Scripted::connect(&url).await.unwrap())
         .await
         .unwrap();
     let head = session.client().best_head().await.unwrap();
     let signer = PublicKey([5; 32]);
-    // Eight registrations ask at once for the same state: one read.
+    // Eight registrations (four hotkeys, each asked twice) ask at once: one subnet read and
+    // one round for the four hotkeys.
+    let hotkeys = [
+        HOTKEY,
+        PublicKey([1; 32]),
+        PublicKey([2; 32]),
+        PublicKey([3; 32]),
+    ];
     let reads: Vec<_> = (0..8)
-        .map(|_| {
+        .map(|i| {
             let session = session.clone();
+            let hotkey = hotkeys[i % 4];
             tokio::spawn(async move {
                 session
-                    .subnet_state(head, NETUID, &HOTKEY, Some(&signer))
+                    .subnet_state(head, NETUID, &hotkey, Some(&signer))
                     .await
             })
         })
         .collect();
     for read in reads {
-        assert_eq!(read.await.unwrap().unwrap().head, head);
+        let state = read.await.unwrap().unwrap();
+        assert_eq!((state.head, state.difficulty), (head, DIFFICULTY));
+        assert_eq!(state.signer_nonce, Some(0));
     }
-    assert_eq!(script.lock().unwrap().state_reads, 1);
-    // Another hotkey, or another head, is another read.
+    {
+        let script = script.lock().unwrap();
+        assert_eq!(script.subnet_reads, 1);
+        assert_eq!(script.hotkey_rounds, vec![4], "four hotkeys, one round");
+    }
+    // The next head is another read of each.
+    let later = loop {
+        let now = session.client().best_head().await.unwrap();
+        if now.number > head.number {
+            break now;
+        }
+        tokio::time::sleep(BLOCK).await;
+    };
     session
-        .subnet_state(head, NETUID, &PublicKey([1; 32]), Some(&signer))
+        .subnet_state(later, NETUID, &HOTKEY, Some(&signer))
         .await
         .unwrap();
-    assert_eq!(script.lock().unwrap().state_reads, 2);
+    let script = script.lock().unwrap();
+    assert_eq!((script.subnet_reads, script.hotkey_rounds.len()), (2, 2));
+    drop(script);
     producer.abort();
 }
 

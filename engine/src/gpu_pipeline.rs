@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::backend::{
     BackendError, ChunkCursor, Hit, Job, NonceRange, SearchControl, SearchOutcome,
@@ -181,16 +182,49 @@ pub(crate) fn search_devices<D: Dispatcher>(
     })
 }
 
-/// Aim for dispatches of this length: long enough to amortise the launch, short enough that a
-/// new challenge or a stop takes effect quickly.
-pub(crate) const TARGET_DISPATCH: std::time::Duration = std::time::Duration::from_millis(75);
+/// The shortest dispatch tuning aims for: a new challenge waits for at most the two
+/// dispatches in flight, so this keeps a real GPU's retarget under about 40 ms.
+pub(crate) const SHORTEST_DISPATCH: Duration = Duration::from_millis(20);
+/// The longest: where each dispatch has a large fixed cost (software drivers such as
+/// lavapipe pay 10–15 ms per dispatch), longer dispatches keep that cost small.
+pub(crate) const LONGEST_DISPATCH: Duration = Duration::from_millis(75);
+/// A dispatch lasts at least this many times its fixed cost, so that cost stays near 5 %.
+const COST_FACTOR: f64 = 20.0;
 /// Tuning grows its test dispatch until one takes at least this long, so that fixed costs
 /// (submission, read-back) do not distort the measured rate.
-pub(crate) const TUNING_MIN: std::time::Duration = std::time::Duration::from_millis(40);
+pub(crate) const TUNING_MIN: Duration = Duration::from_millis(40);
+
+/// From two timed dispatches (`(nonces, time)`, the second four times the first): the
+/// device's rate in nonces per second and how long its dispatches should last. The fit
+/// `time = fixed + nonces / rate` gives the fixed cost per dispatch; the target is
+/// [`COST_FACTOR`] times that, within [`SHORTEST_DISPATCH`]..=[`LONGEST_DISPATCH`]. When the
+/// two timings do not fit (noise), the longest target and the plain rate are used.
+pub(crate) fn dispatch_target(
+    smaller: Option<(u32, Duration)>,
+    larger: (u32, Duration),
+) -> (f64, Duration) {
+    let (n2, t2) = (f64::from(larger.0), larger.1.as_secs_f64().max(1e-9));
+    let plain = (n2 / t2, LONGEST_DISPATCH);
+    let Some((n1, t1)) = smaller.map(|(n, t)| (f64::from(n), t.as_secs_f64())) else {
+        return plain;
+    };
+    if n2 <= n1 || t2 <= t1 {
+        return plain;
+    }
+    let rate = (n2 - n1) / (t2 - t1);
+    let fixed = t2 - n2 / rate;
+    if fixed < 0.0 {
+        // Faster per nonce at the larger size than the fit allows: no fixed cost to speak of.
+        return (n2 / t2, SHORTEST_DISPATCH);
+    }
+    let target =
+        Duration::from_secs_f64(fixed * COST_FACTOR).clamp(SHORTEST_DISPATCH, LONGEST_DISPATCH);
+    (rate, target)
+}
 
 /// Nonces per dispatch for `device`: `requested` rounded to whole granules, or else measured:
-/// a test dispatch grows until it takes at least [`TUNING_MIN`], then its rate is scaled to
-/// [`TARGET_DISPATCH`].
+/// a test dispatch grows fourfold until it takes at least [`TUNING_MIN`], and the last two
+/// timings give the rate and the target length ([`dispatch_target`]).
 pub(crate) fn choose_batch<D: Dispatcher>(
     device: &D,
     granule: u32,
@@ -206,7 +240,7 @@ pub(crate) fn choose_batch<D: Dispatcher>(
         block2: [3; 16],
         target_high: 0,
     };
-    let time_batch = |batch: u32| -> Result<std::time::Duration, BackendError> {
+    let time_batch = |batch: u32| -> Result<Duration, BackendError> {
         let started = std::time::Instant::now();
         let pending = device.submit(0, &job, NonceRange::with_len(0, u64::from(batch)))?;
         device.collect(pending)?;
@@ -215,15 +249,14 @@ pub(crate) fn choose_batch<D: Dispatcher>(
     let mut batch = granule.saturating_mul(16);
     // The first dispatch pays for loading and warming up: not used.
     time_batch(batch)?;
+    let mut previous = None;
     loop {
         let took = time_batch(batch)?;
         if took >= TUNING_MIN || batch >= u32::MAX / 8 {
-            let rate = f64::from(batch) / took.as_secs_f64().max(1e-9);
-            return Ok(round_batch(
-                granule,
-                (rate * TARGET_DISPATCH.as_secs_f64()) as u64,
-            ));
+            let (rate, target) = dispatch_target(previous, (batch, took));
+            return Ok(round_batch(granule, (rate * target.as_secs_f64()) as u64));
         }
+        previous = Some((batch, took));
         batch = batch.saturating_mul(4);
     }
 }
@@ -234,4 +267,45 @@ pub(crate) fn round_batch(granule: u32, nonces: u64) -> u32 {
     let max_granules = u64::from(u32::MAX / 2) / granule;
     let granules = nonces.div_ceil(granule).clamp(1, max_granules);
     (granules * granule) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_real_gpu_gets_short_dispatches_and_a_software_driver_long_ones() {
+        // A GPU: 1 G nonces/s and 20 µs per launch.
+        let (rate, target) = dispatch_target(
+            Some((10_000_000, Duration::from_micros(10_020))),
+            (40_000_000, Duration::from_micros(40_020)),
+        );
+        assert!((rate - 1e9).abs() < 1e6, "{rate}");
+        assert_eq!(target, SHORTEST_DISPATCH);
+        // lavapipe on this machine: 2.25 M/s and ~10 ms per dispatch.
+        let (rate, target) = dispatch_target(Some((33_792, ms(25))), (135_168, ms(70)));
+        assert!((rate - 2.25e6).abs() < 0.01e6, "{rate}");
+        assert_eq!(target, LONGEST_DISPATCH);
+        // 1.5 ms per dispatch: 30 ms dispatches.
+        let (_, target) = dispatch_target(
+            Some((1_000_000, Duration::from_micros(11_500))),
+            (4_000_000, Duration::from_micros(41_500)),
+        );
+        assert!(target > ms(29) && target < ms(31), "{target:?}");
+    }
+
+    #[test]
+    fn timings_that_do_not_fit_keep_the_longest_target() {
+        assert_eq!(dispatch_target(None, (1000, ms(50))).1, LONGEST_DISPATCH);
+        assert_eq!(
+            dispatch_target(Some((250, ms(60))), (1000, ms(50))).1,
+            LONGEST_DISPATCH
+        );
+        let (rate, _) = dispatch_target(None, (1000, ms(50)));
+        assert_eq!(rate, 20_000.0);
+    }
 }

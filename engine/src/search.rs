@@ -78,7 +78,15 @@ pub fn solve(
             Err(RecvTimeoutError::Disconnected) => break,
         }
         if pool.drained(generation) {
-            exhausted = true;
+            // Every device has sent its hits before it counts as drained: take any still
+            // queued before calling the range exhausted.
+            hit = events.try_iter().find_map(|event| match event {
+                PoolEvent::Hit {
+                    generation: g, hit, ..
+                } if g == generation => Some(hit),
+                _ => None,
+            });
+            exhausted = hit.is_none();
             break;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -14,6 +14,12 @@
 //! When the run is asked to end (Ctrl-C, the time bound, no devices left) with a
 //! submission in flight or in doubt, it waits for that outcome (bounded by the work
 //! block's window plus one block) so that the result it reports is the chain's.
+//!
+//! What it is made of: heads and state reads come from the network's [`Session`] (shared by
+//! every registration of the process), hashing from the [`DevicePool`] (`devices.rs` drives
+//! it for one registration), submissions go through the coldkey's [`Submitter`], and the
+//! judgements are the pure functions of `checks.rs`. Progress goes out as [`Event`]s tagged
+//! with the subnet and the hotkey.
 
 mod checks;
 mod devices;

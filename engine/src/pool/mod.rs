@@ -108,6 +108,9 @@ pub struct DeviceStats {
     pub busy: bool,
 }
 
+/// How long dropping the pool waits for its workers to finish their batches.
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
 /// A subscriber: returns false once it no longer listens.
 type Subscriber = Box<dyn Fn(&PoolEvent) -> bool + Send + Sync>;
 
@@ -221,7 +224,7 @@ impl Shared {
 pub struct DevicePool {
     shared: Arc<Shared>,
     backends: Vec<&'static str>,
-    /// The workers (never joined; see `Drop`).
+    /// The workers (joined on drop, within [`RELEASE_WAIT`]).
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -410,9 +413,19 @@ impl Drop for DevicePool {
             }
         }
         self.shared.wake.notify_all();
-        // Not joined: a device stuck in its driver must not hang the process's exit. Each
-        // worker returns by itself once its batch ends.
-        self.threads.clear();
+        // Each worker returns once its batch ends, dropping its backend, so devices are
+        // released in order before the process exits (a driver torn down by the exit while
+        // its device is alive can crash). A device stuck in its driver must not hang the
+        // exit, though: after `RELEASE_WAIT` the rest are left to end on their own.
+        let deadline = Instant::now() + RELEASE_WAIT;
+        for thread in self.threads.drain(..) {
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
     }
 }
 

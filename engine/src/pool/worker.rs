@@ -220,9 +220,6 @@ pub(super) fn run(shared: Arc<Shared>, index: usize, backend: Arc<dyn Backend>, 
             }
         };
         held.cursors[pick] = Some(Cursor { next, ..cursor });
-        if held.pick().is_none() {
-            mark_drained(&shared, index, held.generation);
-        }
 
         let retargeted = {
             let mut state = shared.lock();
@@ -245,6 +242,11 @@ pub(super) fn run(shared: Arc<Shared>, index: usize, backend: Arc<dyn Backend>, 
         };
         if let Some(event) = event {
             shared.emit(event);
+        }
+        // Drained only after its last hit is out, so a waiter that sees the device drained
+        // has already been sent every hit.
+        if fault.is_none() && held.pick().is_none() {
+            mark_drained(&shared, index, held.generation);
         }
         if let Some(reason) = fault {
             shared.wake.notify_all();
