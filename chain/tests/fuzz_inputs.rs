@@ -1,5 +1,5 @@
-//! Property-based fuzzing of every parser of user text in the solver: SS58 and hex keys,
-//! nonces as the CLI takes them, and `--network` URLs with their redaction.
+//! Property-based fuzzing of every parser of user text in the rules and the chain side: SS58
+//! and hex keys, nonces as the CLI takes them, and `--network` URLs with their redaction.
 //!
 //! Case counts are fixed (and the seed too, see [`config`]) so the whole file runs in a few
 //! seconds in CI and a failure reproduces.

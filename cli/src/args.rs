@@ -1,5 +1,6 @@
-//! Command-line flags (clap derive). Values are parsed into solver types here, so any bad
-//! input is rejected by clap with one line and exit 2 before a command starts.
+//! Command-line flags (clap derive). Values are parsed into the rules' and the engine's types
+//! here, so any bad input is rejected by clap with one line and exit 2 before a command
+//! starts.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use regpow_chain::Network;

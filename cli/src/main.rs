@@ -1,7 +1,8 @@
 //! `regpow`: win Bittensor UID slots by proof-of-work registration.
 //!
-//! This binary only parses flags, wires the solver library together and maps outcomes to
-//! exit codes: 0 done, 1 not achieved, 2 bad input, 3 unavailable on this machine.
+//! This binary only parses flags, wires the rules, engine and chain crates together and maps
+//! outcomes to exit codes: 0 done, 1 not achieved, 2 bad input, 3 unavailable on this
+//! machine.
 
 mod args;
 mod backends;
