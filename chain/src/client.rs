@@ -11,6 +11,7 @@ use subxt::utils::H256;
 
 use subxt::{OnlineClient, SubstrateConfig};
 
+use crate::api::ChainApi;
 use crate::outcome::{classify_refusal, SubmitOutcome};
 use crate::runtime::check_runtime;
 use crate::state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
@@ -201,13 +202,7 @@ impl ChainClient {
         hotkey: &PublicKey,
         signer: Option<&PublicKey>,
     ) -> Result<SubnetState, ChainError> {
-        let asked = [(*hotkey, signer.copied())];
-        let (subnet, mut hotkeys) = tokio::try_join!(
-            self.subnet_info(head, netuid),
-            self.hotkey_infos(head, netuid, &asked),
-        )?;
-        let hotkey = hotkeys.pop().expect("one hotkey asked, one read");
-        Ok(SubnetState::from_parts(subnet, hotkey))
+        <Self as ChainApi>::subnet_state(self, head, netuid, hotkey, signer).await
     }
 
     /// The subnet's registration state at `head` (eight storage items, read at once).
