@@ -15,38 +15,6 @@ pub struct Head {
     pub hash: [u8; 32],
 }
 
-/// The registration state of one subnet (and one hotkey on it) at one block.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SubnetState {
-    /// The block it was read at.
-    pub head: Head,
-    /// `NetworksAdded(netuid)`.
-    pub exists: bool,
-    /// `NetworkPowRegistrationAllowed(netuid)`.
-    pub pow_allowed: bool,
-    /// `Difficulty`, `MinDifficulty`, `MaxDifficulty` (raw).
-    pub difficulty: u64,
-    /// `MinDifficulty`.
-    pub min_difficulty: u64,
-    /// `MaxDifficulty`.
-    pub max_difficulty: u64,
-    /// `MaxAllowedUids(netuid)`.
-    pub max_allowed_uids: u16,
-    /// `RegistrationsThisBlock(netuid)`.
-    pub registrations_this_block: u16,
-    /// `MaxRegistrationsPerBlock(netuid)`.
-    pub max_registrations_per_block: u16,
-    /// `Uids(netuid, hotkey)`: the hotkey's uid if it is registered.
-    pub uid: Option<u16>,
-    /// `LastPowRegistrationBlock(hotkey)`.
-    pub last_pow_block: Option<u64>,
-    /// `Owner(hotkey)`: the coldkey that owns the hotkey, if any.
-    pub owner: Option<PublicKey>,
-    /// The signing coldkey's account nonce (`System::Account`), when asked for: once it
-    /// passes a submission's nonce, that submission can no longer be included.
-    pub signer_nonce: Option<u64>,
-}
-
 /// A subnet's registration state at a block: the same for every hotkey, so a session reads it
 /// once per subnet and head.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,24 +53,20 @@ pub struct HotkeyInfo {
     pub signer_nonce: Option<u64>,
 }
 
+/// The registration state of one subnet and one hotkey on it at one block: what one
+/// registration judges by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubnetState {
+    /// The subnet's part (with the block it was read at).
+    pub subnet: SubnetInfo,
+    /// The hotkey's part.
+    pub hotkey: HotkeyInfo,
+}
+
 impl SubnetState {
     /// The state one registration judges by: its subnet's and its hotkey's.
     pub fn from_parts(subnet: SubnetInfo, hotkey: HotkeyInfo) -> Self {
-        Self {
-            head: subnet.head,
-            exists: subnet.exists,
-            pow_allowed: subnet.pow_allowed,
-            difficulty: subnet.difficulty,
-            min_difficulty: subnet.min_difficulty,
-            max_difficulty: subnet.max_difficulty,
-            max_allowed_uids: subnet.max_allowed_uids,
-            registrations_this_block: subnet.registrations_this_block,
-            max_registrations_per_block: subnet.max_registrations_per_block,
-            uid: hotkey.uid,
-            last_pow_block: hotkey.last_pow_block,
-            owner: hotkey.owner,
-            signer_nonce: hotkey.signer_nonce,
-        }
+        Self { subnet, hotkey }
     }
 
     /// An open subnet (PoW on, 256 uids, one registration per block, hotkey unregistered and
@@ -110,25 +74,33 @@ impl SubnetState {
     #[cfg(test)]
     pub(crate) fn sample(head: Head, difficulty: u64) -> Self {
         Self {
-            head,
-            exists: true,
-            pow_allowed: true,
-            difficulty,
-            min_difficulty: 1,
-            max_difficulty: u64::MAX,
-            max_allowed_uids: 256,
-            registrations_this_block: 0,
-            max_registrations_per_block: 1,
-            uid: None,
-            last_pow_block: None,
-            owner: None,
-            signer_nonce: None,
+            subnet: SubnetInfo {
+                head,
+                exists: true,
+                pow_allowed: true,
+                difficulty,
+                min_difficulty: 1,
+                max_difficulty: u64::MAX,
+                max_allowed_uids: 256,
+                registrations_this_block: 0,
+                max_registrations_per_block: 1,
+            },
+            hotkey: HotkeyInfo {
+                uid: None,
+                last_pow_block: None,
+                owner: None,
+                signer_nonce: None,
+            },
         }
     }
 
     /// The effective difficulty (the chain's clamp, as the SDK computes it).
     pub fn effective_difficulty(&self) -> Difficulty {
-        Difficulty::effective(self.difficulty, self.min_difficulty, self.max_difficulty)
+        Difficulty::effective(
+            self.subnet.difficulty,
+            self.subnet.min_difficulty,
+            self.subnet.max_difficulty,
+        )
     }
 
     /// Why a registration of the hotkey by `coldkey` cannot succeed at all, in words; `None`
@@ -137,30 +109,30 @@ impl SubnetState {
         if netuid == 0 {
             return Some("netuid 0 is the root subnet: PoW registration is not permitted".into());
         }
-        if !self.exists {
+        if !self.subnet.exists {
             return Some(format!("subnet {netuid} does not exist"));
         }
-        if !self.pow_allowed {
+        if !self.subnet.pow_allowed {
             return Some(format!(
                 "PoW registration is disabled on subnet {netuid} (NetworkPowRegistrationAllowed is false)"
             ));
         }
-        if let Some(uid) = self.uid {
+        if let Some(uid) = self.hotkey.uid {
             return Some(format!(
                 "the hotkey is already registered on subnet {netuid} (uid {uid})"
             ));
         }
-        if self.max_allowed_uids == 0 {
+        if self.subnet.max_allowed_uids == 0 {
             return Some(format!(
                 "subnet {netuid} allows no uids (MaxAllowedUids is 0)"
             ));
         }
-        if self.max_registrations_per_block == 0 {
+        if self.subnet.max_registrations_per_block == 0 {
             return Some(format!(
                 "subnet {netuid} takes no registrations (MaxRegistrationsPerBlock is 0)"
             ));
         }
-        match self.owner {
+        match self.hotkey.owner {
             Some(owner) if owner != *coldkey => Some(format!(
                 "the hotkey belongs to another coldkey ({})",
                 owner.to_ss58(42)
@@ -171,7 +143,7 @@ impl SubnetState {
 
     /// Whether this block already holds the subnet's registrations for the block.
     pub fn block_is_full(&self) -> bool {
-        self.registrations_this_block >= self.max_registrations_per_block
+        self.subnet.registrations_this_block >= self.subnet.max_registrations_per_block
     }
 }
 
@@ -195,14 +167,20 @@ mod tests {
         assert_eq!(state().refusal(1, &cold), None);
         type Change = fn(&mut SubnetState);
         let cases: [(Change, &str); 5] = [
-            (|s| s.exists = false, "does not exist"),
-            (|s| s.pow_allowed = false, "PoW registration is disabled"),
+            (|s| s.subnet.exists = false, "does not exist"),
             (
-                |s| s.uid = Some(4),
+                |s| s.subnet.pow_allowed = false,
+                "PoW registration is disabled",
+            ),
+            (
+                |s| s.hotkey.uid = Some(4),
                 "already registered on subnet 1 (uid 4)",
             ),
-            (|s| s.max_allowed_uids = 0, "MaxAllowedUids is 0"),
-            (|s| s.owner = Some(PublicKey([9; 32])), "another coldkey"),
+            (|s| s.subnet.max_allowed_uids = 0, "MaxAllowedUids is 0"),
+            (
+                |s| s.hotkey.owner = Some(PublicKey([9; 32])),
+                "another coldkey",
+            ),
         ];
         for (change, want) in cases {
             let mut s = state();
@@ -212,10 +190,10 @@ mod tests {
         }
         assert!(state().refusal(0, &cold).unwrap().contains("root"));
         let mut own = state();
-        own.owner = Some(cold);
+        own.hotkey.owner = Some(cold);
         assert_eq!(own.refusal(1, &cold), None);
         let mut full = state();
-        full.registrations_this_block = 1;
+        full.subnet.registrations_this_block = 1;
         assert!(full.block_is_full());
     }
 }

@@ -473,8 +473,11 @@ async fn one_session_reads_a_subnet_once_per_head_and_batches_hotkeys() {
         .collect();
     for read in reads {
         let state = read.await.unwrap().unwrap();
-        assert_eq!((state.head, state.difficulty), (head, DIFFICULTY));
-        assert_eq!(state.signer_nonce, Some(0));
+        assert_eq!(
+            (state.subnet.head, state.subnet.difficulty),
+            (head, DIFFICULTY)
+        );
+        assert_eq!(state.hotkey.signer_nonce, Some(0));
     }
     {
         let script = script.lock().unwrap();

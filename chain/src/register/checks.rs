@@ -21,7 +21,7 @@ pub(crate) fn check_hit(
     head_now: u64,
     recent: &BTreeMap<u64, [u8; 32]>,
 ) -> Result<(), String> {
-    if let Some(uid) = state.uid {
+    if let Some(uid) = state.hotkey.uid {
         return Err(format!("the hotkey is already registered (uid {uid})"));
     }
     let seal = reference_seal(&found.job.prefix, found.hit.nonce);
@@ -38,7 +38,7 @@ pub(crate) fn check_hit(
             difficulty.get()
         ));
     }
-    let checked_at = state.head.number.max(head_now) + 1;
+    let checked_at = state.subnet.head.number.max(head_now) + 1;
     if !in_window(found.work_block, checked_at) {
         return Err(format!(
             "work block {} is outside the chain's window at block {}",
@@ -46,6 +46,7 @@ pub(crate) fn check_hit(
         ));
     }
     if state
+        .hotkey
         .last_pow_block
         .is_some_and(|last| last >= found.work_block)
     {
@@ -92,17 +93,17 @@ pub(crate) struct Doubt {
 
 impl Doubt {
     /// Whether `state` proves this submission can no longer register the hotkey (the
-    /// caller has already seen that the hotkey is not registered at `state.head`): its work
+    /// caller has already seen that the hotkey is not registered at `state.subnet.head`): its work
     /// block is out of the window for every later block, or the signer's nonce moved past
     /// it (it, or another transaction with its nonce, was included).
     pub(crate) fn settled_by(&self, state: &SubnetState) -> Option<String> {
-        if state.head.number + 1 > last_block_accepting(self.work_block) {
+        if state.subnet.head.number + 1 > last_block_accepting(self.work_block) {
             return Some(format!(
                 "the submission with work block {} was not included before it expired",
                 self.work_block
             ));
         }
-        if state.signer_nonce.is_some_and(|n| n > self.nonce) {
+        if state.hotkey.signer_nonce.is_some_and(|n| n > self.nonce) {
             return Some(format!(
                 "the submission with work block {} was not included (the coldkey's nonce moved on)",
                 self.work_block
@@ -119,9 +120,12 @@ pub(crate) fn is_ours(
     coldkey: &PublicKey,
     submitted: &std::collections::BTreeSet<u64>,
 ) -> bool {
-    state.uid.is_some()
-        && state.owner == Some(*coldkey)
-        && state.last_pow_block.is_some_and(|b| submitted.contains(&b))
+    state.hotkey.uid.is_some()
+        && state.hotkey.owner == Some(*coldkey)
+        && state
+            .hotkey
+            .last_pow_block
+            .is_some_and(|b| submitted.contains(&b))
 }
 
 #[cfg(test)]
@@ -226,7 +230,7 @@ mod tests {
         );
 
         let mut used = state(11, 8);
-        used.last_pow_block = Some(10);
+        used.hotkey.last_pow_block = Some(10);
         expect(
             check_hit(&hit, &used, 11, &recent(11)),
             "already has a PoW registration",
@@ -234,7 +238,7 @@ mod tests {
 
         // Defect 2 of issue 11: a hotkey the state shows registered gets no new seal.
         let mut registered = state(11, 8);
-        registered.uid = Some(0);
+        registered.hotkey.uid = Some(0);
         expect(
             check_hit(&hit, &registered, 11, &recent(11)),
             "already registered",
@@ -269,12 +273,12 @@ mod tests {
             nonce: 4,
         };
         let mut s = state(14, 8);
-        s.signer_nonce = Some(4);
+        s.hotkey.signer_nonce = Some(4);
         assert_eq!(doubt.settled_by(&s), None, "still includable at block 15");
-        s.signer_nonce = Some(5);
+        s.hotkey.signer_nonce = Some(5);
         assert!(doubt.settled_by(&s).unwrap().contains("nonce moved on"));
         let mut s = state(15, 8);
-        s.signer_nonce = Some(4);
+        s.hotkey.signer_nonce = Some(4);
         assert!(doubt.settled_by(&s).unwrap().contains("expired"));
     }
 
@@ -283,14 +287,14 @@ mod tests {
         let submitted = [7u64, 9].into_iter().collect();
         let mut s = state(11, 8);
         assert!(!is_ours(&s, &COLDKEY, &submitted));
-        s.uid = Some(3);
-        s.owner = Some(COLDKEY);
-        s.last_pow_block = Some(9);
+        s.hotkey.uid = Some(3);
+        s.hotkey.owner = Some(COLDKEY);
+        s.hotkey.last_pow_block = Some(9);
         assert!(is_ours(&s, &COLDKEY, &submitted));
-        s.last_pow_block = Some(8);
+        s.hotkey.last_pow_block = Some(8);
         assert!(!is_ours(&s, &COLDKEY, &submitted));
-        s.last_pow_block = Some(9);
-        s.owner = Some(HOTKEY);
+        s.hotkey.last_pow_block = Some(9);
+        s.hotkey.owner = Some(HOTKEY);
         assert!(!is_ours(&s, &COLDKEY, &submitted));
     }
 }

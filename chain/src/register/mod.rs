@@ -462,7 +462,7 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
         let (client, submitter, at, results) = (
             self.session.client(),
             self.submitter.clone(),
-            self.state.head,
+            self.state.subnet.head,
             self.results.clone(),
         );
         tokio::spawn(async move {
@@ -474,7 +474,7 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
     /// A new best head: devices move to it at once; its state is read in the background.
     fn on_head(&mut self, new: NewHead, received: Instant) {
         let head = new.head;
-        if self.recent.get(&head.number) == Some(&head.hash) && self.state.head == head {
+        if self.recent.get(&head.number) == Some(&head.hash) && self.state.subnet.head == head {
             return; // the head we already work on (subscriptions start with it)
         }
         if let Some(last) = self.last_head_at.replace(received) {
@@ -533,7 +533,7 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
     fn on_state(&mut self, read: StateRead) -> Option<Finish> {
         let head = read.head.head;
         let newest = head == self.newest;
-        if !newest && head.number <= self.state.head.number {
+        if !newest && head.number <= self.state.subnet.head.number {
             return None; // an older read that arrived late
         }
         match read.ancestry {
@@ -559,7 +559,7 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
             Err(e) => {
                 // Keep the last state but move its head, so seals on the new head are
                 // judged against the right window.
-                self.state.head = head;
+                self.state.subnet.head = head;
                 self.emit(Progress::NotRegistered {
                     reason: e.to_string(),
                 });
@@ -567,10 +567,10 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
             }
         };
         self.state = state;
-        if let Some(uid) = self.state.uid {
+        if let Some(uid) = self.state.hotkey.uid {
             if is_ours(&self.state, &self.coldkey_public, &self.submitted) {
-                let work_block = self.state.last_pow_block.unwrap_or_default();
-                return Some(self.registered(uid, self.state.head, work_block));
+                let work_block = self.state.hotkey.last_pow_block.unwrap_or_default();
+                return Some(self.registered(uid, self.state.subnet.head, work_block));
             }
             return Some(Ok(Outcome::Refused(format!(
                 "the hotkey became registered on subnet {} (uid {uid}) by another submission",
@@ -814,7 +814,7 @@ pub async fn register<C: ChainApi>(
     let (device_tx, mut device_events) = mpsc::unbounded_channel();
     let (results_tx, mut results) = mpsc::unbounded_channel();
     let (states_tx, mut states) = mpsc::unbounded_channel();
-    let head = first.head;
+    let head = first.subnet.head;
     let mut run = Run {
         difficulty: first.effective_difficulty(),
         devices: Devices::new(pool, device_tx),

@@ -24,23 +24,23 @@ pub fn run(args: &StatusArgs, json: bool) -> anyhow::Result<()> {
         Ok::<_, crate::failure::Failure>((redact_url(connection.client.url()), state))
     })?;
     let hotkey = args.hotkey.map(|k| k.to_ss58(42));
-    let uid = args.hotkey.and(state.uid);
+    let uid = args.hotkey.and(state.hotkey.uid);
     let effective = state.effective_difficulty().get();
     if json {
         output::json(&json!({
             "network": url,
-            "block": state.head.number,
-            "block_hash": format!("0x{}", hex::encode(state.head.hash)),
+            "block": state.subnet.head.number,
+            "block_hash": format!("0x{}", hex::encode(state.subnet.head.hash)),
             "netuid": netuid,
-            "exists": state.exists,
-            "pow_enabled": state.pow_allowed,
+            "exists": state.subnet.exists,
+            "pow_enabled": state.subnet.pow_allowed,
             "difficulty": effective,
-            "raw_difficulty": state.difficulty,
-            "min_difficulty": state.min_difficulty,
-            "max_difficulty": state.max_difficulty,
-            "registrations_this_block": state.registrations_this_block,
-            "max_registrations_per_block": state.max_registrations_per_block,
-            "max_allowed_uids": state.max_allowed_uids,
+            "raw_difficulty": state.subnet.difficulty,
+            "min_difficulty": state.subnet.min_difficulty,
+            "max_difficulty": state.subnet.max_difficulty,
+            "registrations_this_block": state.subnet.registrations_this_block,
+            "max_registrations_per_block": state.subnet.max_registrations_per_block,
+            "max_allowed_uids": state.subnet.max_allowed_uids,
             "hotkey": hotkey,
             "uid": uid,
         }));
@@ -49,16 +49,16 @@ pub fn run(args: &StatusArgs, json: bool) -> anyhow::Result<()> {
     out!("network     {url}");
     out!(
         "block       #{} 0x{}",
-        state.head.number,
-        hex::encode(state.head.hash)
+        state.subnet.head.number,
+        hex::encode(state.subnet.head.hash)
     );
-    if !state.exists {
+    if !state.subnet.exists {
         out!("subnet {netuid}   does not exist");
         return Ok(());
     }
     out!(
         "subnet {netuid}    PoW registration {}",
-        if state.pow_allowed {
+        if state.subnet.pow_allowed {
             "enabled"
         } else {
             "disabled"
@@ -66,14 +66,14 @@ pub fn run(args: &StatusArgs, json: bool) -> anyhow::Result<()> {
     );
     out!(
         "difficulty  {effective} (stored {}, min {}, max {})",
-        state.difficulty,
-        state.min_difficulty,
-        state.max_difficulty
+        state.subnet.difficulty,
+        state.subnet.min_difficulty,
+        state.subnet.max_difficulty
     );
     out!(
         "this block  {} of {} registrations",
-        state.registrations_this_block,
-        state.max_registrations_per_block
+        state.subnet.registrations_this_block,
+        state.subnet.max_registrations_per_block
     );
     if let Some(hotkey) = hotkey {
         match uid {
