@@ -239,8 +239,8 @@ pub struct BackendArgs {
     /// every GPU).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub device: Option<Vec<usize>>,
-    /// Nonces per GPU dispatch or launch (default: tuned per device at start-up to 20 ms per
-    /// dispatch, up to 75 ms where each dispatch has a large fixed cost, e.g. lavapipe).
+    /// Nonces per GPU dispatch or launch (default: tuned per device and kept at 20 ms per
+    /// dispatch as its speed changes; up to 75 ms where each dispatch has a large fixed cost).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub gpu_batch: Option<u32>,
     /// Keccak lanes in the WGSL kernel.

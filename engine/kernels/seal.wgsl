@@ -36,7 +36,10 @@ struct Results {
     nonces: array<vec2<u32>>,       // (lo, hi) of each candidate, first `capacity` kept
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
+// A storage buffer, not a uniform one: lavapipe (Mesa's software Vulkan driver) folds uniform
+// values that steer control flow (count, nonces_per_thread, the target) into the shader and
+// recompiles it with LLVM for every new set of values, which cost 10–15 ms per dispatch.
+@group(0) @binding(0) var<storage, read> params: Params;
 @group(0) @binding(1) var<storage, read_write> results: Results;
 
 const WORKGROUP_SIZE: u32 = 64u;

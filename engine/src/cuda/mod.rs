@@ -126,8 +126,8 @@ pub fn status() -> CudaStatus {
 pub struct CudaOptions {
     /// CUDA ordinals; `None` = every device.
     pub devices: Option<Vec<usize>>,
-    /// Nonces per launch; `None` = tuned per device: 20 ms, up to 75 ms where each launch
-    /// has a large fixed cost.
+    /// Nonces per launch; `None` = tuned per device and kept at 20 ms per launch as the
+    /// device's speed changes (up to 75 ms where each launch has a large fixed cost).
     pub batch: Option<u32>,
 }
 

@@ -13,7 +13,7 @@ use super::compile::{compile_cached, CompiledKernel, ResourceUsage};
 use super::describe;
 use crate::backend::{BackendError, Job, NonceRange};
 use crate::gpu_job::GpuJob;
-use crate::gpu_pipeline::{choose_batch, Dispatcher, IN_FLIGHT};
+use crate::gpu_pipeline::{choose_batch, BatchSize, Dispatcher, IN_FLIGHT};
 
 /// Threads per block (matches `__launch_bounds__(256)` in seal.cu).
 const BLOCK: u32 = 256;
@@ -67,7 +67,7 @@ pub(crate) struct Worker {
     search: CudaFunction,
     seal_full: CudaFunction,
     results: Mutex<Vec<CudaSlice<u32>>>,
-    batch: u32,
+    batch: BatchSize,
 }
 
 fn driver_fault(what: &str, ordinal: usize, e: DriverError) -> BackendError {
@@ -114,7 +114,7 @@ impl Worker {
             search,
             seal_full,
             results: Mutex::new(results),
-            batch: GRANULE,
+            batch: BatchSize::fixed(GRANULE, GRANULE),
         };
         worker.batch = choose_batch(&worker, GRANULE, batch)?;
         Ok(worker)
@@ -192,8 +192,8 @@ fn load_kernels(
 impl Dispatcher for Worker {
     type Pending = Pending;
 
-    fn batch(&self) -> u32 {
-        self.batch
+    fn sizing(&self) -> &BatchSize {
+        &self.batch
     }
 
     fn submit(

@@ -21,8 +21,8 @@ use worker::Worker;
 pub struct WgpuOptions {
     /// Indices into [`list`]; `None` = every real GPU, or every adapter if there is no GPU.
     pub devices: Option<Vec<usize>>,
-    /// Nonces per dispatch; `None` = tuned per device: 20 ms, up to 75 ms where each
-    /// dispatch has a large fixed cost.
+    /// Nonces per dispatch; `None` = tuned per device and kept at 20 ms per dispatch as the
+    /// device's speed changes (up to 75 ms where each dispatch has a large fixed cost).
     pub batch: Option<u32>,
     /// Keccak lane representation.
     pub lanes: LaneMode,

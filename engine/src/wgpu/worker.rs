@@ -15,7 +15,7 @@ use wgpu::{
 use super::adapters::AdapterSummary;
 use crate::backend::{BackendError, Job, NonceRange};
 use crate::gpu_job::{kernel_constants, GpuJob};
-use crate::gpu_pipeline::{choose_batch, Dispatcher};
+use crate::gpu_pipeline::{choose_batch, BatchSize, Dispatcher};
 
 /// The kernel, shared by both lane variants.
 const KERNEL: &str = include_str!("../../kernels/seal.wgsl");
@@ -36,7 +36,7 @@ const MAX_GROUPS_PER_DIM: u32 = 65_535;
 const CAPACITY: u32 = 1024;
 /// Results buffer: found counter, 3 words of padding, then (lo, hi) per slot.
 const RESULTS_BYTES: u64 = 16 + 8 * CAPACITY as u64;
-/// Size of the Params uniform in seal.wgsl.
+/// Size of the Params buffer in seal.wgsl.
 const PARAMS_WORDS: usize = 40;
 /// A dispatch that takes longer than this is treated as a hung device.
 const DISPATCH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -73,7 +73,7 @@ pub(crate) struct Worker {
     constants: Buffer,
     seal_full: OnceLock<ComputePipeline>,
     slots: Mutex<[Slot; 2]>,
-    batch: u32,
+    batch: BatchSize,
     fault: Arc<Mutex<Option<String>>>,
 }
 
@@ -154,7 +154,7 @@ impl Worker {
             constants,
             seal_full: OnceLock::new(),
             slots: Mutex::new(slots),
-            batch: GROUP_NONCES,
+            batch: BatchSize::fixed(GROUP_NONCES, GROUP_NONCES),
             fault,
         };
         worker.check_fault()?;
@@ -264,7 +264,7 @@ impl Worker {
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("params"),
                 contents: &words_to_bytes(&params_words(&gpu_job, start, count, groups_x)),
-                usage: BufferUsages::UNIFORM,
+                usage: BufferUsages::STORAGE,
             });
         let out_len = u64::from(count) * 32;
         let out = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -319,8 +319,8 @@ impl Worker {
 impl Dispatcher for Worker {
     type Pending = (usize, SubmissionIndex);
 
-    fn batch(&self) -> u32 {
-        self.batch
+    fn sizing(&self) -> &BatchSize {
+        &self.batch
     }
 
     fn submit(
@@ -354,7 +354,7 @@ fn make_slot(device: &Device, search: &ComputePipeline, constants: &Buffer) -> S
     let params = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("params"),
         size: (PARAMS_WORDS * 4) as u64,
-        usage: BufferUsages::UNIFORM | BufferUsages::COPY_DST,
+        usage: BufferUsages::STORAGE | BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
     let results = device.create_buffer(&wgpu::BufferDescriptor {
@@ -402,7 +402,7 @@ fn dispatch_shape(invocations: u32) -> (u32, u32) {
     (x, groups.div_ceil(x))
 }
 
-/// The Params uniform of seal.wgsl, word by word.
+/// The Params buffer of seal.wgsl, word by word.
 fn params_words(job: &GpuJob, base: u64, count: u32, groups_x: u32) -> [u32; PARAMS_WORDS] {
     let mut w = [0u32; PARAMS_WORDS];
     w[0..8].copy_from_slice(&job.midstate);
