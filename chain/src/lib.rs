@@ -11,17 +11,22 @@
 //!   each subnet's state read once per head.
 //! - [`submitter`]: one per coldkey, so its account nonce is used serially.
 //! - [`wallet`]: bittensor wallets on disk and the coldkey that signs.
+//! - [`share`]: the device pool shared by every registration of a process, and the policy
+//!   that decides which of them hash.
+//! - [`farm`]: many (hotkey, netuid) targets in one process, and shards of a plan.
 //! - [`register`]: the registration loop: follow heads, keep every device on the newest
 //!   challenge, re-verify and submit hits.
 
 pub mod api;
 pub mod client;
+pub mod farm;
 pub mod network;
 pub mod outcome;
 pub mod reach;
 pub mod register;
 pub mod runtime;
 pub mod session;
+pub mod share;
 pub mod state;
 pub mod submitter;
 pub mod wallet;
@@ -32,6 +37,7 @@ pub use network::Network;
 pub use outcome::{classify_refusal, PoolRefusal, SubmitOutcome};
 pub use runtime::check_runtime;
 pub use session::{Session, SessionEvent};
+pub use share::{DeviceShare, Lease, LeaseSpec};
 pub use state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
 pub use submitter::Submitter;
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use regpow_chain::register::{register, Event, Outcome, Plan, Progress};
 use regpow_chain::wallet::Coldkey;
+use regpow_chain::DeviceShare;
 use regpow_chain::{
     ChainApi, ChainError, Head, Heads, HotkeyInfo, NewHead, PoolRefusal, PowRegisterCall, Session,
     SessionEvent, SubmitOutcome, Submitter, SubnetInfo,
@@ -290,13 +291,15 @@ async fn scenario(
     let mut progress = Vec::new();
     let outcome = register(
         Session::start(chain).await.unwrap(),
-        pool,
+        DeviceShare::new(pool),
         Submitter::new(coldkey),
         Plan {
             netuid: NETUID,
             hotkey: HOTKEY,
             max_duration: Some(Duration::from_secs(30)),
             stall_after: Duration::from_secs(30),
+            weight: 1,
+            max_difficulty: None,
         },
         |event: Event| {
             assert_eq!((event.netuid, event.hotkey), (NETUID, HOTKEY));

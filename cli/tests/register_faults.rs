@@ -185,12 +185,14 @@ async fn run_at(
         hotkey: HOTKEY.parse::<PublicKey>().unwrap(),
         max_duration: Some(max),
         stall_after,
+        weight: 1,
+        max_difficulty: None,
     };
     let mut seen = Vec::new();
     let (netuid, hotkey) = (plan.netuid, plan.hotkey);
     let outcome = register(
         Session::start(client).await.unwrap(),
-        Arc::new(DevicePool::new(vec![backend])),
+        regpow_chain::DeviceShare::new(Arc::new(DevicePool::new(vec![backend]))),
         Submitter::new(coldkey),
         plan,
         |event| {

@@ -1,12 +1,13 @@
-//! The device pool as one registration uses it: its job on every device, the hits that
-//! come back, faults, hash counts since the run began and the stall watchdog.
+//! The shared devices as one registration uses them: its job (through its [`Lease`]), the
+//! hits that come back, faults, hash counts since the run began and the stall watchdog.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use regpow_engine::{DevicePool, Hit, Job, PoolEvent, PoolJob};
-use tokio::sync::mpsc;
+use regpow_engine::{DevicePool, Hit, Job};
+
+use crate::share::Lease;
 
 /// A verified hit with the job (and work block) it belongs to.
 #[derive(Clone, Copy, Debug)]
@@ -19,8 +20,9 @@ pub(crate) struct Found {
     pub hit: Hit,
 }
 
-/// The pool's devices, driven for one registration.
+/// The shared devices, as one registration drives them.
 pub(crate) struct Devices {
+    lease: Lease,
     pool: Arc<DevicePool>,
     /// `(id, name)` of every device, in pool order.
     names: Vec<(String, String)>,
@@ -34,9 +36,9 @@ pub(crate) struct Devices {
 }
 
 impl Devices {
-    /// Takes over `pool`; its events go to `events` until the receiver is dropped.
-    pub(crate) fn new(pool: Arc<DevicePool>, events: mpsc::UnboundedSender<PoolEvent>) -> Self {
-        pool.subscribe(move |event| events.send(event.clone()).is_ok());
+    /// The registration's view through `lease` (whose events it reads elsewhere).
+    pub(crate) fn new(lease: Lease) -> Self {
+        let pool = lease.share().pool().clone();
         let names = pool.devices().into_iter().map(|d| (d.id, d.name)).collect();
         let baseline: Vec<u64> = pool.stats().iter().map(|s| s.hashes).collect();
         let now = Instant::now();
@@ -45,6 +47,7 @@ impl Devices {
             baseline,
             names,
             pool,
+            lease,
             heads: BTreeMap::new(),
         }
     }
@@ -59,12 +62,16 @@ impl Devices {
         &self.names
     }
 
-    /// Moves every live device to `job` (each drains its batch first); `head_received` is
-    /// when the head that asked for it arrived, for the retarget time. Without one (the same
+    /// Asks for `job` on the devices (each drains its batch first); `head_received` is when
+    /// the head that asked for it arrived, for the retarget time. Without one (the same
     /// challenge at a new difficulty), a head whose retarget is still pending is timed on
-    /// this assignment instead, which supersedes its own.
+    /// this assignment instead, which supersedes its own. A registration the share gives no
+    /// devices now has no retarget time.
     pub(crate) fn switch(&mut self, job: Job, work_block: u64, head_received: Option<Instant>) {
-        let generation = self.pool.assign(vec![PoolJob::new(job, work_block)]);
+        let Some(generation) = self.lease.set_job(job, work_block) else {
+            self.heads.clear();
+            return;
+        };
         let timed = match head_received {
             Some(at) => Some((work_block, at)),
             None => self.heads.pop_last().map(|(_, head)| head),
@@ -77,16 +84,35 @@ impl Devices {
         }
     }
 
-    /// The head block and the retarget time of a head-driven assignment, once every
-    /// device hashes it.
+    /// Whether the registration can use a seal now: one that cannot yields its devices to
+    /// the other registrations of the share.
+    pub(crate) fn ready(&mut self, ready: bool) {
+        self.lease.set_ready(ready);
+    }
+
+    /// The chain's block time as the registration measures it (the share plans by it).
+    pub(crate) fn block_time(&self, block_time: Duration) {
+        self.lease.set_block_time(block_time);
+    }
+
+    /// The head block and the retarget time of the newest head-driven assignment that
+    /// assignment `generation` covers (a later assignment carries this registration's job
+    /// too, so every device hashing it means the head's challenge is being hashed).
     pub(crate) fn retargeted(&mut self, generation: u64, at: Instant) -> Option<(u64, Duration)> {
-        let (block, received) = self.heads.remove(&generation)?;
+        let mut newest = None;
+        while let Some(entry) = self.heads.first_entry() {
+            if *entry.key() > generation {
+                break;
+            }
+            newest = Some(entry.remove());
+        }
+        let (block, received) = newest?;
         Some((block, at.saturating_duration_since(received)))
     }
 
-    /// Idles every device.
+    /// Stops hashing for this registration.
     pub(crate) fn stop(&mut self) {
-        self.pool.stop();
+        self.lease.stop();
     }
 
     /// How many devices are still in the pool.

@@ -31,13 +31,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::session::{Session, SessionEvent, HEAD_SILENCE};
+use crate::share::{DeviceShare, LeaseSpec};
 use crate::submitter::Submitter;
 use crate::{
     ChainApi, ChainError, Head, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome, SubnetState,
 };
 use checks::{check_hit, is_fatal, is_ours, Doubt};
 use devices::{Devices, Found};
-use regpow_engine::{DevicePool, Job, PoolEvent};
+use regpow_engine::{Job, PoolEvent};
 use regpow_rules::challenge::Challenge;
 use regpow_rules::difficulty::Difficulty;
 use regpow_rules::keys::PublicKey;
@@ -71,6 +72,10 @@ pub struct Plan {
     pub max_duration: Option<Duration>,
     /// Report a device that computes nothing for this long ([`DEVICE_STALL`] normally).
     pub stall_after: Duration,
+    /// Share of the devices relative to the process's other registrations (1 alone).
+    pub weight: u32,
+    /// Do not hash while the difficulty is above this (the registration waits).
+    pub max_difficulty: Option<u64>,
 }
 
 /// Progress, for the progress line or `--json` output.
@@ -360,6 +365,17 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
         self.ending.is_none()
     }
 
+    /// Whether a seal found now could be submitted soon: not while the run ends, a
+    /// submission is in flight or in doubt, the window's hashes are being read again, or
+    /// the block is full. Otherwise the registration yields its devices to the others.
+    fn can_use_seal(&self) -> bool {
+        self.solving()
+            && self.in_flight.is_none()
+            && self.doubts.is_empty()
+            && !self.awaiting_ancestry
+            && !self.state.block_is_full()
+    }
+
     /// The oldest submission whose outcome is not known yet.
     fn in_doubt(&self) -> Option<u64> {
         self.in_flight
@@ -482,6 +498,7 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
                 .saturating_duration_since(last)
                 .clamp(Duration::from_millis(50), HEAD_SILENCE);
             self.block_time = (self.block_time * 3 + seen) / 4;
+            self.devices.block_time(self.block_time);
         }
         // A parent we did not know means a re-organisation (or a gap): the whole window is
         // read again, as it is until an ancestry read succeeds.
@@ -773,14 +790,15 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
 }
 
 /// Registers `plan.hotkey` on `plan.netuid`, submitting through `submitter` (the coldkey's,
-/// shared by every registration it signs), searching on every
-/// device of `pool` (which this run assigns while it lasts). The first state check happens before any hashing: a registration the chain
-/// would refuse ends here with [`Outcome::Refused`]. Each message on `cancel` is one
+/// shared by every registration it signs), searching on the devices of `share` (alone, or
+/// with the process's other registrations, as the share's policy splits them). The first
+/// state check happens before any hashing: a registration the chain would refuse ends here
+/// with [`Outcome::Refused`]. Each message on `cancel` is one
 /// Ctrl-C: the first ends the run (after waiting for a submission in flight), a second
 /// ends it at once.
 pub async fn register<C: ChainApi>(
     session: Arc<Session<C>>,
-    pool: Arc<DevicePool>,
+    share: Arc<DeviceShare>,
     submitter: Submitter,
     plan: Plan,
     mut progress: impl FnMut(Event),
@@ -817,7 +835,15 @@ pub async fn register<C: ChainApi>(
     let head = first.subnet.head;
     let mut run = Run {
         difficulty: first.effective_difficulty(),
-        devices: Devices::new(pool, device_tx),
+        devices: Devices::new(share.lease(
+            LeaseSpec {
+                netuid: plan.netuid,
+                hotkey: plan.hotkey,
+                weight: plan.weight,
+                max_difficulty: plan.max_difficulty,
+            },
+            device_tx,
+        )),
         head_report: None,
         submitter,
         coldkey_public,
@@ -861,6 +887,8 @@ pub async fn register<C: ChainApi>(
             break finish;
         }
         run.try_submit();
+        let ready = run.can_use_seal();
+        run.devices.ready(ready);
         let settle_at = run.ending.as_ref().map(|(_, at)| *at);
         let step: Option<Finish> = tokio::select! {
             biased;

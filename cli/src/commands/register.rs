@@ -302,13 +302,15 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         hotkey,
         max_duration: args.max_seconds.map(Duration::from_secs_f64),
         stall_after: regpow_chain::register::DEVICE_STALL,
+        weight: 1,
+        max_difficulty: None,
     };
     let session = runtime
         .block_on(regpow_chain::Session::start(connection.client.clone()))
         .map_err(failure)?;
     let outcome = runtime.block_on(register(
         session,
-        pool,
+        regpow_chain::DeviceShare::new(pool),
         regpow_chain::Submitter::new(coldkey),
         plan,
         |event| view.show(event),

@@ -1,0 +1,290 @@
+//! The device pool shared by every registration of a process.
+//!
+//! A [`DeviceShare`] owns the process's [`DevicePool`]; each registration holds a [`Lease`]
+//! on it. A lease says what its registration would hash (its job), whether it can use a seal
+//! now, and its limits; the share turns all of them into one pool assignment with
+//! [`policy::allocate`] whenever any of them changes, and routes the pool's events back:
+//! hits to the registration whose challenge they solve, faults and retarget times to all.
+//! `regpow register` is a share with one lease; `regpow farm` has one per target.
+
+pub mod policy;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use regpow_engine::{DevicePool, PoolEvent, PoolJob};
+use regpow_rules::PublicKey;
+use tokio::sync::mpsc;
+
+use policy::Candidate;
+
+/// What a lease registers, and its limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseSpec {
+    /// Subnet.
+    pub netuid: u16,
+    /// Hotkey.
+    pub hotkey: PublicKey,
+    /// Share of the devices relative to other leases (at least 1).
+    pub weight: u32,
+    /// Never hash while the difficulty is above this.
+    pub max_difficulty: Option<u64>,
+}
+
+/// One lease as the share keeps it.
+struct Held {
+    spec: LeaseSpec,
+    job: Option<PoolJob>,
+    ready: bool,
+    events: mpsc::UnboundedSender<PoolEvent>,
+}
+
+impl Held {
+    /// Whether a pool job is this lease's (jobs carry their hotkey and subnet).
+    fn owns(&self, job: &PoolJob) -> bool {
+        job.job.challenge.netuid == self.spec.netuid && job.job.challenge.hotkey == self.spec.hotkey
+    }
+}
+
+/// The pool's rate, measured from its cumulative counters.
+struct RateMeter {
+    last: Option<(u64, Instant)>,
+    rate: f64,
+}
+
+impl RateMeter {
+    /// Smallest interval between two samples.
+    const INTERVAL: Duration = Duration::from_millis(500);
+
+    fn sample(&mut self, hashes: u64) -> f64 {
+        let now = Instant::now();
+        match self.last {
+            None => self.last = Some((hashes, now)),
+            Some((before, at)) if now.duration_since(at) >= Self::INTERVAL => {
+                let rate =
+                    hashes.saturating_sub(before) as f64 / now.duration_since(at).as_secs_f64();
+                self.rate = if self.rate == 0.0 {
+                    rate
+                } else {
+                    0.7 * self.rate + 0.3 * rate
+                };
+                self.last = Some((hashes, now));
+            }
+            Some(_) => {}
+        }
+        self.rate
+    }
+}
+
+struct Inner {
+    leases: BTreeMap<u64, Held>,
+    next_id: u64,
+    /// The jobs (with weights) of the last assignment and its generation.
+    assigned: (Vec<PoolJob>, u64),
+    rate: RateMeter,
+    block_secs: f64,
+}
+
+/// The pool, shared by leases. See the module documentation.
+pub struct DeviceShare {
+    pool: Arc<DevicePool>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl DeviceShare {
+    /// Takes over `pool` (nothing else should assign it from now on).
+    pub fn new(pool: Arc<DevicePool>) -> Arc<Self> {
+        let inner = Arc::new(Mutex::new(Inner {
+            leases: BTreeMap::new(),
+            next_id: 0,
+            assigned: (Vec::new(), 0),
+            rate: RateMeter {
+                last: None,
+                rate: 0.0,
+            },
+            block_secs: 12.0,
+        }));
+        let routes: Weak<Mutex<Inner>> = Arc::downgrade(&inner);
+        pool.subscribe(move |event| {
+            let Some(inner) = routes.upgrade() else {
+                return false;
+            };
+            let inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+            match event {
+                PoolEvent::Hit { job, .. } => {
+                    if let Some(held) = inner.leases.values().find(|h| h.owns(job)) {
+                        let _ = held.events.send(event.clone());
+                    }
+                }
+                PoolEvent::Exhausted { .. } => {}
+                PoolEvent::Fault { .. } | PoolEvent::Retargeted { .. } => {
+                    for held in inner.leases.values() {
+                        let _ = held.events.send(event.clone());
+                    }
+                }
+            }
+            true
+        });
+        Arc::new(Self { pool, inner })
+    }
+
+    /// The pool (for its devices and counters).
+    pub fn pool(&self) -> &Arc<DevicePool> {
+        &self.pool
+    }
+
+    /// A lease for `spec`; the pool's events for it go to `events` while it lives.
+    pub fn lease(
+        self: &Arc<Self>,
+        spec: LeaseSpec,
+        events: mpsc::UnboundedSender<PoolEvent>,
+    ) -> Lease {
+        let mut inner = self.lock();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.leases.insert(
+            id,
+            Held {
+                spec,
+                job: None,
+                ready: true,
+                events,
+            },
+        );
+        Lease {
+            share: self.clone(),
+            id,
+        }
+    }
+
+    /// The pool's measured hashrate (seals per second; 0 until measured).
+    pub fn hashrate(&self) -> f64 {
+        let hashes = self.pool.hashes();
+        self.lock().rate.sample(hashes)
+    }
+
+    /// Each lease's current share of the devices, as `(netuid, hotkey, fraction)`.
+    pub fn shares(&self) -> Vec<(u16, PublicKey, f64)> {
+        let inner = self.lock();
+        let total: f64 = inner.assigned.0.iter().map(|j| f64::from(j.weight)).sum();
+        inner
+            .leases
+            .values()
+            .map(|held| {
+                let weight = inner
+                    .assigned
+                    .0
+                    .iter()
+                    .find(|j| held.owns(j))
+                    .map_or(0.0, |j| f64::from(j.weight));
+                let fraction = if total > 0.0 { weight / total } else { 0.0 };
+                (held.spec.netuid, held.spec.hotkey, fraction)
+            })
+            .collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Recomputes the assignment; publishes it if it changed. Returns the current
+    /// generation and whether lease `id` has devices in it.
+    fn reassign(&self, id: u64) -> (u64, bool) {
+        let hashes = self.pool.hashes();
+        let mut inner = self.lock();
+        let rate = inner.rate.sample(hashes);
+        let with_jobs: Vec<(LeaseSpec, bool, PoolJob)> = inner
+            .leases
+            .values()
+            .filter_map(|h| h.job.map(|job| (h.spec, h.ready, job)))
+            .collect();
+        let candidates: Vec<Candidate> = with_jobs
+            .iter()
+            .map(|(spec, ready, job)| Candidate {
+                difficulty: job.job.difficulty.get(),
+                weight: spec.weight,
+                ready: *ready,
+                allowed: spec
+                    .max_difficulty
+                    .is_none_or(|max| job.job.difficulty.get() <= max),
+            })
+            .collect();
+        let weights = policy::allocate(&candidates, rate, inner.block_secs);
+        let jobs: Vec<PoolJob> = with_jobs
+            .iter()
+            .zip(&weights)
+            .filter(|(_, &w)| w > 0)
+            .map(|((_, _, job), &weight)| PoolJob { weight, ..*job })
+            .collect();
+        let mine = inner
+            .leases
+            .get(&id)
+            .is_some_and(|held| jobs.iter().any(|j| held.owns(j)));
+        if jobs != inner.assigned.0 {
+            let generation = self.pool.assign(jobs.clone());
+            inner.assigned = (jobs, generation);
+        }
+        (inner.assigned.1, mine)
+    }
+}
+
+/// A registration's hold on the shared devices; dropping it gives them back.
+pub struct Lease {
+    share: Arc<DeviceShare>,
+    id: u64,
+}
+
+impl Lease {
+    /// The share this lease is on.
+    pub fn share(&self) -> &Arc<DeviceShare> {
+        &self.share
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Held)) -> Option<u64> {
+        {
+            let mut inner = self.share.lock();
+            if let Some(held) = inner.leases.get_mut(&self.id) {
+                change(held);
+            }
+        }
+        let (generation, mine) = self.share.reassign(self.id);
+        mine.then_some(generation)
+    }
+
+    /// This registration would now hash `job` (on `work_block`). Returns the generation of
+    /// the assignment that holds it, or `None` when the share gives it no devices now.
+    pub fn set_job(&self, job: regpow_engine::Job, work_block: u64) -> Option<u64> {
+        self.update(|held| held.job = Some(PoolJob::new(job, work_block)))
+    }
+
+    /// Whether this registration can use a seal now (see [`policy`]); `None` as for
+    /// [`Lease::set_job`].
+    pub fn set_ready(&self, ready: bool) -> Option<u64> {
+        let unchanged = {
+            let inner = self.share.lock();
+            inner.leases.get(&self.id).is_some_and(|h| h.ready == ready)
+        };
+        if unchanged {
+            return None;
+        }
+        self.update(|held| held.ready = ready)
+    }
+
+    /// The chain's block time as this registration measures it.
+    pub fn set_block_time(&self, block_time: Duration) {
+        self.share.lock().block_secs = block_time.as_secs_f64();
+    }
+
+    /// Stops hashing for this registration.
+    pub fn stop(&self) {
+        self.update(|held| held.job = None);
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.share.lock().leases.remove(&self.id);
+        self.share.reassign(self.id);
+    }
+}
