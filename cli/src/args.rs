@@ -40,6 +40,8 @@ pub enum Command {
     Register(RegisterArgs),
     /// Show a subnet's PoW registration state (and a hotkey's uid).
     Status(StatusArgs),
+    /// Register many hotkeys on many subnets from a plan (farm.toml), on every device.
+    Farm(FarmArgs),
 }
 
 /// Which chain and subnet.
@@ -111,6 +113,46 @@ pub struct RegisterArgs {
     /// `regpow devnet --block-time`).
     #[arg(long, value_parser = parse_block_time, default_value = "1s")]
     pub devnet_block_time: std::time::Duration,
+    /// Serve Prometheus metrics on this address (`/metrics`), e.g. 127.0.0.1:9108.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+}
+
+/// `regpow farm`.
+#[derive(Debug, Args)]
+pub struct FarmArgs {
+    /// The plan: jobs of hotkeys × subnets (see the README).
+    #[arg(long, value_name = "FILE")]
+    pub config: std::path::PathBuf,
+    /// finney, test, local, devnet or a ws:// / wss:// URL (default: the plan's `network`,
+    /// else finney).
+    #[arg(long, value_parser = parse_network)]
+    pub network: Option<Network>,
+    /// Only the targets of shard I of N (`--shard 0/4`): each (hotkey, netuid) belongs to
+    /// exactly one shard, so N processes on the same plan never overlap.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<regpow_chain::farm::Shard>,
+    /// Serve Prometheus metrics on this address (`/metrics`), e.g. 127.0.0.1:9108.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Append one JSON line per submission and outcome to this file (synced to disk).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<std::path::PathBuf>,
+    /// Stop after this many seconds (exit 1 if targets remain).
+    #[arg(long, value_parser = parse_seconds)]
+    pub max_seconds: Option<f64>,
+    /// Use coldkey files that other users can read (refused by default).
+    #[arg(long)]
+    pub allow_insecure_keyfile: bool,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Block time of the embedded chain with --network devnet.
+    #[arg(long, value_parser = parse_block_time, default_value = "1s")]
+    pub devnet_block_time: std::time::Duration,
+}
+
+fn parse_shard(s: &str) -> Result<regpow_chain::farm::Shard, String> {
+    regpow_chain::farm::Shard::parse(s)
 }
 
 /// `regpow status`.

@@ -8,10 +8,14 @@ mod args;
 mod backends;
 mod commands;
 mod connect;
+mod events;
 mod failure;
+mod farm_config;
+mod metrics;
 mod output;
 mod runtime_dir;
 mod signer;
+mod telemetry;
 
 use std::process::ExitCode;
 
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         Command::Devnet(a) => commands::devnet::run(a, cli.json),
         Command::Register(a) => commands::register::run(a, cli.json),
         Command::Status(a) => commands::status::run(a, cli.json),
+        Command::Farm(a) => commands::farm::run(a, cli.json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

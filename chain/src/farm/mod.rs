@@ -50,10 +50,15 @@ pub struct Target {
 pub enum TargetState {
     /// Its registration runs (hashing, or waiting for its turn on the devices).
     Running,
-    /// It cannot be registered now; read again at every head.
+    /// It cannot be registered now (PoW off, above its `max_difficulty`, …): reported as
+    /// skipped, and read again at every head.
     Waiting(String),
-    /// The chain refuses it for good (at the start, or during its run).
+    /// The chain refuses it for good at the start (a stated reason: the subnet does not
+    /// exist, the hotkey is another coldkey's).
     Skipped(String),
+    /// Its registration ran and the chain refused it (a fatal pool code, or the hotkey was
+    /// registered by someone else).
+    Refused(String),
     /// Registered by this farm.
     Registered {
         /// The uid.
@@ -85,8 +90,10 @@ impl TargetState {
     pub fn word(&self) -> &'static str {
         match self {
             Self::Running => "running",
-            Self::Waiting(_) => "waiting",
+            // Reported as skipped, as every target the chain will not take now is.
+            Self::Waiting(_) => "skipped",
             Self::Skipped(_) => "skipped",
+            Self::Refused(_) => "refused",
             Self::Registered { .. } => "registered",
             Self::AlreadyRegistered { .. } => "already_registered",
             Self::TimedOut { .. } => "timed_out",
@@ -208,9 +215,9 @@ pub async fn farm<C: ChainApi>(
     let mut winding_down = false;
 
     let set = |index: usize,
-                   state: TargetState,
-                   states: &mut Vec<Option<TargetState>>,
-                   progress: &mut dyn FnMut(FarmEvent)| {
+               state: TargetState,
+               states: &mut Vec<Option<TargetState>>,
+               progress: &mut dyn FnMut(FarmEvent)| {
         if states[index].as_ref() != Some(&state) {
             states[index] = Some(state.clone());
             progress(FarmEvent::Target {
@@ -249,9 +256,10 @@ pub async fn farm<C: ChainApi>(
 
     loop {
         // Start what the last check cleared; see whether everything is settled.
-        let all_final_or_waiting = states
-            .iter()
-            .all(|s| s.as_ref().is_some_and(|s| s.is_final() || matches!(s, TargetState::Waiting(_))));
+        let all_final_or_waiting = states.iter().all(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.is_final() || matches!(s, TargetState::Waiting(_)))
+        });
         if checking.is_none() && running.iter().all(Option::is_none) && all_final_or_waiting {
             break;
         }
@@ -319,7 +327,7 @@ pub async fn farm<C: ChainApi>(
                 running[index] = None;
                 let state = match outcome {
                     Ok(Outcome::Registered { uid, block, work_block, .. }) => TargetState::Registered { uid, block, work_block },
-                    Ok(Outcome::Refused(why)) => TargetState::Skipped(why),
+                    Ok(Outcome::Refused(why)) => TargetState::Refused(why),
                     Ok(Outcome::TimedOut { in_doubt, .. }) => TargetState::TimedOut { in_doubt },
                     Ok(Outcome::Cancelled { .. }) if winding_down && !cancelled && matches!(states[index], Some(TargetState::Waiting(_))) => {
                         states[index].clone().expect("waiting")
@@ -384,7 +392,9 @@ pub async fn farm<C: ChainApi>(
     let finals = states
         .into_iter()
         .map(|s| match s {
-            Some(TargetState::Running) | None if timed_out => TargetState::TimedOut { in_doubt: None },
+            Some(TargetState::Running) | None if timed_out => {
+                TargetState::TimedOut { in_doubt: None }
+            }
             Some(TargetState::Running) | None => TargetState::Cancelled { in_doubt: None },
             Some(s) => s,
         })

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod devices;
 pub mod devnet;
+pub mod farm;
 pub mod register;
 pub mod seal;
 pub mod solve;

@@ -11,8 +11,11 @@ use serde_json::json;
 
 use crate::args::RegisterArgs;
 use crate::connect::{connect, failure, state_at_head};
+use crate::events::event_json;
 use crate::failure::Failure;
+use crate::metrics::{self, Metrics};
 use crate::signer::{keys, unlock};
+use crate::telemetry::Telemetry;
 use crate::{backends, output};
 
 /// How progress is shown: JSON lines, a live line on a terminal, or plain log lines.
@@ -26,6 +29,8 @@ struct View {
     hashes: u64,
     submissions: u32,
     started: Instant,
+    /// `--metrics`, fed from the same events.
+    telemetry: Option<Telemetry>,
 }
 
 impl View {
@@ -48,6 +53,7 @@ impl View {
             hashes: 0,
             submissions: 0,
             started: Instant::now(),
+            telemetry: None,
         }
     }
 
@@ -87,6 +93,9 @@ impl View {
     }
 
     fn show(&mut self, event: Event) {
+        if let Some(telemetry) = &mut self.telemetry {
+            telemetry.event(&event);
+        }
         if self.json {
             output::json(&event_json(&event));
         }
@@ -180,60 +189,6 @@ impl View {
     }
 }
 
-/// One `--json` line: the event, tagged with its registration's subnet and hotkey.
-fn event_json(event: &Event) -> serde_json::Value {
-    let mut line = progress_json(&event.progress);
-    if let Some(fields) = line.as_object_mut() {
-        fields.insert("netuid".into(), json!(event.netuid));
-        fields.insert("hotkey".into(), json!(event.hotkey.to_ss58(42)));
-    }
-    line
-}
-
-fn progress_json(event: &Progress) -> serde_json::Value {
-    match event {
-        Progress::Head {
-            number,
-            difficulty,
-            full,
-            retarget_ms,
-        } => json!({
-            "event": "head", "block": number, "difficulty": difficulty, "full": full,
-            "retarget_ms": retarget_ms,
-        }),
-        Progress::Hashrate {
-            devices,
-            total,
-            hashes,
-        } => json!({
-            "event": "hashrate",
-            "hashrate": total,
-            "hashes": hashes,
-            "devices": devices.iter().map(|d| json!({"id": d.id, "name": d.name, "hashrate": d.hashrate})).collect::<Vec<_>>(),
-        }),
-        Progress::Submitting { work_block, nonce } => {
-            json!({"event": "submitting", "work_block": work_block, "nonce": nonce})
-        }
-        Progress::NotRegistered { reason } => json!({"event": "not_registered", "reason": reason}),
-        Progress::Discarded { reason } => json!({"event": "discarded", "reason": reason}),
-        Progress::Reconnecting { reason, retry_in } => json!({
-            "event": "reconnecting", "reason": reason, "retry_in": retry_in.as_secs_f64(),
-        }),
-        Progress::Reconnected => json!({"event": "reconnected"}),
-        Progress::StatusLost { work_block, reason } => {
-            json!({"event": "status_lost", "work_block": work_block, "reason": reason})
-        }
-        Progress::Waiting { reason } => json!({"event": "waiting", "reason": reason}),
-        Progress::DeviceFault { id, device, reason } => {
-            json!({"event": "device_fault", "id": id, "device": device, "reason": reason})
-        }
-        Progress::DeviceStalled { id, device, idle } => {
-            json!({"event": "device_stalled", "id": id, "device": device, "idle": idle.as_secs_f64()})
-        }
-        Progress::Done { hashes } => json!({"event": "done", "hashes": hashes}),
-    }
-}
-
 /// What to say about a submission whose outcome was still unknown at exit.
 fn in_doubt_note(in_doubt: Option<u64>) -> String {
     in_doubt
@@ -266,6 +221,17 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
     })?;
     let coldkey = Arc::new(unlock(signer)?);
     let pool = backends::pool(&args.backend)?;
+    let metrics = match args.metrics {
+        Some(addr) => {
+            let metrics = Arc::new(Metrics::new());
+            let bound = runtime.block_on(metrics::serve(addr, metrics.clone()))?;
+            if !json {
+                output::err!("metrics: http://{bound}/metrics");
+            }
+            Some(metrics)
+        }
+        None => None,
+    };
 
     // From here on each Ctrl-C is a message: the first ends the run once a submission in
     // flight is settled, a second ends it at once.
@@ -284,6 +250,9 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
     });
 
     let mut view = View::new(json);
+    if metrics.is_some() {
+        view.telemetry = Some(Telemetry::new(metrics, None, pool.clone()));
+    }
     if !json {
         view.note(format!(
             "registering hotkey {} on subnet {netuid} of {} with coldkey {} ({})",
@@ -310,7 +279,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         .map_err(failure)?;
     let outcome = runtime.block_on(register(
         session,
-        regpow_chain::DeviceShare::new(pool),
+        regpow_chain::DeviceShare::new(pool.clone()),
         regpow_chain::Submitter::new(coldkey),
         plan,
         |event| view.show(event),
@@ -335,6 +304,9 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
             block,
             work_block,
         } => {
+            if let Some(telemetry) = &mut view.telemetry {
+                telemetry.registered(netuid, &hotkey);
+            }
             let block_hash = format!("0x{}", hex::encode(block.hash));
             if json {
                 output::json(&json!({

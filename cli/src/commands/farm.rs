@@ -1,0 +1,584 @@
+//! `regpow farm`: register every (hotkey, netuid) target of a plan, on every device, with
+//! one chain session and one submitter per coldkey. Exit 0 when every target is registered
+//! or waits for a stated reason, 1 when the deadline (or Ctrl-C, or a chain refusal) leaves
+//! targets unregistered, 2 for a bad plan, 3 when the chain or the devices are unavailable.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use regpow_chain::farm::{farm, FarmEvent, FarmOptions, Shard, Target, TargetState};
+use regpow_chain::register::{DeviceRate, Progress};
+use regpow_chain::wallet::{protect_process, take_secret_env, Coldkey, Wallet};
+use regpow_chain::{DeviceShare, Network, Session, Submitter};
+use regpow_rules::PublicKey;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::args::FarmArgs;
+use crate::connect::{connect, failure};
+use crate::events::{event_json, target_json};
+use crate::failure::Failure;
+use crate::farm_config::{self, ColdkeySource, HotkeySource};
+use crate::metrics::{self, Metrics};
+use crate::signer::{unlock, Signer, PASSWORD_ENV};
+use crate::telemetry::{Journal, Telemetry};
+use crate::{backends, output};
+
+/// Every state a target can be in, for the `regpow_targets` gauge (zeros included).
+const STATES: [&str; 7] = [
+    "running",
+    "skipped",
+    "refused",
+    "registered",
+    "already_registered",
+    "timed_out",
+    "cancelled",
+];
+
+/// One target of the plan, resolved.
+struct Planned {
+    netuid: u16,
+    hotkey: PublicKey,
+    coldkey: usize,
+    weight: u32,
+    max_difficulty: Option<u64>,
+}
+
+/// A row of the live table.
+struct Row {
+    netuid: u16,
+    hotkey: PublicKey,
+    state: TargetState,
+    difficulty: Option<u64>,
+}
+
+/// The live view: a table on a terminal, notes on stderr otherwise, or `--json` lines.
+struct View {
+    json: bool,
+    bar: Option<ProgressBar>,
+    rows: Vec<Row>,
+    devices: Vec<DeviceRate>,
+    total: f64,
+    hashes: u64,
+    shares: HashMap<(u16, [u8; 32]), f64>,
+    last_rate_line: Option<Instant>,
+    last_status: Instant,
+    submissions: u32,
+    started: Instant,
+    telemetry: Telemetry,
+}
+
+impl View {
+    fn note(&self, text: String) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => output::err!("{text}"),
+        }
+    }
+
+    fn row(&mut self, netuid: u16, hotkey: &PublicKey) -> Option<&mut Row> {
+        self.rows
+            .iter_mut()
+            .find(|r| r.netuid == netuid && r.hotkey == *hotkey)
+    }
+
+    fn counts(&self) -> Vec<(&'static str, usize)> {
+        STATES
+            .iter()
+            .map(|s| {
+                (
+                    *s,
+                    self.rows.iter().filter(|r| r.state.word() == *s).count(),
+                )
+            })
+            .collect()
+    }
+
+    fn table(&self) -> String {
+        let mut lines = vec![format!(
+            "{:>6}  {:<14} {:>20} {:>6} {:>10}  state",
+            "subnet", "hotkey", "difficulty", "share", "expected"
+        )];
+        for row in &self.rows {
+            let share = self
+                .shares
+                .get(&(row.netuid, row.hotkey.0))
+                .copied()
+                .unwrap_or(0.0);
+            let expected = match (row.difficulty, share * self.total) {
+                (Some(d), rate) if rate > 0.0 && row.state == TargetState::Running => {
+                    output::human_seconds(d as f64 / rate)
+                }
+                _ => "-".into(),
+            };
+            let address = row.hotkey.to_ss58(42);
+            let short = format!("{}…{}", &address[..5], &address[address.len() - 4..]);
+            lines.push(format!(
+                "{:>6}  {:<14} {:>20} {:>5.0}% {:>10}  {}",
+                row.netuid,
+                short,
+                row.difficulty.map_or("-".into(), |d| d.to_string()),
+                share * 100.0,
+                expected,
+                describe(&row.state)
+            ));
+        }
+        let devices: Vec<String> = self
+            .devices
+            .iter()
+            .map(|d| format!("{} {}", d.id, output::rate(d.hashrate)))
+            .collect();
+        lines.push(format!(
+            "devices: {} · total {}",
+            if devices.is_empty() {
+                "-".into()
+            } else {
+                devices.join(", ")
+            },
+            output::rate(self.total)
+        ));
+        lines.join("\n")
+    }
+
+    fn summary_line(&self) -> String {
+        let counts: Vec<String> = self
+            .counts()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{n} {}", s.replace('_', " ")))
+            .collect();
+        format!("farm: {} · {}", counts.join(", "), output::rate(self.total))
+    }
+
+    fn show(&mut self, event: FarmEvent, share: &DeviceShare) {
+        match event {
+            FarmEvent::Target {
+                netuid,
+                hotkey,
+                state,
+            } => {
+                self.telemetry.target(netuid, &hotkey, &state);
+                if let Some(row) = self.row(netuid, &hotkey) {
+                    row.state = state.clone();
+                }
+                self.telemetry.target_counts(&self.counts());
+                if self.json {
+                    output::json(&target_json(netuid, &hotkey, &state));
+                    if let TargetState::Registered {
+                        uid,
+                        block,
+                        work_block,
+                    } = &state
+                    {
+                        output::json(&json!({"registered": {
+                            "netuid": netuid, "uid": uid, "hotkey": hotkey.to_ss58(42),
+                            "block": block.number,
+                            "block_hash": format!("0x{}", hex::encode(block.hash)),
+                            "work_block": work_block,
+                            "seconds": self.started.elapsed().as_secs_f64(),
+                        }}));
+                    }
+                } else {
+                    self.note(format!(
+                        "subnet {netuid} hotkey {}: {}",
+                        hotkey.to_ss58(42),
+                        describe(&state)
+                    ));
+                }
+            }
+            FarmEvent::Registration(event) => {
+                self.telemetry.event(&event);
+                match &event.progress {
+                    Progress::Head { difficulty, .. } => {
+                        let difficulty = *difficulty;
+                        if let Some(row) = self.row(event.netuid, &event.hotkey) {
+                            row.difficulty = Some(difficulty);
+                        }
+                        if self.json {
+                            output::json(&event_json(&event));
+                        }
+                    }
+                    Progress::Hashrate {
+                        devices,
+                        total,
+                        hashes,
+                    } => {
+                        // Every registration reports the same pool: shown once a second.
+                        self.devices = devices.clone();
+                        self.total = *total;
+                        self.hashes = *hashes;
+                        self.shares = share
+                            .shares()
+                            .into_iter()
+                            .map(|(n, h, f)| ((n, h.0), f))
+                            .collect();
+                        let due = self
+                            .last_rate_line
+                            .is_none_or(|at| at.elapsed() >= Duration::from_millis(900));
+                        if due {
+                            self.last_rate_line = Some(Instant::now());
+                            if self.json {
+                                output::json(&json!({
+                                    "event": "hashrate", "hashrate": total,
+                                    "devices": devices.iter().map(|d| json!({"id": d.id, "name": d.name, "hashrate": d.hashrate})).collect::<Vec<_>>(),
+                                }));
+                            }
+                        }
+                    }
+                    Progress::Done { .. } => {}
+                    progress => {
+                        if matches!(progress, Progress::Submitting { .. }) {
+                            self.submissions += 1;
+                        }
+                        if self.json {
+                            output::json(&event_json(&event));
+                        } else if let Some(text) = note_for(progress) {
+                            self.note(format!(
+                                "subnet {} hotkey {}: {text}",
+                                event.netuid,
+                                event.hotkey.to_ss58(42)
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        match &self.bar {
+            Some(bar) => bar.set_message(self.table()),
+            None if !self.json && self.last_status.elapsed() >= Duration::from_secs(10) => {
+                self.last_status = Instant::now();
+                output::err!("{}", self.summary_line());
+            }
+            None => {}
+        }
+    }
+}
+
+/// A target's state for people.
+fn describe(state: &TargetState) -> String {
+    match state {
+        TargetState::Running => "running".into(),
+        TargetState::Waiting(why) => format!("skipped: {why} (checked again every block)"),
+        TargetState::Skipped(why) => format!("skipped: {why}"),
+        TargetState::Refused(why) => format!("refused: {why}"),
+        TargetState::Registered {
+            uid,
+            block,
+            work_block,
+        } => format!(
+            "registered: uid {uid} in block #{} (work block {work_block})",
+            block.number
+        ),
+        TargetState::AlreadyRegistered { uid } => format!("already registered (uid {uid})"),
+        TargetState::TimedOut { .. } => "not registered before the deadline".into(),
+        TargetState::Cancelled { .. } => "stopped (Ctrl-C)".into(),
+    }
+}
+
+/// The line a registration event gets in the text view, if any.
+fn note_for(progress: &Progress) -> Option<String> {
+    Some(match progress {
+        Progress::Submitting { work_block, nonce } => {
+            format!("seal found (work block {work_block}, nonce {nonce}): submitting")
+        }
+        Progress::NotRegistered { reason } => format!("not registered: {reason}"),
+        Progress::StatusLost { work_block, reason } => {
+            format!("lost the status of the submission with work block {work_block} ({reason})")
+        }
+        Progress::Discarded { reason } => format!("seal dropped: {reason}"),
+        Progress::DeviceFault { device, reason, .. } => format!("device fault: {device}: {reason}"),
+        Progress::Reconnecting { reason, .. } => {
+            format!("connection lost ({reason}); reconnecting")
+        }
+        Progress::Waiting { reason } => reason.clone(),
+        _ => return None,
+    })
+}
+
+/// Prints every plan error but the last, which becomes the exit-2 error.
+fn plan_errors(mut errors: Vec<String>) -> Failure {
+    let last = errors.pop().unwrap_or_else(|| "the plan is invalid".into());
+    for error in errors {
+        output::err!("error: {error}");
+    }
+    Failure::bad_input(last)
+}
+
+/// Runs the farm.
+pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
+    // First, while this is the only thread: no core dumps, the password out of the
+    // environment.
+    protect_process().map_err(|e| {
+        Failure::unavailable(format!(
+            "cannot turn core dumps off before loading coldkeys: {e}"
+        ))
+    })?;
+    let password =
+        take_secret_env(PASSWORD_ENV).map_err(|e| Failure::bad_input(format!("wallet: {e}")))?;
+    let file = args.config.display().to_string();
+    let plan = farm_config::load(&args.config).map_err(plan_errors)?;
+
+    // Keys: every hotkey's public key and every coldkey's, before any connection.
+    let mut signers: Vec<(PublicKey, Option<Signer>)> = Vec::new();
+    let mut planned = Vec::new();
+    let mut errors = Vec::new();
+    for job in &plan.jobs {
+        let at = |key: &str| format!("{file}:{}: job[{}].{key}", job.line, job.number);
+        let (public, signer) = match &job.coldkey {
+            ColdkeySource::Uri(uri) => match Coldkey::from_uri(uri) {
+                Ok(key) => (key.public(), Signer::Uri(Box::new(key))),
+                Err(e) => {
+                    errors.push(format!("{}: {e}", at("coldkey_uri")));
+                    continue;
+                }
+            },
+            ColdkeySource::Wallet { root, name } => {
+                let wallet = Wallet::new(root, name, "default")
+                    .allow_insecure_coldkey(args.allow_insecure_keyfile);
+                let public = wallet
+                    .coldkey_public()
+                    .and_then(|p| wallet.check_coldkey_permissions().map(|()| p));
+                match public {
+                    Ok(public) => (
+                        public,
+                        Signer::Wallet {
+                            wallet,
+                            password: password.as_ref().map(|p| Zeroizing::new(p.to_string())),
+                        },
+                    ),
+                    Err(e) => {
+                        errors.push(format!("{}: {e}", at("wallet_name")));
+                        continue;
+                    }
+                }
+            }
+        };
+        let coldkey = match signers.iter().position(|(p, _)| *p == public) {
+            Some(i) => i,
+            None => {
+                signers.push((public, Some(signer)));
+                signers.len() - 1
+            }
+        };
+        for hotkey in &job.hotkeys {
+            let hotkey = match hotkey {
+                HotkeySource::Key(key) => *key,
+                HotkeySource::Wallet(name) => {
+                    let (root, wallet) = job
+                        .wallet
+                        .as_ref()
+                        .expect("checked: wallet_hotkeys needs wallet_name");
+                    match Wallet::new(root, wallet, name).hotkey_public() {
+                        Ok(key) => key,
+                        Err(e) => {
+                            errors.push(format!("{}: {e}", at("wallet_hotkeys")));
+                            continue;
+                        }
+                    }
+                }
+            };
+            for &netuid in &job.netuids {
+                planned.push((
+                    Planned {
+                        netuid,
+                        hotkey,
+                        coldkey,
+                        weight: job.weight,
+                        max_difficulty: job.max_difficulty,
+                    },
+                    job.line,
+                ));
+            }
+        }
+    }
+    let pairs: Vec<(PublicKey, u16, usize)> = planned
+        .iter()
+        .map(|(p, line)| (p.hotkey, p.netuid, *line))
+        .collect();
+    errors.extend(farm_config::duplicate_targets(&file, &pairs));
+    if !errors.is_empty() {
+        return Err(plan_errors(errors).into());
+    }
+    let shard = args.shard.unwrap_or(Shard::ALL);
+    let planned: Vec<Planned> = planned
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| shard.keeps(&p.hotkey, p.netuid))
+        .collect();
+    let network = match (&args.network, &plan.network) {
+        (Some(n), _) | (None, Some(n)) => n.clone(),
+        (None, None) => Network::parse("finney").expect("a known network"),
+    };
+    if !json {
+        output::err!(
+            "farm: {} target(s){} on {}",
+            planned.len(),
+            if shard == Shard::ALL {
+                String::new()
+            } else {
+                format!(" in shard {}/{}", shard.index, shard.count)
+            },
+            regpow_chain::network::redact_url(&network.to_string())
+        );
+    }
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    let metrics = args.metrics.map(|_| Arc::new(Metrics::new()));
+    let connection = runtime.block_on(async {
+        if let (Some(addr), Some(m)) = (args.metrics, &metrics) {
+            let bound = metrics::serve(addr, m.clone()).await?;
+            if !json {
+                output::err!("metrics: http://{bound}/metrics");
+            }
+        }
+        connect(&network, args.devnet_block_time).await
+    })?;
+    let journal = args.journal.as_deref().map(Journal::open).transpose()?;
+
+    // Coldkeys: unlocked once each (a password prompt per encrypted wallet on a terminal).
+    let mut submitters = Vec::new();
+    for (_, signer) in &mut signers {
+        let signer = signer.take().expect("each signer is unlocked once");
+        submitters.push(Submitter::new(Arc::new(unlock(signer)?)));
+    }
+    let pool = backends::pool(&args.backend)?;
+    let share = DeviceShare::new(pool.clone());
+    let targets: Vec<Target> = planned
+        .iter()
+        .map(|p| Target {
+            netuid: p.netuid,
+            hotkey: p.hotkey,
+            submitter: submitters[p.coldkey].clone(),
+            weight: p.weight,
+            max_difficulty: p.max_difficulty,
+        })
+        .collect();
+
+    let (cancel_tx, cancel) = tokio::sync::mpsc::unbounded_channel();
+    let mut interrupts = runtime.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    })?;
+    runtime.spawn(async move {
+        while interrupts.recv().await.is_some() {
+            if cancel_tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
+
+    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(ProgressStyle::with_template("{msg}").expect("static template"));
+        bar.enable_steady_tick(Duration::from_millis(250));
+        bar
+    });
+    let view = Arc::new(Mutex::new(View {
+        json,
+        bar,
+        rows: planned
+            .iter()
+            .map(|p| Row {
+                netuid: p.netuid,
+                hotkey: p.hotkey,
+                state: TargetState::Running,
+                difficulty: None,
+            })
+            .collect(),
+        devices: Vec::new(),
+        total: 0.0,
+        hashes: 0,
+        shares: HashMap::new(),
+        last_rate_line: None,
+        last_status: Instant::now(),
+        submissions: 0,
+        started: Instant::now(),
+        telemetry: Telemetry::new(metrics, journal, pool.clone()),
+    }));
+    let session = runtime
+        .block_on(Session::start(connection.client.clone()))
+        .map_err(failure)?;
+    let options = FarmOptions {
+        max_duration: args.max_seconds.map(Duration::from_secs_f64),
+        stall_after: regpow_chain::register::DEVICE_STALL,
+    };
+    let shown = view.clone();
+    let share_for_view = share.clone();
+    let finals = runtime.block_on(farm(
+        session,
+        share,
+        targets,
+        options,
+        move |event| {
+            shown
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .show(event, &share_for_view)
+        },
+        cancel,
+    ));
+    let view = view.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(bar) = &view.bar {
+        bar.finish_and_clear();
+    }
+    let finals = finals.map_err(|e| match e {
+        regpow_chain::register::RegisterError::Chain(e) => failure(e),
+        regpow_chain::register::RegisterError::Device(e) => {
+            Failure::unavailable(format!("device fault: {e}"))
+        }
+    })?;
+    if let Some(devnet) = connection.devnet {
+        runtime.block_on(devnet.stop());
+    }
+    let seconds = view.started.elapsed().as_secs_f64();
+    let hashes = pool.hashes();
+    let count = |word: &str| finals.iter().filter(|s| s.word() == word).count();
+    if json {
+        let mut by_state = serde_json::Map::new();
+        for state in STATES {
+            by_state.insert(state.into(), json!(count(state)));
+        }
+        output::json(&json!({"summary": {
+            "targets": finals.len(), "states": by_state, "seconds": seconds,
+            "hashes": hashes, "hashrate": hashes as f64 / seconds.max(1e-9),
+            "submissions": view.submissions,
+        }}));
+    } else {
+        for (p, state) in planned.iter().zip(&finals) {
+            output::out!(
+                "subnet {} hotkey {}: {}",
+                p.netuid,
+                p.hotkey.to_ss58(42),
+                describe(state)
+            );
+        }
+        output::err!(
+            "summary: {} of {} target(s) registered ({} already), {} seals in {}, {} submission(s)",
+            count("registered"),
+            finals.len(),
+            count("already_registered"),
+            hashes,
+            output::human_seconds(seconds),
+            view.submissions
+        );
+    }
+    let unsettled: Vec<&TargetState> = finals.iter().filter(|s| !s.settled()).collect();
+    match unsettled.first() {
+        None => Ok(()),
+        Some(TargetState::Refused(why)) => {
+            Err(Failure::not_achieved(format!("the chain refused a target: {why}")).into())
+        }
+        Some(TargetState::Cancelled { .. }) => Err(Failure::not_achieved(format!(
+            "stopped (Ctrl-C) with {} target(s) unregistered",
+            unsettled.len()
+        ))
+        .into()),
+        Some(_) => Err(Failure::not_achieved(format!(
+            "{} target(s) not registered before the deadline",
+            unsettled.len()
+        ))
+        .into()),
+    }
+}
