@@ -535,10 +535,9 @@ mod tests {
         ));
         assert_eq!(
             refusal_of(r#"{"code":1014,"message":"Priority is too low: (0 vs 0)","data":"The transaction has too low priority to replace another transaction already in the pool."}"#),
-            Some(PoolRefusal::Other {
-                code: 1014,
-                message: "Priority is too low: (0 vs 0): The transaction has too low priority to replace another transaction already in the pool.".into()
-            })
+            Some(PoolRefusal::NonceRace(
+                "Priority is too low: (0 vs 0): The transaction has too low priority to replace another transaction already in the pool.".into()
+            ))
         );
         assert_eq!(
             refusal_of(r#"{"code":1002,"message":"Verification Error: Runtime error"}"#),

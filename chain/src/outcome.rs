@@ -36,8 +36,10 @@ pub enum PoolRefusal {
     /// `InvalidTransaction::Custom(code)`: subtensor's pool codes (3 unknown subnet, 25
     /// hotkey of another coldkey, 255 any other PoW rule).
     Custom(u8),
-    /// The signer's nonce was used or is ahead (a race with our own previous submission):
-    /// the next attempt signs with a fresh nonce.
+    /// The signer's nonce was used or is ahead (a race with our own previous submission),
+    /// or a pooled transaction already provides its tags (`1014 Priority is too low`: the
+    /// same coldkey nonce from another process of a farm, or the same hotkey and work
+    /// block): the next attempt signs with a fresh nonce and a new seal.
     NonceRace(String),
     /// Anything else, as the node worded it.
     Other {
@@ -77,7 +79,9 @@ pub fn classify_refusal(code: i32, message: &str, data: Option<&str>) -> PoolRef
     } else {
         format!("{message}: {detail}")
     };
-    if detail.contains("Transaction is outdated") || detail.contains("will be valid in the future")
+    if detail.contains("Transaction is outdated")
+        || detail.contains("will be valid in the future")
+        || code == 1014
     {
         return PoolRefusal::NonceRace(text);
     }

@@ -141,6 +141,10 @@ pub struct FarmArgs {
     /// Stop after this many seconds (exit 1 if targets remain).
     #[arg(long, value_parser = parse_seconds)]
     pub max_seconds: Option<f64>,
+    /// A standing farm: keep running once every target is settled (until Ctrl-C or
+    /// --max-seconds), re-checking skipped targets and re-registering pruned hotkeys.
+    #[arg(long)]
+    pub keep_running: bool,
     /// Use coldkey files that other users can read (refused by default).
     #[arg(long)]
     pub allow_insecure_keyfile: bool,

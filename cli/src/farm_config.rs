@@ -405,4 +405,20 @@ mod tests {
         );
         assert!(errors[0].ends_with("(line 2)"), "{}", errors[0]);
     }
+
+    #[test]
+    fn the_kubernetes_plan_reads() {
+        let manifest = include_str!("../../deploy/kubernetes/configmap.yaml");
+        let plan: String = manifest
+            .lines()
+            .skip_while(|l| !l.contains("farm.toml: |"))
+            .skip(1)
+            .map(|l| l.strip_prefix("    ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let plan = parse("configmap.yaml", &plan).unwrap();
+        assert_eq!(plan.jobs.len(), 1);
+        assert_eq!(plan.jobs[0].netuids, vec![1, 3]);
+        assert_eq!(plan.jobs[0].hotkeys.len(), 2);
+    }
 }

@@ -401,4 +401,34 @@ mod tests {
         );
         assert!(!classic.contains("# EOF"), "{classic}");
     }
+
+    #[test]
+    fn the_grafana_dashboard_uses_only_exported_metrics() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../deploy/grafana/regpow-dashboard.json"))
+                .unwrap();
+        let metrics = Metrics::new();
+        metrics.devices(&[device("cpu", 1, 1)], &[("cpu".into(), 1.0)]);
+        metrics.submission(SubmissionOutcome::NotRegistered);
+        metrics.registration(1);
+        metrics.targets(&[("running", 1)]);
+        metrics.retarget(0.01);
+        let exported = metrics.encode();
+        let mut used = 0;
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"].as_str().unwrap();
+                for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                    if word.starts_with("regpow_") {
+                        assert!(
+                            exported.lines().any(|l| l.starts_with(word)),
+                            "{word} (in {expr}) is not exported"
+                        );
+                        used += 1;
+                    }
+                }
+            }
+        }
+        assert!(used >= 10, "{used}");
+    }
 }

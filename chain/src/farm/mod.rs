@@ -142,6 +142,10 @@ pub struct FarmOptions {
     pub max_duration: Option<Duration>,
     /// Report a device idle this long.
     pub stall_after: Duration,
+    /// A standing farm: keep following the chain once every target is settled, until
+    /// Ctrl-C or the deadline. Skipped targets are read again at every head, and so are
+    /// registered ones: a hotkey pruned from its subnet is registered again.
+    pub keep_running: bool,
 }
 
 /// What to do with a target, from its state at a head.
@@ -260,7 +264,11 @@ pub async fn farm<C: ChainApi>(
             s.as_ref()
                 .is_some_and(|s| s.is_final() || matches!(s, TargetState::Waiting(_)))
         });
-        if checking.is_none() && running.iter().all(Option::is_none) && all_final_or_waiting {
+        if !options.keep_running
+            && checking.is_none()
+            && running.iter().all(Option::is_none)
+            && all_final_or_waiting
+        {
             break;
         }
         if (cancelled || timed_out || winding_down)
@@ -291,7 +299,15 @@ pub async fn farm<C: ChainApi>(
                 checking = None;
                 for (index, result) in results {
                     let state = match result {
+                        // Still registered: the state it has says more (uid, block).
+                        Ok(TargetState::AlreadyRegistered { .. })
+                            if matches!(states[index], Some(TargetState::Registered { .. } | TargetState::AlreadyRegistered { .. })) =>
+                        {
+                            continue;
+                        }
                         Ok(state) => state,
+                        // A failed re-check changes nothing: the next head tries again.
+                        Err(_) if states[index].is_some() => continue,
                         Err(e) => TargetState::Waiting(format!("reading its state: {e}")),
                     };
                     if state == TargetState::Running && !cancelled && !timed_out && !winding_down {
@@ -328,6 +344,7 @@ pub async fn farm<C: ChainApi>(
                 let state = match outcome {
                     Ok(Outcome::Registered { uid, block, work_block, .. }) => TargetState::Registered { uid, block, work_block },
                     Ok(Outcome::Refused(why)) => TargetState::Refused(why),
+                    Ok(Outcome::RegisteredElsewhere { uid, .. }) => TargetState::AlreadyRegistered { uid },
                     Ok(Outcome::TimedOut { in_doubt, .. }) => TargetState::TimedOut { in_doubt },
                     Ok(Outcome::Cancelled { .. }) if winding_down && !cancelled && matches!(states[index], Some(TargetState::Waiting(_))) => {
                         states[index].clone().expect("waiting")
@@ -359,8 +376,13 @@ pub async fn farm<C: ChainApi>(
             }
             event = heads.recv() => match event {
                 Ok(SessionEvent::Head { new, .. }) => {
+                    let recheck = |state: &Option<TargetState>| match state {
+                        Some(TargetState::Waiting(_)) => true,
+                        Some(TargetState::Registered { .. } | TargetState::AlreadyRegistered { .. }) => options.keep_running,
+                        _ => false,
+                    };
                     let waiting: Vec<usize> = (0..targets.len())
-                        .filter(|&i| running[i].is_none() && matches!(states[i], Some(TargetState::Waiting(_))))
+                        .filter(|&i| running[i].is_none() && recheck(&states[i]))
                         .collect();
                     if checking.is_none() && !waiting.is_empty() && !cancelled && !timed_out && !winding_down {
                         checking = Some(Box::pin(check(new.head, waiting)));
@@ -379,7 +401,12 @@ pub async fn farm<C: ChainApi>(
             Some(s) => s.is_final() && running[i].is_none(),
             None => false,
         });
-        if stuck && !cancelled && !winding_down && running.iter().any(Option::is_some) {
+        if stuck
+            && !options.keep_running
+            && !cancelled
+            && !winding_down
+            && running.iter().any(Option::is_some)
+        {
             winding_down = true;
             for run in running.iter().flatten() {
                 let _ = run.cancel.send(());

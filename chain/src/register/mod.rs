@@ -219,6 +219,14 @@ pub enum Outcome {
         /// The work block of the winning seal.
         work_block: u64,
     },
+    /// The hotkey became registered to this coldkey by a submission this run did not make
+    /// (an earlier run that was killed, another process of a farm).
+    RegisteredElsewhere {
+        /// Subnet.
+        netuid: u16,
+        /// The uid it holds.
+        uid: u16,
+    },
     /// The chain refuses this registration outright (one line saying why).
     Refused(String),
     /// `max_duration` passed without a registration.
@@ -462,6 +470,16 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
             self.emit(Progress::Discarded { reason });
             return;
         }
+        if let Err(claimed) = self.submitter.claim(&self.plan.hotkey, found.work_block) {
+            self.emit(Progress::Discarded {
+                reason: format!(
+                    "work block {} is not after {claimed}, which another submission of this \
+                     hotkey used (the chain needs a later one)",
+                    found.work_block
+                ),
+            });
+            return;
+        }
         self.emit(Progress::Submitting {
             work_block: found.work_block,
             nonce: found.hit.nonce,
@@ -589,6 +607,12 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
                 let work_block = self.state.hotkey.last_pow_block.unwrap_or_default();
                 return Some(self.registered(uid, self.state.subnet.head, work_block));
             }
+            if self.state.hotkey.owner == Some(self.coldkey_public) {
+                return Some(Ok(Outcome::RegisteredElsewhere {
+                    netuid: self.plan.netuid,
+                    uid,
+                }));
+            }
             return Some(Ok(Outcome::Refused(format!(
                 "the hotkey became registered on subnet {} (uid {uid}) by another submission",
                 self.plan.netuid
@@ -599,11 +623,18 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
         let mut settled = Vec::new();
         self.doubts.retain(|doubt| match doubt.settled_by(state) {
             Some(reason) => {
-                settled.push(reason);
+                settled.push((reason, doubt.work_block));
                 false
             }
             None => true,
         });
+        let settled: Vec<String> = settled
+            .into_iter()
+            .map(|(reason, work_block)| {
+                self.submitter.release(&self.plan.hotkey, work_block);
+                reason
+            })
+            .collect();
         for reason in settled {
             self.emit(Progress::NotRegistered { reason });
         }
@@ -650,6 +681,13 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
         outcome: Result<SubmitOutcome, ChainError>,
     ) -> Option<Finish> {
         self.in_flight = None;
+        let registered_or_unknown = matches!(
+            outcome,
+            Ok(SubmitOutcome::Registered { .. } | SubmitOutcome::Unknown { .. })
+        );
+        if !registered_or_unknown {
+            self.submitter.release(&self.plan.hotkey, found.work_block);
+        }
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(e) => {

@@ -503,6 +503,7 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
     let options = FarmOptions {
         max_duration: args.max_seconds.map(Duration::from_secs_f64),
         stall_after: regpow_chain::register::DEVICE_STALL,
+        keep_running: args.keep_running,
     };
     let shown = view.clone();
     let share_for_view = share.clone();

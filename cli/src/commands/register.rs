@@ -327,6 +327,11 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
             Ok(())
         }
         Outcome::Refused(why) => Err(Failure::not_achieved(why).into()),
+        Outcome::RegisteredElsewhere { netuid, uid } => Err(Failure::not_achieved(format!(
+            "the hotkey became registered on subnet {netuid} (uid {uid}) by another submission \
+             of this coldkey (another process, or an earlier run)"
+        ))
+        .into()),
         Outcome::TimedOut { hashes, in_doubt } => {
             let rate = hashes as f64 / elapsed.as_secs_f64().max(1e-9);
             let expected = view.difficulty as f64 / rate.max(1e-9);

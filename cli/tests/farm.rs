@@ -1,0 +1,444 @@
+//! `regpow farm` end to end on the devnet: a plan of 3 hotkeys × 2 PoW subnets and one
+//! PoW-off subnet; a re-run; two shards at once; `kill -9` and a restart; the journal and
+//! the metrics, scraped by a real Prometheus server, against the chain's own state.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{devnet_with, interrupt, json_lines, output, stderr, subnet};
+use regpow_devnet::{DevnetHandle, SubnetConfig};
+use regpow_rules::PublicKey;
+use serde_json::Value;
+
+/// Alice, Bob and Charlie's public keys as hotkeys.
+const HOTKEYS: [&str; 3] = [
+    "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY",
+    "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty",
+    "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
+];
+
+/// Subnets 1 and 2 with PoW at `difficulty`, subnet 3 with PoW off.
+fn subnets(difficulty: u64) -> Vec<SubnetConfig> {
+    let pow = |netuid| SubnetConfig {
+        min_difficulty: difficulty,
+        max_difficulty: difficulty,
+        max_registrations_per_block: 6,
+        ..subnet(netuid, true, difficulty)
+    };
+    vec![pow(1), pow(2), subnet(3, false, difficulty)]
+}
+
+/// The plan: every hotkey on subnets 1, 2 and 3, signed by //Alice.
+fn write_plan(dir: &Path, url: &str) -> PathBuf {
+    let path = dir.join("farm.toml");
+    let hotkeys: Vec<String> = HOTKEYS.iter().map(|h| format!("\"{h}\"")).collect();
+    std::fs::write(
+        &path,
+        format!(
+            "network = \"{url}\"\n\n[[job]]\nnetuids = [1, 2, 3]\nhotkeys = [{}]\ncoldkey_uri = \"//Alice\"\n",
+            hotkeys.join(", ")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `regpow --json farm --config PLAN --backend cpu --threads 1 ARGS…`.
+fn farm(plan: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_regpow"));
+    command
+        .arg("--json")
+        .arg("farm")
+        .arg("--config")
+        .arg(plan)
+        .args(["--backend", "cpu", "--threads", "1"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// The (netuid, hotkey) pairs the chain has registered, on the PoW subnets.
+fn registered_on_chain(devnet: &DevnetHandle) -> BTreeSet<(u16, String)> {
+    let node = devnet.node.lock();
+    let mut pairs = BTreeSet::new();
+    for netuid in [1u16, 2, 3] {
+        for hotkey in node.chain.state.subnets[&netuid].uids.keys() {
+            pairs.insert((netuid, PublicKey(*hotkey).to_ss58(42)));
+        }
+    }
+    pairs
+}
+
+/// Every target of the plan on the PoW subnets.
+fn all_pow_targets() -> BTreeSet<(u16, String)> {
+    [1u16, 2]
+        .iter()
+        .flat_map(|&n| HOTKEYS.iter().map(move |h| (n, h.to_string())))
+        .collect()
+}
+
+/// The (netuid, hotkey) of the lines of `kind` (an event, or a target state).
+fn pairs(lines: &[Value], event: &str, state: Option<&str>) -> Vec<(u16, String)> {
+    lines
+        .iter()
+        .filter(|l| l["event"] == event && state.is_none_or(|s| l["state"] == s))
+        .map(|l| {
+            (
+                l["netuid"].as_u64().unwrap() as u16,
+                l["hotkey"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn journal(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line {l}: {e}")))
+        .collect()
+}
+
+/// Waits (off the runtime) until `done` or `limit`; returns whether it happened.
+async fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    done()
+}
+
+/// `GET path` from 127.0.0.1:`port`: the body, or None.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200")
+        .then(|| body.to_string())
+        .or_else(|| head.starts_with("HTTP/1.0 200").then(|| body.to_string()))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Prometheus (Debian's package) scraping 127.0.0.1:`target` every second, on its own
+/// port; `None` (with the reason printed) where it is not installed, unless
+/// `REGPOW_REQUIRE_PROMETHEUS=1` makes that a failure.
+struct Prometheus {
+    child: Child,
+    port: u16,
+    _dir: tempfile_dir::Dir,
+}
+
+mod tempfile_dir {
+    /// A temporary folder removed when dropped.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    pub fn new(name: &str) -> Dir {
+        let path = std::env::temp_dir().join(format!("regpow-{name}-{}", rand_suffix()));
+        std::fs::create_dir_all(&path).unwrap();
+        Dir(path)
+    }
+    fn rand_suffix() -> String {
+        format!(
+            "{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        )
+    }
+}
+
+fn binary(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn prometheus_or_skip(target: u16) -> Option<Prometheus> {
+    let Some(bin) = binary("prometheus") else {
+        let why = "prometheus is not installed (apt-get install prometheus)";
+        if std::env::var("REGPOW_REQUIRE_PROMETHEUS").as_deref() == Ok("1") {
+            panic!("{why}, and REGPOW_REQUIRE_PROMETHEUS=1");
+        }
+        eprintln!("skipped: {why}");
+        return None;
+    };
+    let dir = tempfile_dir::new("prometheus");
+    let config = dir.0.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: regpow\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let child = Command::new(bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.0.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Some(Prometheus {
+        child,
+        port,
+        _dir: dir,
+    })
+}
+
+impl Prometheus {
+    /// The value of an instant query that returns one sample.
+    fn query(&self, query: &str) -> Option<f64> {
+        let encoded: String = query
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let body = http_get(self.port, &format!("/api/v1/query?query={encoded}"))?;
+        let reply: Value = serde_json::from_str(&body).ok()?;
+        reply["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_farm_registers_every_target_and_a_rerun_submits_nothing() {
+    let devnet = devnet_with(Duration::from_millis(250), subnets(20_000)).await;
+    let dir = tempfile_dir::new("farm");
+    let plan = write_plan(&dir.0, &devnet.url);
+    let journal_path = dir.0.join("journal.jsonl");
+    let metrics_port = free_port();
+    let prometheus = prometheus_or_skip(metrics_port);
+
+    // A standing farm (so the metrics stay up for the scrape), stopped with Ctrl-C.
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let child = farm(
+        &plan,
+        &[
+            "--keep-running",
+            "--metrics",
+            &metrics_addr,
+            "--journal",
+            journal_path.to_str().unwrap(),
+            "--max-seconds",
+            "120",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let registered = wait_for(Duration::from_secs(60), || {
+        pairs(&journal(&journal_path), "target", Some("registered")).len() >= 6
+    })
+    .await;
+    assert!(registered, "journal: {:#?}", journal(&journal_path));
+    assert_eq!(registered_on_chain(&devnet), all_pow_targets());
+
+    // The exposition passes promtool; Prometheus saw every registration.
+    let exposition = http_get(metrics_port, "/metrics").expect("the farm serves /metrics");
+    assert!(
+        exposition.contains("regpow_registrations_total{netuid=\"1\"} 3"),
+        "{exposition}"
+    );
+    if let Some(promtool) = binary("promtool") {
+        let mut check = Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(exposition.as_bytes())
+            .unwrap();
+        let checked = check.wait_with_output().unwrap();
+        assert!(
+            checked.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+    if let Some(prometheus) = &prometheus {
+        let seen = wait_for(Duration::from_secs(30), || {
+            prometheus.query("sum(regpow_registrations_total)") == Some(6.0)
+        })
+        .await;
+        assert!(
+            seen,
+            "Prometheus says {:?}",
+            prometheus.query("sum(regpow_registrations_total)")
+        );
+        assert_eq!(
+            prometheus.query("regpow_targets{state=\"skipped\"}"),
+            Some(3.0)
+        );
+    }
+
+    interrupt(child.id());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let won: BTreeSet<(u16, String)> = lines
+        .iter()
+        .filter_map(|l| l.get("registered"))
+        .map(|r| {
+            (
+                r["netuid"].as_u64().unwrap() as u16,
+                r["hotkey"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(won, all_pow_targets());
+    let skipped = pairs(&lines, "target", Some("skipped"));
+    assert_eq!(skipped.len(), 3, "{lines:#?}");
+    assert!(skipped.iter().all(|(netuid, _)| *netuid == 3));
+    assert!(lines
+        .iter()
+        .filter(|l| l["state"] == "skipped")
+        .all(|l| l["reason"] == "PoW disabled"));
+
+    // The journal agrees with the chain: one submission and one registration per target.
+    let history = journal(&journal_path);
+    let submitted = pairs(&history, "submitting", None);
+    let submitted_set: BTreeSet<_> = submitted.iter().cloned().collect();
+    assert_eq!(submitted.len(), 6, "{history:#?}");
+    assert_eq!(submitted_set, all_pow_targets());
+    assert!(history.iter().all(|l| l["time"].as_f64().is_some()));
+
+    // A re-run finds everything done: nothing submitted, exit 0.
+    let out = output(farm(&plan, &[])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert!(pairs(&lines, "submitting", None).is_empty(), "{lines:#?}");
+    let summary = lines.iter().find_map(|l| l.get("summary")).unwrap();
+    assert_eq!(summary["states"]["already_registered"], 6);
+    assert_eq!(summary["states"]["skipped"], 3);
+    assert_eq!(summary["submissions"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_split_the_plan_and_never_overlap() {
+    let devnet = devnet_with(Duration::from_millis(250), subnets(20_000)).await;
+    let dir = tempfile_dir::new("shards");
+    let plan = write_plan(&dir.0, &devnet.url);
+    let journals = [dir.0.join("0.jsonl"), dir.0.join("1.jsonl")];
+    let runs: Vec<_> = (0..2)
+        .map(|i| {
+            let shard = format!("{i}/2");
+            let journal = journals[i].to_str().unwrap().to_string();
+            output(farm(&plan, &["--shard", &shard, "--journal", &journal]))
+        })
+        .collect();
+    let outs = futures::future::join_all(runs).await;
+    let mut owned = Vec::new();
+    for (out, journal_path) in outs.iter().zip(&journals) {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        let lines = json_lines(out);
+        let mine: BTreeSet<(u16, String)> = pairs(&lines, "target", None).into_iter().collect();
+        let submitted: BTreeSet<(u16, String)> = pairs(&journal(journal_path), "submitting", None)
+            .into_iter()
+            .collect();
+        assert!(submitted.is_subset(&mine), "{submitted:?} ⊄ {mine:?}");
+        owned.push((mine, submitted));
+    }
+    assert!(owned[0].0.is_disjoint(&owned[1].0), "{owned:?}");
+    assert!(owned[0].1.is_disjoint(&owned[1].1), "{owned:?}");
+    let everything: BTreeSet<(u16, String)> = owned[0].0.union(&owned[1].0).cloned().collect();
+    assert_eq!(everything.len(), 9);
+    assert_eq!(registered_on_chain(&devnet), all_pow_targets());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_farm_finishes_its_plan_on_restart() {
+    // About a second per seal on one thread: the kill comes mid-plan.
+    let devnet = devnet_with(Duration::from_millis(250), subnets(3_000_000)).await;
+    let dir = tempfile_dir::new("restart");
+    let plan = write_plan(&dir.0, &devnet.url);
+    let journal_path = dir.0.join("journal.jsonl");
+    let journal_arg = journal_path.to_str().unwrap().to_string();
+    let mut first = farm(&plan, &["--journal", &journal_arg]).spawn().unwrap();
+    let one = wait_for(Duration::from_secs(60), || {
+        !pairs(&journal(&journal_path), "target", Some("registered")).is_empty()
+    })
+    .await;
+    assert!(one, "no registration within a minute");
+    first.kill().unwrap(); // SIGKILL: no clean-up at all
+    first.wait().unwrap();
+    let before = registered_on_chain(&devnet);
+    assert!(
+        before.len() < 6,
+        "the plan finished before the kill: {before:?}"
+    );
+
+    let out = output(farm(&plan, &["--journal", &journal_arg])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(registered_on_chain(&devnet), all_pow_targets());
+    let lines = json_lines(&out);
+    let summary = lines.iter().find_map(|l| l.get("summary")).unwrap();
+    let done = summary["states"]["registered"].as_u64().unwrap()
+        + summary["states"]["already_registered"].as_u64().unwrap();
+    assert_eq!(done, 6, "{summary}");
+    // The restart submitted nothing for what the first run had registered.
+    let resubmitted: BTreeSet<(u16, String)> = pairs(&lines, "submitting", None)
+        .into_iter()
+        .filter(|p| before.contains(p))
+        .collect();
+    assert!(resubmitted.is_empty(), "{resubmitted:?}");
+    // The journal holds both runs: every target registered exactly once.
+    let registered = pairs(&journal(&journal_path), "target", Some("registered"));
+    let distinct: BTreeSet<_> = registered.iter().cloned().collect();
+    assert_eq!(registered.len(), distinct.len(), "{registered:?}");
+}
