@@ -51,7 +51,8 @@ struct Planned {
 struct Row {
     netuid: u16,
     hotkey: PublicKey,
-    state: TargetState,
+    /// `None` until its first state read.
+    state: Option<TargetState>,
     difficulty: Option<u64>,
 }
 
@@ -89,10 +90,12 @@ impl View {
         STATES
             .iter()
             .map(|s| {
-                (
-                    *s,
-                    self.rows.iter().filter(|r| r.state.word() == *s).count(),
-                )
+                let count = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.state.as_ref().is_some_and(|state| state.word() == *s))
+                    .count();
+                (*s, count)
             })
             .collect()
     }
@@ -103,27 +106,36 @@ impl View {
             "subnet", "hotkey", "difficulty", "share", "expected"
         )];
         for row in &self.rows {
+            let running = row.state == Some(TargetState::Running);
             let share = self
                 .shares
                 .get(&(row.netuid, row.hotkey.0))
                 .copied()
+                .filter(|_| running)
                 .unwrap_or(0.0);
             let expected = match (row.difficulty, share * self.total) {
-                (Some(d), rate) if rate > 0.0 && row.state == TargetState::Running => {
-                    output::human_seconds(d as f64 / rate)
-                }
+                (Some(d), rate) if rate > 0.0 => output::human_seconds(d as f64 / rate),
                 _ => "-".into(),
             };
             let address = row.hotkey.to_ss58(42);
             let short = format!("{}…{}", &address[..5], &address[address.len() - 4..]);
+            let state = match &row.state {
+                None => "checking".to_string(),
+                Some(TargetState::Running) if share > 0.0 => "hashing".into(),
+                Some(TargetState::Running) => "queued".into(),
+                Some(TargetState::Waiting(why)) => format!("skipped: {why}"),
+                Some(TargetState::Registered { uid, block, .. }) => {
+                    format!("registered: uid {uid} in #{}", block.number)
+                }
+                Some(other) => describe(other),
+            };
             lines.push(format!(
-                "{:>6}  {:<14} {:>20} {:>5.0}% {:>10}  {}",
+                "{:>6}  {:<14} {:>20} {:>5.0}% {:>10}  {state}",
                 row.netuid,
                 short,
                 row.difficulty.map_or("-".into(), |d| d.to_string()),
                 share * 100.0,
                 expected,
-                describe(&row.state)
             ));
         }
         let devices: Vec<String> = self
@@ -162,7 +174,7 @@ impl View {
             } => {
                 self.telemetry.target(netuid, &hotkey, &state);
                 if let Some(row) = self.row(netuid, &hotkey) {
-                    row.state = state.clone();
+                    row.state = Some(state.clone());
                 }
                 self.telemetry.target_counts(&self.counts());
                 if self.json {
@@ -483,7 +495,7 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
             .map(|p| Row {
                 netuid: p.netuid,
                 hotkey: p.hotkey,
-                state: TargetState::Running,
+                state: None,
                 difficulty: None,
             })
             .collect(),
