@@ -68,9 +68,10 @@ pub fn target_json(netuid: u16, hotkey: &PublicKey, state: &TargetState) -> serd
     });
     let fields = line.as_object_mut().expect("an object");
     match state {
-        TargetState::Waiting(reason)
-        | TargetState::Skipped(reason)
-        | TargetState::Refused(reason) => {
+        TargetState::Waiting(reason) => {
+            fields.insert("reason".into(), json!(reason.to_string()));
+        }
+        TargetState::Skipped(reason) | TargetState::Refused(reason) => {
             fields.insert("reason".into(), json!(reason));
         }
         TargetState::Registered {

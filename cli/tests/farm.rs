@@ -442,3 +442,73 @@ async fn a_killed_farm_finishes_its_plan_on_restart() {
     let distinct: BTreeSet<_> = registered.iter().cloned().collect();
     assert_eq!(registered.len(), distinct.len(), "{registered:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_plan_names_every_bad_line_and_runs_nothing() {
+    let dir = tempfile_dir::new("bad-plan");
+    let plan = dir.0.join("farm.toml");
+    std::fs::write(
+        &plan,
+        "network = \"ws://127.0.0.1:1\"\n[[job]]\nnetuids = [0]\nhotkeys = [\"5Nope\"]\ncoldkey_uri = \"//Alice\"\nweight = 0\n",
+    )
+    .unwrap();
+    let out = output(farm(&plan, &[])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let errors = common::error_lines(&out);
+    let file = plan.display().to_string();
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    for (error, (line, key)) in errors.iter().zip([
+        (3, "job[1].netuids"),
+        (4, "job[1].hotkeys"),
+        (6, "job[1].weight"),
+    ]) {
+        assert!(
+            error.starts_with(&format!("error: {file}:{line}: {key}: ")),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_difficulty_skips_a_target_and_the_deadline_is_exit_1() {
+    let devnet = devnet_with(
+        Duration::from_millis(250),
+        vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)],
+    )
+    .await;
+    let dir = tempfile_dir::new("max-difficulty");
+    let plan = dir.0.join("farm.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "network = \"{}\"\n[[job]]\nnetuids = [1]\nhotkeys = [\"{}\"]\ncoldkey_uri = \"//Alice\"\nmax_difficulty = 1000\n\n[[job]]\nnetuids = [1]\nhotkeys = [\"{}\"]\ncoldkey_uri = \"//Alice\"\n",
+            devnet.url, HOTKEYS[0], HOTKEYS[1]
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = output(farm(&plan, &["--max-seconds", "3"])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let lines = json_lines(&out);
+    let skipped: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "target" && l["state"] == "skipped")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{lines:#?}");
+    assert_eq!(skipped[0]["hotkey"], HOTKEYS[0]);
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("above max_difficulty 1000"),
+        "{}",
+        skipped[0]
+    );
+    let summary = lines.iter().find_map(|l| l.get("summary")).unwrap();
+    assert_eq!(summary["states"]["timed_out"], 1, "{summary}");
+    assert_eq!(summary["states"]["skipped"], 1, "{summary}");
+    assert!(summary["hashes"].as_u64().unwrap() > 0);
+    assert!(common::error_lines(&out)[0].contains("not registered before the deadline"));
+}

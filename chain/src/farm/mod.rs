@@ -16,7 +16,7 @@
 pub mod shard;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use regpow_rules::PublicKey;
@@ -52,7 +52,7 @@ pub enum TargetState {
     Running,
     /// It cannot be registered now (PoW off, above its `max_difficulty`, …): reported as
     /// skipped, and read again at every head.
-    Waiting(String),
+    Waiting(WaitReason),
     /// The chain refuses it for good at the start (a stated reason: the subnet does not
     /// exist, the hotkey is another coldkey's).
     Skipped(String),
@@ -119,6 +119,48 @@ impl TargetState {
     }
 }
 
+/// Why a target cannot be registered now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaitReason {
+    /// `NetworkPowRegistrationAllowed` is false.
+    PowDisabled,
+    /// The subnet allows no uids or no registrations per block.
+    NoRegistrations,
+    /// Harder than the job's `max_difficulty`.
+    AboveMax {
+        /// The subnet's effective difficulty.
+        difficulty: u64,
+        /// The job's limit.
+        max: u64,
+    },
+    /// Its state could not be read (the next head tries again).
+    Unreadable(String),
+    /// Another refusal the chain may lift.
+    Other(String),
+}
+
+impl WaitReason {
+    /// Whether `other` is the same reason, whatever its figures (the difficulty moves every
+    /// block; that alone is not news).
+    pub fn same_kind(&self, other: &WaitReason) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+impl std::fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PowDisabled => f.write_str("PoW disabled"),
+            Self::NoRegistrations => f.write_str("the subnet takes no registrations"),
+            Self::AboveMax { difficulty, max } => {
+                write!(f, "difficulty {difficulty} above max_difficulty {max}")
+            }
+            Self::Unreadable(e) => write!(f, "reading its state: {e}"),
+            Self::Other(why) => f.write_str(why),
+        }
+    }
+}
+
 /// What the farm reports.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FarmEvent {
@@ -171,19 +213,19 @@ fn classify(state: &SubnetState, target: &Target) -> TargetState {
         ));
     }
     if !state.subnet.pow_allowed {
-        return TargetState::Waiting("PoW disabled".into());
+        return TargetState::Waiting(WaitReason::PowDisabled);
     }
     if state.subnet.max_allowed_uids == 0 || state.subnet.max_registrations_per_block == 0 {
-        return TargetState::Waiting("the subnet takes no registrations".into());
+        return TargetState::Waiting(WaitReason::NoRegistrations);
     }
     if let Some(why) = state.refusal(netuid, &coldkey) {
-        return TargetState::Waiting(why);
+        return TargetState::Waiting(WaitReason::Other(why));
     }
     let difficulty = state.effective_difficulty().get();
     match target.max_difficulty {
-        Some(max) if difficulty > max => TargetState::Waiting(format!(
-            "difficulty {difficulty} above max_difficulty {max}"
-        )),
+        Some(max) if difficulty > max => {
+            TargetState::Waiting(WaitReason::AboveMax { difficulty, max })
+        }
         _ => TargetState::Running,
     }
 }
@@ -191,6 +233,265 @@ fn classify(state: &SubnetState, target: &Target) -> TargetState {
 /// A running registration's handle: its Ctrl-C channel.
 struct Running {
     cancel: mpsc::UnboundedSender<()>,
+}
+
+/// Why the farm stops starting registrations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stopping {
+    /// Ctrl-C.
+    Cancelled,
+    /// The deadline.
+    TimedOut,
+    /// Every unfinished target waits for a stated reason (the running ones are all above
+    /// their `max_difficulty`): they are asked to end, and the farm is done.
+    WindingDown,
+}
+
+/// The state reads of a check in progress: `(target index, its state or the read error)`.
+type Check = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Vec<(usize, Result<TargetState, ChainError>)>> + Send>,
+>;
+
+/// Everything one farm run keeps track of.
+struct Farm<C: ChainApi, P: FnMut(FarmEvent)> {
+    session: Arc<Session<C>>,
+    share: Arc<DeviceShare>,
+    targets: Vec<Target>,
+    options: FarmOptions,
+    deadline: Option<tokio::time::Instant>,
+    progress: P,
+    /// Each target's state (`None` until its first read).
+    states: Vec<Option<TargetState>>,
+    running: Vec<Option<Running>>,
+    events: mpsc::UnboundedSender<Event>,
+    stopping: Option<Stopping>,
+}
+
+/// A registration run, ending with its target's index and outcome.
+type Run = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (usize, Result<Outcome, RegisterError>)> + Send>,
+>;
+
+impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
+    /// Records target `index`'s state and reports it if it changed (a skipped target that
+    /// stays skipped for the same reason is not news, whatever the difficulty does).
+    fn set(&mut self, index: usize, state: TargetState) {
+        let news = match (&self.states[index], &state) {
+            (Some(TargetState::Waiting(old)), TargetState::Waiting(new)) => !old.same_kind(new),
+            (old, new) => old.as_ref() != Some(new),
+        };
+        self.states[index] = Some(state.clone());
+        if news {
+            (self.progress)(FarmEvent::Target {
+                netuid: self.targets[index].netuid,
+                hotkey: self.targets[index].hotkey,
+                state,
+            });
+        }
+    }
+
+    /// Reads the state of targets `which` at `head` (one batched round in the session).
+    fn check(&self, head: Head, which: Vec<usize>) -> Check {
+        let reads: Vec<_> = which
+            .into_iter()
+            .map(|i| {
+                let (session, target) = (self.session.clone(), self.targets[i].clone());
+                async move {
+                    let coldkey = target.submitter.public();
+                    let state = session
+                        .subnet_state(head, target.netuid, &target.hotkey, Some(&coldkey))
+                        .await;
+                    (i, state.map(|s| classify(&s, &target)))
+                }
+            })
+            .collect();
+        Box::pin(futures::future::join_all(reads))
+    }
+
+    /// The targets to read again at a new head: the skipped ones, and on a standing farm the
+    /// registered ones (a pruned hotkey is registered again).
+    fn to_recheck(&self) -> Vec<usize> {
+        (0..self.targets.len())
+            .filter(|&i| {
+                self.running[i].is_none()
+                    && match &self.states[i] {
+                        Some(TargetState::Waiting(_)) => true,
+                        Some(
+                            TargetState::Registered { .. } | TargetState::AlreadyRegistered { .. },
+                        ) => self.options.keep_running,
+                        _ => false,
+                    }
+            })
+            .collect()
+    }
+
+    /// Starts target `index`'s registration.
+    fn start(&mut self, index: usize) -> Run {
+        let target = self.targets[index].clone();
+        let (cancel_tx, cancel_rx) = mpsc::unbounded_channel();
+        self.running[index] = Some(Running { cancel: cancel_tx });
+        let plan = Plan {
+            netuid: target.netuid,
+            hotkey: target.hotkey,
+            max_duration: self
+                .deadline
+                .map(|d| d.saturating_duration_since(tokio::time::Instant::now())),
+            stall_after: self.options.stall_after,
+            weight: target.weight,
+            max_difficulty: target.max_difficulty,
+        };
+        let (session, share, events) = (
+            self.session.clone(),
+            self.share.clone(),
+            self.events.clone(),
+        );
+        Box::pin(async move {
+            let outcome = register(
+                session,
+                share,
+                target.submitter.clone(),
+                plan,
+                move |event| {
+                    let _ = events.send(event);
+                },
+                cancel_rx,
+            )
+            .await;
+            (index, outcome)
+        })
+    }
+
+    /// A check's results: new states, and the registrations to start.
+    fn on_checked(&mut self, results: Vec<(usize, Result<TargetState, ChainError>)>) -> Vec<Run> {
+        let mut started = Vec::new();
+        for (index, result) in results {
+            let known = self.states[index].is_some();
+            let state = match result {
+                // Still registered: the state it has says more (uid, block).
+                Ok(TargetState::AlreadyRegistered { .. })
+                    if matches!(
+                        self.states[index],
+                        Some(
+                            TargetState::Registered { .. } | TargetState::AlreadyRegistered { .. }
+                        )
+                    ) =>
+                {
+                    continue
+                }
+                Ok(state) => state,
+                // A failed re-check changes nothing: the next head tries again.
+                Err(_) if known => continue,
+                Err(e) => TargetState::Waiting(WaitReason::Unreadable(e.to_string())),
+            };
+            if state == TargetState::Running && self.stopping.is_none() {
+                started.push(self.start(index));
+            }
+            self.set(index, state);
+        }
+        started
+    }
+
+    /// Target `index`'s registration ended.
+    fn on_outcome(&mut self, index: usize, outcome: Outcome) {
+        self.running[index] = None;
+        let waiting = matches!(self.states[index], Some(TargetState::Waiting(_)));
+        let state = match outcome {
+            Outcome::Registered {
+                uid,
+                block,
+                work_block,
+                ..
+            } => TargetState::Registered {
+                uid,
+                block,
+                work_block,
+            },
+            Outcome::RegisteredElsewhere { uid, .. } => TargetState::AlreadyRegistered { uid },
+            Outcome::Refused(why) => TargetState::Refused(why),
+            Outcome::TimedOut { in_doubt, .. } => TargetState::TimedOut { in_doubt },
+            Outcome::Cancelled { in_doubt } => match self.stopping {
+                Some(Stopping::WindingDown) if waiting => return,
+                Some(Stopping::TimedOut) => TargetState::TimedOut { in_doubt },
+                _ => TargetState::Cancelled { in_doubt },
+            },
+        };
+        self.set(index, state);
+    }
+
+    /// A registration's event: passed on; a head above the target's `max_difficulty` makes
+    /// it wait (the share gives it no devices), one within it makes it run again.
+    fn on_event(&mut self, event: Event) {
+        let index = self
+            .targets
+            .iter()
+            .position(|t| t.netuid == event.netuid && t.hotkey == event.hotkey);
+        if let (Some(index), Progress::Head { difficulty, .. }) = (index, &event.progress) {
+            match self.targets[index].max_difficulty {
+                Some(max) if *difficulty > max => self.set(
+                    index,
+                    TargetState::Waiting(WaitReason::AboveMax {
+                        difficulty: *difficulty,
+                        max,
+                    }),
+                ),
+                _ if matches!(self.states[index], Some(TargetState::Waiting(_))) => {
+                    self.set(index, TargetState::Running)
+                }
+                _ => {}
+            }
+        }
+        (self.progress)(FarmEvent::Registration(event));
+    }
+
+    /// Stops starting registrations, and asks every running one to end.
+    fn stop(&mut self, why: Stopping) {
+        if self.stopping.is_none() || why == Stopping::Cancelled {
+            self.stopping = Some(why);
+        }
+        if why != Stopping::TimedOut {
+            // (At the deadline every registration ends on its own, with its own outcome.)
+            for run in self.running.iter().flatten() {
+                let _ = run.cancel.send(());
+            }
+        }
+    }
+
+    /// Whether every unfinished target waits for a stated reason while some still run.
+    fn only_waiting_left(&self) -> bool {
+        self.running.iter().any(Option::is_some)
+            && self.states.iter().enumerate().all(|(i, s)| match s {
+                Some(TargetState::Waiting(_)) => true,
+                Some(s) => s.is_final() && self.running[i].is_none(),
+                None => false,
+            })
+    }
+
+    /// Whether the run is over (nothing running, no check in progress).
+    fn done(&self, checking: bool) -> bool {
+        if checking || self.running.iter().any(Option::is_some) {
+            return false;
+        }
+        let settled = self.states.iter().all(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.is_final() || matches!(s, TargetState::Waiting(_)))
+        });
+        self.stopping.is_some() || (settled && !self.options.keep_running)
+    }
+
+    /// Every target's final state.
+    fn finals(self) -> Vec<TargetState> {
+        let timed_out = self.stopping == Some(Stopping::TimedOut);
+        self.states
+            .into_iter()
+            .map(|s| match s {
+                Some(TargetState::Running) | None if timed_out => {
+                    TargetState::TimedOut { in_doubt: None }
+                }
+                Some(TargetState::Running) | None => TargetState::Cancelled { in_doubt: None },
+                Some(s) => s,
+            })
+            .collect()
+    }
 }
 
 /// Runs every target of the plan. Each message on `cancel` is one Ctrl-C, passed on to
@@ -201,191 +502,77 @@ pub async fn farm<C: ChainApi>(
     share: Arc<DeviceShare>,
     targets: Vec<Target>,
     options: FarmOptions,
-    mut progress: impl FnMut(FarmEvent),
+    progress: impl FnMut(FarmEvent),
     mut cancel: mpsc::UnboundedReceiver<()>,
 ) -> Result<Vec<TargetState>, RegisterError> {
-    let started = Instant::now();
     let deadline = options
         .max_duration
-        .map(|d| tokio::time::Instant::from_std(started + d));
+        .map(|d| tokio::time::Instant::now() + d);
     let mut heads = session.subscribe();
-    let mut states: Vec<Option<TargetState>> = vec![None; targets.len()];
-    let mut running: Vec<Option<Running>> = (0..targets.len()).map(|_| None).collect();
     let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
-    let mut runs = FuturesUnordered::new();
-    let mut cancelled = false;
-    let mut timed_out = false;
-    // Set when every unfinished target waits: the running ones are asked to end.
-    let mut winding_down = false;
-
-    let set = |index: usize,
-               state: TargetState,
-               states: &mut Vec<Option<TargetState>>,
-               progress: &mut dyn FnMut(FarmEvent)| {
-        if states[index].as_ref() != Some(&state) {
-            states[index] = Some(state.clone());
-            progress(FarmEvent::Target {
-                netuid: targets[index].netuid,
-                hotkey: targets[index].hotkey,
-                state,
-            });
-        }
+    let count = targets.len();
+    let mut farm = Farm {
+        session,
+        share,
+        targets,
+        options,
+        deadline,
+        progress,
+        states: vec![None; count],
+        running: (0..count).map(|_| None).collect(),
+        events: events_tx,
+        stopping: None,
     };
-
-    // Reads every waiting (or new) target's state at `head`; starts those that can run.
-    let check = |head: Head, which: Vec<usize>| {
-        let session = session.clone();
-        let reads: Vec<_> = which
-            .into_iter()
-            .map(|i| {
-                let (session, target) = (session.clone(), targets[i].clone());
-                async move {
-                    let coldkey = target.submitter.public();
-                    let state = session
-                        .subnet_state(head, target.netuid, &target.hotkey, Some(&coldkey))
-                        .await;
-                    (i, state.map(|s| classify(&s, &target)))
-                }
-            })
-            .collect();
-        futures::future::join_all(reads)
-    };
-
-    let client = session.client();
+    let client = farm.session.client();
     let first = tokio::select! {
-        _ = cancel.recv() => return Ok(vec![TargetState::Cancelled { in_doubt: None }; targets.len()]),
+        _ = cancel.recv() => return Ok(vec![TargetState::Cancelled { in_doubt: None }; count]),
         head = client.best_head() => head?,
     };
-    let mut checking = Some(Box::pin(check(first, (0..targets.len()).collect())));
+    let mut checking = Some(farm.check(first, (0..count).collect()));
+    let mut runs: FuturesUnordered<Run> = FuturesUnordered::new();
 
-    loop {
-        // Start what the last check cleared; see whether everything is settled.
-        let all_final_or_waiting = states.iter().all(|s| {
-            s.as_ref()
-                .is_some_and(|s| s.is_final() || matches!(s, TargetState::Waiting(_)))
-        });
-        if !options.keep_running
-            && checking.is_none()
-            && running.iter().all(Option::is_none)
-            && all_final_or_waiting
-        {
-            break;
-        }
-        if (cancelled || timed_out || winding_down)
-            && running.iter().all(Option::is_none)
-            && checking.is_none()
-        {
-            break;
-        }
+    while !farm.done(checking.is_some()) {
+        let checked = async {
+            match checking.as_mut() {
+                Some(check) => Some(check.await),
+                None => None,
+            }
+        };
         tokio::select! {
             biased;
-            message = cancel.recv() => {
-                if message.is_none() {
-                    // No more Ctrl-C can come: stop listening.
-                    cancel = mpsc::unbounded_channel().1;
-                    continue;
+            message = cancel.recv() => match message {
+                Some(()) => {
+                    checking = None;
+                    farm.stop(Stopping::Cancelled);
                 }
-                cancelled = true;
+                // No more Ctrl-C can come: stop listening.
+                None => cancel = mpsc::unbounded_channel().1,
+            },
+            _ = until(deadline), if farm.stopping.is_none() => {
                 checking = None;
-                for run in running.iter().flatten() {
-                    let _ = run.cancel.send(());
-                }
+                farm.stop(Stopping::TimedOut);
             }
-            _ = until(deadline), if !timed_out => {
-                timed_out = true;
+            Some(results) = checked => {
                 checking = None;
+                runs.extend(farm.on_checked(results));
             }
-            Some(results) = async { match checking.as_mut() { Some(c) => Some(c.await), None => None } } => {
-                checking = None;
-                for (index, result) in results {
-                    let state = match result {
-                        // Still registered: the state it has says more (uid, block).
-                        Ok(TargetState::AlreadyRegistered { .. })
-                            if matches!(states[index], Some(TargetState::Registered { .. } | TargetState::AlreadyRegistered { .. })) =>
-                        {
-                            continue;
-                        }
-                        Ok(state) => state,
-                        // A failed re-check changes nothing: the next head tries again.
-                        Err(_) if states[index].is_some() => continue,
-                        Err(e) => TargetState::Waiting(format!("reading its state: {e}")),
-                    };
-                    if state == TargetState::Running && !cancelled && !timed_out && !winding_down {
-                        let target = targets[index].clone();
-                        let (cancel_tx, cancel_rx) = mpsc::unbounded_channel();
-                        running[index] = Some(Running { cancel: cancel_tx });
-                        let plan = Plan {
-                            netuid: target.netuid,
-                            hotkey: target.hotkey,
-                            max_duration: deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now())),
-                            stall_after: options.stall_after,
-                            weight: target.weight,
-                            max_difficulty: target.max_difficulty,
-                        };
-                        let (session, share, events) = (session.clone(), share.clone(), events_tx.clone());
-                        runs.push(async move {
-                            let outcome = register(
-                                session,
-                                share,
-                                target.submitter.clone(),
-                                plan,
-                                move |event| { let _ = events.send(event); },
-                                cancel_rx,
-                            )
-                            .await;
-                            (index, outcome)
-                        });
+            Some((index, outcome)) = runs.next() => match outcome {
+                Ok(outcome) => farm.on_outcome(index, outcome),
+                Err(e) => {
+                    // The chain or every device is gone: the others end now too.
+                    for run in farm.running.iter().flatten() {
+                        let _ = run.cancel.send(());
+                        let _ = run.cancel.send(());
                     }
-                    set(index, state, &mut states, &mut progress);
+                    return Err(e);
                 }
-            }
-            Some((index, outcome)) = runs.next() => {
-                running[index] = None;
-                let state = match outcome {
-                    Ok(Outcome::Registered { uid, block, work_block, .. }) => TargetState::Registered { uid, block, work_block },
-                    Ok(Outcome::Refused(why)) => TargetState::Refused(why),
-                    Ok(Outcome::RegisteredElsewhere { uid, .. }) => TargetState::AlreadyRegistered { uid },
-                    Ok(Outcome::TimedOut { in_doubt, .. }) => TargetState::TimedOut { in_doubt },
-                    Ok(Outcome::Cancelled { .. }) if winding_down && !cancelled && matches!(states[index], Some(TargetState::Waiting(_))) => {
-                        states[index].clone().expect("waiting")
-                    }
-                    Ok(Outcome::Cancelled { in_doubt }) if timed_out && !cancelled => TargetState::TimedOut { in_doubt },
-                    Ok(Outcome::Cancelled { in_doubt }) => TargetState::Cancelled { in_doubt },
-                    Err(e) => {
-                        for run in running.iter().flatten() {
-                            let _ = run.cancel.send(());
-                            let _ = run.cancel.send(());
-                        }
-                        return Err(e);
-                    }
-                };
-                set(index, state, &mut states, &mut progress);
-            }
-            Some(event) = events.recv() => {
-                let index = targets.iter().position(|t| t.netuid == event.netuid && t.hotkey == event.hotkey);
-                if let (Some(index), Progress::Head { difficulty, .. }) = (index, &event.progress) {
-                    // A running target above its limit waits (the share gives it no devices).
-                    let limit = targets[index].max_difficulty;
-                    if let Some(max) = limit.filter(|&max| *difficulty > max) {
-                        set(index, TargetState::Waiting(format!("difficulty {difficulty} above max_difficulty {max}")), &mut states, &mut progress);
-                    } else if matches!(states[index], Some(TargetState::Waiting(_))) {
-                        set(index, TargetState::Running, &mut states, &mut progress);
-                    }
-                }
-                progress(FarmEvent::Registration(event));
-            }
+            },
+            Some(event) = events.recv() => farm.on_event(event),
             event = heads.recv() => match event {
                 Ok(SessionEvent::Head { new, .. }) => {
-                    let recheck = |state: &Option<TargetState>| match state {
-                        Some(TargetState::Waiting(_)) => true,
-                        Some(TargetState::Registered { .. } | TargetState::AlreadyRegistered { .. }) => options.keep_running,
-                        _ => false,
-                    };
-                    let waiting: Vec<usize> = (0..targets.len())
-                        .filter(|&i| running[i].is_none() && recheck(&states[i]))
-                        .collect();
-                    if checking.is_none() && !waiting.is_empty() && !cancelled && !timed_out && !winding_down {
-                        checking = Some(Box::pin(check(new.head, waiting)));
+                    let recheck = farm.to_recheck();
+                    if checking.is_none() && !recheck.is_empty() && farm.stopping.is_none() {
+                        checking = Some(farm.check(new.head, recheck));
                     }
                 }
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -394,39 +581,14 @@ pub async fn farm<C: ChainApi>(
                 }
             },
         }
-        // Every unfinished target is waiting for a stated reason: ask the running ones
-        // (all above their max_difficulty) to end; the farm is done.
-        let stuck = states.iter().enumerate().all(|(i, s)| match s {
-            Some(TargetState::Waiting(_)) => true,
-            Some(s) => s.is_final() && running[i].is_none(),
-            None => false,
-        });
-        if stuck
-            && !options.keep_running
-            && !cancelled
-            && !winding_down
-            && running.iter().any(Option::is_some)
-        {
-            winding_down = true;
-            for run in running.iter().flatten() {
-                let _ = run.cancel.send(());
-            }
+        if farm.only_waiting_left() && !farm.options.keep_running && farm.stopping.is_none() {
+            farm.stop(Stopping::WindingDown);
         }
     }
     while let Ok(event) = events.try_recv() {
-        progress(FarmEvent::Registration(event));
+        (farm.progress)(FarmEvent::Registration(event));
     }
-    let finals = states
-        .into_iter()
-        .map(|s| match s {
-            Some(TargetState::Running) | None if timed_out => {
-                TargetState::TimedOut { in_doubt: None }
-            }
-            Some(TargetState::Running) | None => TargetState::Cancelled { in_doubt: None },
-            Some(s) => s,
-        })
-        .collect();
-    Ok(finals)
+    Ok(farm.finals())
 }
 
 /// Sleeps until `at`, or for ever without one.
@@ -434,5 +596,101 @@ async fn until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wallet::Coldkey;
+
+    fn target(max_difficulty: Option<u64>) -> Target {
+        Target {
+            netuid: 7,
+            hotkey: PublicKey([9; 32]),
+            submitter: Submitter::new(Arc::new(Coldkey::from_uri("//Alice").unwrap())),
+            weight: 1,
+            max_difficulty,
+        }
+    }
+
+    fn state() -> SubnetState {
+        SubnetState::sample(
+            Head {
+                number: 3,
+                hash: [3; 32],
+            },
+            5_000,
+        )
+    }
+
+    #[test]
+    fn an_open_subnet_runs_and_limits_make_it_wait() {
+        assert_eq!(classify(&state(), &target(None)), TargetState::Running);
+        assert_eq!(
+            classify(&state(), &target(Some(5_000))),
+            TargetState::Running
+        );
+        assert_eq!(
+            classify(&state(), &target(Some(4_999))),
+            TargetState::Waiting(WaitReason::AboveMax {
+                difficulty: 5_000,
+                max: 4_999
+            })
+        );
+        let mut off = state();
+        off.subnet.pow_allowed = false;
+        assert_eq!(
+            classify(&off, &target(None)),
+            TargetState::Waiting(WaitReason::PowDisabled)
+        );
+        let mut closed = state();
+        closed.subnet.max_registrations_per_block = 0;
+        assert_eq!(
+            classify(&closed, &target(None)),
+            TargetState::Waiting(WaitReason::NoRegistrations)
+        );
+    }
+
+    #[test]
+    fn registered_hotkeys_are_done_or_skipped_by_owner() {
+        let alice = target(None);
+        let mut ours = state();
+        ours.hotkey.uid = Some(4);
+        ours.hotkey.owner = Some(alice.submitter.public());
+        assert_eq!(
+            classify(&ours, &alice),
+            TargetState::AlreadyRegistered { uid: 4 }
+        );
+        let mut theirs = ours.clone();
+        theirs.hotkey.owner = Some(PublicKey([1; 32]));
+        assert!(matches!(classify(&theirs, &alice), TargetState::Skipped(_)));
+        let mut owned = state();
+        owned.hotkey.owner = Some(PublicKey([1; 32]));
+        assert!(matches!(classify(&owned, &alice), TargetState::Skipped(_)));
+        let mut gone = state();
+        gone.subnet.exists = false;
+        assert_eq!(
+            classify(&gone, &alice),
+            TargetState::Skipped("subnet 7 does not exist".into())
+        );
+    }
+
+    #[test]
+    fn a_moving_difficulty_is_the_same_reason_to_wait() {
+        let a = WaitReason::AboveMax {
+            difficulty: 10,
+            max: 5,
+        };
+        let b = WaitReason::AboveMax {
+            difficulty: 9,
+            max: 5,
+        };
+        assert!(a.same_kind(&b));
+        assert!(!a.same_kind(&WaitReason::PowDisabled));
+        assert_eq!(a.to_string(), "difficulty 10 above max_difficulty 5");
+        assert!(TargetState::Waiting(a).settled());
+        assert!(!TargetState::TimedOut { in_doubt: None }.settled());
+        assert_eq!(TargetState::Waiting(b).word(), "skipped");
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use regpow_chain::farm::{farm, FarmEvent, FarmOptions, Shard, Target, TargetState};
+use regpow_chain::farm::{farm, FarmEvent, FarmOptions, Shard, Target, TargetState, WaitReason};
 use regpow_chain::register::{DeviceRate, Progress};
 use regpow_chain::wallet::{protect_process, take_secret_env, Coldkey, Wallet};
 use regpow_chain::{DeviceShare, Network, Session, Submitter};
@@ -175,6 +175,9 @@ impl View {
                 self.telemetry.target(netuid, &hotkey, &state);
                 if let Some(row) = self.row(netuid, &hotkey) {
                     row.state = Some(state.clone());
+                    if let TargetState::Waiting(WaitReason::AboveMax { difficulty, .. }) = state {
+                        row.difficulty = Some(difficulty);
+                    }
                 }
                 self.telemetry.target_counts(&self.counts());
                 if self.json {
