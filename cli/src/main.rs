@@ -11,6 +11,7 @@ mod connect;
 mod events;
 mod failure;
 mod farm_config;
+mod interrupts;
 mod metrics;
 mod output;
 mod runtime_dir;

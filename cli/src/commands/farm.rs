@@ -18,10 +18,11 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::args::FarmArgs;
-use crate::connect::{connect, failure};
+use crate::connect::{connect, failure, register_failure};
 use crate::events::{event_json, target_json};
 use crate::failure::Failure;
 use crate::farm_config::{self, ColdkeySource, HotkeySource};
+use crate::interrupts::interrupts;
 use crate::metrics::{self, Metrics};
 use crate::signer::{unlock, Signer, PASSWORD_ENV};
 use crate::telemetry::{Journal, Telemetry};
@@ -472,17 +473,9 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
         })
         .collect();
 
-    let (cancel_tx, cancel) = tokio::sync::mpsc::unbounded_channel();
-    let mut interrupts = runtime.block_on(async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-    })?;
-    runtime.spawn(async move {
-        while interrupts.recv().await.is_some() {
-            if cancel_tx.send(()).is_err() {
-                break;
-            }
-        }
-    });
+    // From here on each Ctrl-C is a message: the first ends the run once a submission in
+    // flight is settled, a second ends it at once.
+    let cancel = interrupts(&runtime)?;
 
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new_spinner();
@@ -539,12 +532,7 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
     if let Some(bar) = &view.bar {
         bar.finish_and_clear();
     }
-    let finals = finals.map_err(|e| match e {
-        regpow_chain::register::RegisterError::Chain(e) => failure(e),
-        regpow_chain::register::RegisterError::Device(e) => {
-            Failure::unavailable(format!("device fault: {e}"))
-        }
-    })?;
+    let finals = finals.map_err(register_failure)?;
     if let Some(devnet) = connection.devnet {
         runtime.block_on(devnet.stop());
     }

@@ -10,9 +10,10 @@ use regpow_chain::register::{register, DeviceRate, Event, Outcome, Plan, Progres
 use serde_json::json;
 
 use crate::args::RegisterArgs;
-use crate::connect::{connect, failure, state_at_head};
+use crate::connect::{connect, failure, register_failure, state_at_head};
 use crate::events::event_json;
 use crate::failure::Failure;
+use crate::interrupts::interrupts;
 use crate::metrics::{self, Metrics};
 use crate::signer::{keys, unlock};
 use crate::telemetry::Telemetry;
@@ -235,19 +236,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
 
     // From here on each Ctrl-C is a message: the first ends the run once a submission in
     // flight is settled, a second ends it at once.
-    let (cancel_tx, cancel) = tokio::sync::mpsc::unbounded_channel();
-    // One SIGINT stream for the whole run (a fresh `ctrl_c()` per press could miss a press
-    // that comes between two). It is registered here, before the run starts.
-    let mut interrupts = runtime.block_on(async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-    })?;
-    runtime.spawn(async move {
-        while interrupts.recv().await.is_some() {
-            if cancel_tx.send(()).is_err() {
-                break;
-            }
-        }
-    });
+    let cancel = interrupts(&runtime)?;
 
     let mut view = View::new(json);
     if metrics.is_some() {
@@ -287,12 +276,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
     ));
     view.finish();
     let elapsed = view.started.elapsed();
-    let outcome = outcome.map_err(|e| match e {
-        regpow_chain::register::RegisterError::Chain(e) => failure(e),
-        regpow_chain::register::RegisterError::Device(e) => {
-            Failure::unavailable(format!("device fault: {e}"))
-        }
-    })?;
+    let outcome = outcome.map_err(register_failure)?;
     if let Some(devnet) = connection.devnet {
         runtime.block_on(devnet.stop());
     }
