@@ -512,3 +512,36 @@ async fn max_difficulty_skips_a_target_and_the_deadline_is_exit_1() {
     assert!(summary["hashes"].as_u64().unwrap() > 0);
     assert!(common::error_lines(&out)[0].contains("not registered before the deadline"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_serves_the_same_metrics() {
+    let devnet = devnet_with(
+        Duration::from_millis(250),
+        vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)],
+    )
+    .await;
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = common::register_command(&devnet.url, "1", "//Alice", &["--metrics", &addr])
+        .spawn()
+        .unwrap();
+    let mut exposition = String::new();
+    let seen = wait_for(Duration::from_secs(30), || {
+        exposition = http_get(port, "/metrics").unwrap_or_default();
+        exposition.contains("regpow_hashes_total{device=\"cpu\"}")
+            && exposition.contains("regpow_chain_head_block")
+            && exposition.contains("regpow_retarget_seconds_count")
+    })
+    .await;
+    assert!(seen, "{exposition}");
+    assert!(exposition.contains("# TYPE regpow_hashes_total counter"));
+    assert!(
+        !exposition.contains("hotkey"),
+        "no hotkey labels: {exposition}"
+    );
+    interrupt(child.id());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
