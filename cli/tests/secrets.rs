@@ -1,4 +1,4 @@
-//! No secret in any output: `regpow register` run with known secrets (a mnemonic, a hex
+//! No secret in any output: `regpow register` and `regpow farm` run with known secrets (a mnemonic, a hex
 //! seed, coldkey passwords, the secrets of a keyfile) through its error paths and through
 //! full registrations on the devnet, with and without `--json`. No 12-byte piece of any
 //! secret may appear in stdout or stderr.
@@ -391,5 +391,94 @@ async fn registrations_with_secrets_print_none() {
     list.push("--allow-insecure-keyfile".into());
     let out = run(true, list, vec![], "").await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    devnet.stop().await;
+}
+
+/// `regpow [--json] farm --backend cpu --threads 1 --config PLAN`, with `env`.
+async fn farm(json: bool, plan: &Path, env: Vec<(&'static str, Vec<u8>)>) -> Output {
+    let plan = plan.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_regpow"));
+        if json {
+            command.arg("--json");
+        }
+        command
+            .args([
+                "farm",
+                "--backend",
+                "cpu",
+                "--threads",
+                "1",
+                "--max-seconds",
+                "60",
+            ])
+            .arg("--config")
+            .arg(&plan)
+            .env_remove("REGPOW_COLDKEY_PASSWORD")
+            .stdin(Stdio::null());
+        for (name, value) in &env {
+            command.env(name, std::ffi::OsStr::from_bytes(value));
+        }
+        let out = command.output().unwrap();
+        assert_no_secret(&out);
+        out
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn farms_with_secrets_print_none() {
+    let devnet = devnet().await;
+    let coldkey = std::fs::read(fixtures().join("rehearsal/coldkey")).unwrap();
+    let root = wallet("farm", "rehearsal", &coldkey);
+    let plan = root.join("farm.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "network = \"{}\"\n[[job]]\nnetuids = [1]\nwallet_path = \"{}\"\nwallet_name = \"w\"\nwallet_hotkeys = [\"h\"]\n",
+            devnet.url,
+            root.display()
+        ),
+    )
+    .unwrap();
+    for json in [true, false] {
+        let wrong = vec![(
+            "REGPOW_COLDKEY_PASSWORD",
+            WRONG_PASSWORD.as_bytes().to_vec(),
+        )];
+        let out = farm(json, &plan, wrong).await;
+        let (code, line) = error_line(&out);
+        assert_eq!(
+            (code, line.as_str()),
+            (Some(2), "error: wrong coldkey password")
+        );
+    }
+    let right = vec![("REGPOW_COLDKEY_PASSWORD", PASSWORD.as_bytes().to_vec())];
+    let out = farm(true, &plan, right).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"registered\""));
+
+    // A mnemonic in the plan: mistyped (refused, never quoted), then right (it registers).
+    let typo = MNEMONIC.replace("sausage", "sausagee");
+    for (mnemonic, expected) in [(typo.as_str(), Some(2)), (MNEMONIC, Some(0))] {
+        std::fs::write(
+            &plan,
+            format!(
+                "network = \"{}\"\n[[job]]\nnetuids = [1]\nhotkeys = [\"{}\"]\ncoldkey_uri = \"{mnemonic}\"\n",
+                devnet.url, "5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy"
+            ),
+        )
+        .unwrap();
+        let out = farm(false, &plan, vec![]).await;
+        assert_eq!(out.status.code(), expected, "{}", stderr(&out));
+        if expected == Some(2) {
+            assert!(
+                error_line(&out).1.contains("job[1].coldkey_uri"),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
     devnet.stop().await;
 }
