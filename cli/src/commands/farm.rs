@@ -71,6 +71,8 @@ struct View {
     submissions: u32,
     started: Instant,
     telemetry: Telemetry,
+    /// Device faults and stalls already shown, by (is a fault, device id).
+    device_notes: HashMap<(bool, String), Instant>,
 }
 
 impl View {
@@ -245,6 +247,26 @@ impl View {
                         }
                     }
                     Progress::Done { .. } => {}
+                    Progress::DeviceFault { id, .. } | Progress::DeviceStalled { id, .. } => {
+                        // Every registration watches the same devices: said once, not once
+                        // per target (a stall again after a minute).
+                        let key = (
+                            matches!(event.progress, Progress::DeviceFault { .. }),
+                            id.clone(),
+                        );
+                        let fresh = self
+                            .device_notes
+                            .get(&key)
+                            .is_none_or(|at| !key.0 && at.elapsed() >= Duration::from_secs(60));
+                        if fresh {
+                            self.device_notes.insert(key, Instant::now());
+                            if self.json {
+                                output::json(&event_json(&event));
+                            } else if let Some(text) = note_for(&event.progress) {
+                                self.note(text);
+                            }
+                        }
+                    }
                     progress => {
                         if matches!(progress, Progress::Submitting { .. }) {
                             self.submissions += 1;
@@ -306,6 +328,10 @@ fn note_for(progress: &Progress) -> Option<String> {
         }
         Progress::Discarded { reason } => format!("seal dropped: {reason}"),
         Progress::DeviceFault { device, reason, .. } => format!("device fault: {device}: {reason}"),
+        Progress::DeviceStalled { device, idle, .. } => format!(
+            "warning: {device} has computed nothing for {}",
+            output::human_seconds(idle.as_secs_f64())
+        ),
         Progress::Reconnecting { reason, .. } => {
             format!("connection lost ({reason}); reconnecting")
         }
@@ -504,6 +530,7 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
         submissions: 0,
         started: Instant::now(),
         telemetry: Telemetry::new(metrics, journal, pool.clone()),
+        device_notes: HashMap::new(),
     }));
     let session = runtime
         .block_on(Session::start(connection.client.clone()))
