@@ -158,12 +158,6 @@ impl DeviceShare {
         }
     }
 
-    /// The pool's measured hashrate (seals per second; 0 until measured).
-    pub fn hashrate(&self) -> f64 {
-        let hashes = self.pool.hashes();
-        self.lock().rate.sample(hashes)
-    }
-
     /// Each lease's current share of the devices, as `(netuid, hotkey, fraction)`.
     pub fn shares(&self) -> Vec<(u16, PublicKey, f64)> {
         let inner = self.lock();
@@ -258,17 +252,16 @@ impl Lease {
         self.update(|held| held.job = Some(PoolJob::new(job, work_block)))
     }
 
-    /// Whether this registration can use a seal now (see [`policy`]); `None` as for
-    /// [`Lease::set_job`].
-    pub fn set_ready(&self, ready: bool) -> Option<u64> {
+    /// Whether this registration can use a seal now (see [`policy`]): one that cannot
+    /// yields its devices to the others.
+    pub fn set_ready(&self, ready: bool) {
         let unchanged = {
             let inner = self.share.lock();
             inner.leases.get(&self.id).is_some_and(|h| h.ready == ready)
         };
-        if unchanged {
-            return None;
+        if !unchanged {
+            self.update(|held| held.ready = ready);
         }
-        self.update(|held| held.ready = ready)
     }
 
     /// The chain's block time as this registration measures it.

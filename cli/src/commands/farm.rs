@@ -349,22 +349,15 @@ fn plan_errors(mut errors: Vec<String>) -> Failure {
     Failure::bad_input(last)
 }
 
-/// Runs the farm.
-pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
-    // First, while this is the only thread: no core dumps, the password out of the
-    // environment.
-    protect_process().map_err(|e| {
-        Failure::unavailable(format!(
-            "cannot turn core dumps off before loading coldkeys: {e}"
-        ))
-    })?;
-    let password =
-        take_secret_env(PASSWORD_ENV).map_err(|e| Failure::bad_input(format!("wallet: {e}")))?;
-    let file = args.config.display().to_string();
-    let plan = farm_config::load(&args.config).map_err(plan_errors)?;
-
-    // Keys: every hotkey's public key and every coldkey's, before any connection.
-    let mut signers: Vec<(PublicKey, Option<Signer>)> = Vec::new();
+/// The plan's targets with their keys: every hotkey's public key and every distinct
+/// coldkey's signer (unlocked later), or every problem as one line naming the plan's line.
+fn resolve(
+    plan: &farm_config::FarmPlan,
+    file: &str,
+    allow_insecure: bool,
+    password: &Option<Zeroizing<String>>,
+) -> Result<(Vec<Planned>, Vec<Signer>), Vec<String>> {
+    let mut signers: Vec<(PublicKey, Signer)> = Vec::new();
     let mut planned = Vec::new();
     let mut errors = Vec::new();
     for job in &plan.jobs {
@@ -378,8 +371,8 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
                 }
             },
             ColdkeySource::Wallet { root, name } => {
-                let wallet = Wallet::new(root, name, "default")
-                    .allow_insecure_coldkey(args.allow_insecure_keyfile);
+                let wallet =
+                    Wallet::new(root, name, "default").allow_insecure_coldkey(allow_insecure);
                 let public = wallet
                     .coldkey_public()
                     .and_then(|p| wallet.check_coldkey_permissions().map(|()| p));
@@ -401,7 +394,7 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
         let coldkey = match signers.iter().position(|(p, _)| *p == public) {
             Some(i) => i,
             None => {
-                signers.push((public, Some(signer)));
+                signers.push((public, signer));
                 signers.len() - 1
             }
         };
@@ -440,14 +433,34 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
         .iter()
         .map(|(p, line)| (p.hotkey, p.netuid, *line))
         .collect();
-    errors.extend(farm_config::duplicate_targets(&file, &pairs));
+    errors.extend(farm_config::duplicate_targets(file, &pairs));
     if !errors.is_empty() {
-        return Err(plan_errors(errors).into());
+        return Err(errors);
     }
+    let planned = planned.into_iter().map(|(p, _)| p).collect();
+    Ok((planned, signers.into_iter().map(|(_, s)| s).collect()))
+}
+
+/// Runs the farm.
+pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
+    // First, while this is the only thread: no core dumps, the password out of the
+    // environment.
+    protect_process().map_err(|e| {
+        Failure::unavailable(format!(
+            "cannot turn core dumps off before loading coldkeys: {e}"
+        ))
+    })?;
+    let password =
+        take_secret_env(PASSWORD_ENV).map_err(|e| Failure::bad_input(format!("wallet: {e}")))?;
+    let file = args.config.display().to_string();
+    let plan = farm_config::load(&args.config).map_err(plan_errors)?;
+
+    // Keys: every hotkey's public key and every coldkey's, before any connection.
+    let (planned, signers) =
+        resolve(&plan, &file, args.allow_insecure_keyfile, &password).map_err(plan_errors)?;
     let shard = args.shard.unwrap_or(Shard::ALL);
     let planned: Vec<Planned> = planned
         .into_iter()
-        .map(|(p, _)| p)
         .filter(|p| shard.keeps(&p.hotkey, p.netuid))
         .collect();
     let network = match (&args.network, &plan.network) {
@@ -482,8 +495,7 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
 
     // Coldkeys: unlocked once each (a password prompt per encrypted wallet on a terminal).
     let mut submitters = Vec::new();
-    for (_, signer) in &mut signers {
-        let signer = signer.take().expect("each signer is unlocked once");
+    for signer in signers {
         submitters.push(Submitter::new(Arc::new(unlock(signer)?)));
     }
     let pool = backends::pool(&args.backend)?;
@@ -563,8 +575,19 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
     if let Some(devnet) = connection.devnet {
         runtime.block_on(devnet.stop());
     }
+    report(json, &planned, &finals, &view, pool.hashes())
+}
+
+/// The summary (a line per target and one overall, or a JSON summary), and the exit:
+/// 0 when every target is settled, else 1 saying why.
+fn report(
+    json: bool,
+    planned: &[Planned],
+    finals: &[TargetState],
+    view: &View,
+    hashes: u64,
+) -> anyhow::Result<()> {
     let seconds = view.started.elapsed().as_secs_f64();
-    let hashes = pool.hashes();
     let count = |word: &str| finals.iter().filter(|s| s.word() == word).count();
     if json {
         let mut by_state = serde_json::Map::new();
@@ -577,7 +600,7 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
             "submissions": view.submissions,
         }}));
     } else {
-        for (p, state) in planned.iter().zip(&finals) {
+        for (p, state) in planned.iter().zip(finals) {
             output::out!(
                 "subnet {} hotkey {}: {}",
                 p.netuid,
