@@ -628,14 +628,9 @@ impl<C: ChainApi, P: FnMut(Event)> Run<C, P> {
             }
             None => true,
         });
-        let settled: Vec<String> = settled
-            .into_iter()
-            .map(|(reason, work_block)| {
-                self.submitter.release(&self.plan.hotkey, work_block);
-                reason
-            })
-            .collect();
-        for reason in settled {
+        for (reason, work_block) in settled {
+            // It cannot land any more: its work block is free for another seal.
+            self.submitter.release(&self.plan.hotkey, work_block);
             self.emit(Progress::NotRegistered { reason });
         }
         if let Some(why) = self.state.refusal(self.plan.netuid, &self.coldkey_public) {
