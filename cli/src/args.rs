@@ -113,8 +113,9 @@ pub struct RegisterArgs {
     /// `regpow devnet --block-time`).
     #[arg(long, value_parser = parse_block_time, default_value = "1s")]
     pub devnet_block_time: std::time::Duration,
-    /// Serve Prometheus metrics on this address (`/metrics`), e.g. 127.0.0.1:9108.
-    #[arg(long, value_name = "ADDR")]
+    /// Serve Prometheus metrics on `/metrics` at this address: `9108` (a port on loopback),
+    /// `127.0.0.1:9108`, or `0.0.0.0:9108` to be scraped from other hosts.
+    #[arg(long, value_name = "ADDR", value_parser = parse_metrics_addr)]
     pub metrics: Option<std::net::SocketAddr>,
 }
 
@@ -132,8 +133,9 @@ pub struct FarmArgs {
     /// exactly one shard, so N processes on the same plan never overlap.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<regpow_chain::farm::Shard>,
-    /// Serve Prometheus metrics on this address (`/metrics`), e.g. 127.0.0.1:9108.
-    #[arg(long, value_name = "ADDR")]
+    /// Serve Prometheus metrics on `/metrics` at this address: `9108` (a port on loopback),
+    /// `127.0.0.1:9108`, or `0.0.0.0:9108` to be scraped from other hosts.
+    #[arg(long, value_name = "ADDR", value_parser = parse_metrics_addr)]
     pub metrics: Option<std::net::SocketAddr>,
     /// Append one JSON line per submission and outcome to this file (synced to disk).
     #[arg(long, value_name = "PATH")]
@@ -153,6 +155,16 @@ pub struct FarmArgs {
     /// Block time of the embedded chain with --network devnet.
     #[arg(long, value_parser = parse_block_time, default_value = "1s")]
     pub devnet_block_time: std::time::Duration,
+}
+
+/// A metrics address: `HOST:PORT`, or a bare port on loopback.
+fn parse_metrics_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(port) = s.trim().parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a port or an IP:PORT address (e.g. 127.0.0.1:9108)"))
 }
 
 fn parse_shard(s: &str) -> Result<regpow_chain::farm::Shard, String> {
@@ -383,4 +395,25 @@ fn parse_block_time(s: &str) -> Result<std::time::Duration, String> {
     regpow_devnet::config::parse_block_time(s).map_err(|e| match e {
         ConfigError::Invalid(why) | ConfigError::Parse(why) => why,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metrics_port_alone_is_loopback() {
+        assert_eq!(
+            parse_metrics_addr("9108"),
+            Ok(std::net::SocketAddr::from(([127, 0, 0, 1], 9108)))
+        );
+        assert_eq!(
+            parse_metrics_addr("0.0.0.0:9108"),
+            Ok(std::net::SocketAddr::from(([0, 0, 0, 0], 9108)))
+        );
+        assert!(parse_metrics_addr("[::1]:9108").is_ok());
+        for bad in ["99999", "localhost:9108", "", "127.0.0.1"] {
+            assert!(parse_metrics_addr(bad).is_err(), "{bad}");
+        }
+    }
 }
