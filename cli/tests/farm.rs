@@ -545,3 +545,49 @@ async fn register_serves_the_same_metrics() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pow_turned_off_mid_run_is_skipped_not_refused() {
+    let devnet = devnet_with(
+        Duration::from_millis(250),
+        vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)],
+    )
+    .await;
+    let dir = tempfile_dir::new("pow-off");
+    let plan = dir.0.join("farm.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "network = \"{}\"\n[[job]]\nnetuids = [1]\nhotkeys = [\"{}\"]\ncoldkey_uri = \"//Alice\"\n",
+            devnet.url, HOTKEYS[0]
+        ),
+    )
+    .unwrap();
+    let mut command = farm(&plan, &["--max-seconds", "60"]);
+    command.stdout(Stdio::piped());
+    let child = command.spawn().unwrap();
+    // Hashing for a moment, then the subnet turns PoW off.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    devnet
+        .node
+        .lock()
+        .chain
+        .state
+        .subnets
+        .get_mut(&1)
+        .unwrap()
+        .pow_allowed = false;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let states: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["event"] == "target")
+        .map(|l| l["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["running", "skipped"], "{lines:#?}");
+    let last = lines.iter().rfind(|l| l["event"] == "target").unwrap();
+    assert_eq!(last["reason"], "PoW disabled");
+}

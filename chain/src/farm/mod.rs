@@ -265,6 +265,9 @@ struct Farm<C: ChainApi, P: FnMut(FarmEvent)> {
     running: Vec<Option<Running>>,
     events: mpsc::UnboundedSender<Event>,
     stopping: Option<Stopping>,
+    /// A registration the chain refused, until its state is read again: a refusal the chain
+    /// may lift (PoW turned off mid-run) makes the target wait, any other stands.
+    refused: Vec<Option<String>>,
 }
 
 /// A registration run, ending with its target's index and outcome.
@@ -314,13 +317,15 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
         (0..self.targets.len())
             .filter(|&i| {
                 self.running[i].is_none()
-                    && match &self.states[i] {
-                        Some(TargetState::Waiting(_)) => true,
-                        Some(
-                            TargetState::Registered { .. } | TargetState::AlreadyRegistered { .. },
-                        ) => self.options.keep_running,
-                        _ => false,
-                    }
+                    && (self.refused[i].is_some()
+                        || match &self.states[i] {
+                            Some(TargetState::Waiting(_)) => true,
+                            Some(
+                                TargetState::Registered { .. }
+                                | TargetState::AlreadyRegistered { .. },
+                            ) => self.options.keep_running,
+                            _ => false,
+                        })
             })
             .collect()
     }
@@ -378,7 +383,14 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
                 {
                     continue
                 }
-                Ok(state) => state,
+                // Refused although the chain would take it: the refusal stands.
+                Ok(TargetState::Running) if self.refused[index].is_some() => {
+                    TargetState::Refused(self.refused[index].take().expect("refused"))
+                }
+                Ok(state) => {
+                    self.refused[index] = None;
+                    state
+                }
                 // A failed re-check changes nothing: the next head tries again.
                 Err(_) if known => continue,
                 Err(e) => TargetState::Waiting(WaitReason::Unreadable(e.to_string())),
@@ -407,6 +419,11 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
                 work_block,
             },
             Outcome::RegisteredElsewhere { uid, .. } => TargetState::AlreadyRegistered { uid },
+            // Read again at the next head (see `refused`); until then it stays as it was.
+            Outcome::Refused(why) if self.stopping.is_none() => {
+                self.refused[index] = Some(why);
+                return;
+            }
             Outcome::Refused(why) => TargetState::Refused(why),
             Outcome::TimedOut { in_doubt, .. } => TargetState::TimedOut { in_doubt },
             Outcome::Cancelled { in_doubt } => match self.stopping {
@@ -483,7 +500,9 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
         let timed_out = self.stopping == Some(Stopping::TimedOut);
         self.states
             .into_iter()
-            .map(|s| match s {
+            .zip(self.refused)
+            .map(|(s, refused)| match s {
+                _ if refused.is_some() => TargetState::Refused(refused.expect("refused")),
                 Some(TargetState::Running) | None if timed_out => {
                     TargetState::TimedOut { in_doubt: None }
                 }
@@ -522,6 +541,7 @@ pub async fn farm<C: ChainApi>(
         running: (0..count).map(|_| None).collect(),
         events: events_tx,
         stopping: None,
+        refused: vec![None; count],
     };
     let client = farm.session.client();
     let first = tokio::select! {
