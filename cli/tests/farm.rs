@@ -34,19 +34,26 @@ fn subnets(difficulty: u64) -> Vec<SubnetConfig> {
     vec![pow(1), pow(2), subnet(3, false, difficulty)]
 }
 
+/// A plan at `dir/farm.toml` on `url` with these `[[job]]` bodies.
+fn write_jobs(dir: &Path, url: &str, jobs: &[String]) -> PathBuf {
+    let path = dir.join("farm.toml");
+    let jobs: Vec<String> = jobs.iter().map(|job| format!("[[job]]\n{job}")).collect();
+    std::fs::write(&path, format!("network = \"{url}\"\n\n{}", jobs.join("\n"))).unwrap();
+    path
+}
+
+/// A job of `hotkeys` on `netuids` (a TOML array), signed by //Alice.
+fn job(netuids: &str, hotkeys: &[&str]) -> String {
+    let hotkeys: Vec<String> = hotkeys.iter().map(|h| format!("\"{h}\"")).collect();
+    format!(
+        "netuids = {netuids}\nhotkeys = [{}]\ncoldkey_uri = \"//Alice\"\n",
+        hotkeys.join(", ")
+    )
+}
+
 /// The plan: every hotkey on subnets 1, 2 and 3, signed by //Alice.
 fn write_plan(dir: &Path, url: &str) -> PathBuf {
-    let path = dir.join("farm.toml");
-    let hotkeys: Vec<String> = HOTKEYS.iter().map(|h| format!("\"{h}\"")).collect();
-    std::fs::write(
-        &path,
-        format!(
-            "network = \"{url}\"\n\n[[job]]\nnetuids = [1, 2, 3]\nhotkeys = [{}]\ncoldkey_uri = \"//Alice\"\n",
-            hotkeys.join(", ")
-        ),
-    )
-    .unwrap();
-    path
+    write_jobs(dir, url, &[job("[1, 2, 3]", &HOTKEYS)])
 }
 
 /// `regpow --json farm --config PLAN --backend cpu --threads 1 ARGS…`.
@@ -478,15 +485,8 @@ async fn max_difficulty_skips_a_target_and_the_deadline_is_exit_1() {
     )
     .await;
     let dir = tempfile_dir::new("max-difficulty");
-    let plan = dir.0.join("farm.toml");
-    std::fs::write(
-        &plan,
-        format!(
-            "network = \"{}\"\n[[job]]\nnetuids = [1]\nhotkeys = [\"{}\"]\ncoldkey_uri = \"//Alice\"\nmax_difficulty = 1000\n\n[[job]]\nnetuids = [1]\nhotkeys = [\"{}\"]\ncoldkey_uri = \"//Alice\"\n",
-            devnet.url, HOTKEYS[0], HOTKEYS[1]
-        ),
-    )
-    .unwrap();
+    let limited = job("[1]", &HOTKEYS[..1]) + "max_difficulty = 1000\n";
+    let plan = write_jobs(&dir.0, &devnet.url, &[limited, job("[1]", &HOTKEYS[1..2])]);
     let started = Instant::now();
     let out = output(farm(&plan, &["--max-seconds", "3"])).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -554,29 +554,11 @@ async fn pow_turned_off_mid_run_is_skipped_not_refused() {
     )
     .await;
     let dir = tempfile_dir::new("pow-off");
-    let plan = dir.0.join("farm.toml");
-    std::fs::write(
-        &plan,
-        format!(
-            "network = \"{}\"\n[[job]]\nnetuids = [1]\nhotkeys = [\"{}\"]\ncoldkey_uri = \"//Alice\"\n",
-            devnet.url, HOTKEYS[0]
-        ),
-    )
-    .unwrap();
-    let mut command = farm(&plan, &["--max-seconds", "60"]);
-    command.stdout(Stdio::piped());
-    let child = command.spawn().unwrap();
+    let plan = write_jobs(&dir.0, &devnet.url, &[job("[1]", &HOTKEYS[..1])]);
+    let child = farm(&plan, &["--max-seconds", "60"]).spawn().unwrap();
     // Hashing for a moment, then the subnet turns PoW off.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    devnet
-        .node
-        .lock()
-        .chain
-        .state
-        .subnets
-        .get_mut(&1)
-        .unwrap()
-        .pow_allowed = false;
+    common::change_subnet(&devnet, 1, |subnet| subnet.pow_allowed = false);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();

@@ -7,6 +7,7 @@ pub mod proxy;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use regpow_devnet::pow::Subnet;
 use regpow_devnet::{start, DevnetConfig, DevnetHandle, SubnetConfig};
 use serde_json::Value;
 
@@ -32,17 +33,23 @@ pub fn subnet(netuid: u16, pow: bool, difficulty: u64) -> SubnetConfig {
 /// A difficulty no test run reaches: the run hashes until the test changes it.
 pub const UNREACHABLE_DIFFICULTY: u64 = 10_000_000_000_000;
 
+/// Changes subnet `netuid` on the running devnet (seen from the next head).
+pub fn change_subnet(devnet: &DevnetHandle, netuid: u16, change: impl FnOnce(&mut Subnet)) {
+    change(
+        devnet
+            .node
+            .lock()
+            .chain
+            .state
+            .subnets
+            .get_mut(&netuid)
+            .unwrap(),
+    );
+}
+
 /// Sets subnet `netuid`'s difficulty on the running devnet (seen from the next head).
 pub fn set_difficulty(devnet: &DevnetHandle, netuid: u16, difficulty: u64) {
-    devnet
-        .node
-        .lock()
-        .chain
-        .state
-        .subnets
-        .get_mut(&netuid)
-        .unwrap()
-        .difficulty = difficulty;
+    change_subnet(devnet, netuid, |subnet| subnet.difficulty = difficulty);
 }
 
 /// Sends SIGINT (Ctrl-C) to process `pid`.
