@@ -4,8 +4,8 @@
 //! Run: `cargo bench -p regpow-benches` (figures in `target/criterion/`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use regpow_engine::cpu::{CpuBackend, CpuKernel, SealMidstate};
-use regpow_engine::{Backend, Job, NonceRange, SearchControl};
+use regpow_solver::cpu::{CpuBackend, CpuKernel, SealMidstate};
+use regpow_solver::{Backend, Job, NonceRange, SearchControl};
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 fn job() -> Job {

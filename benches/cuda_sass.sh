@@ -16,7 +16,7 @@ site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pur
 export LD_LIBRARY_PATH="$site/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 bin=$(dirname "$(find "$site/nvidia" -name cuobjdump -type f | head -1)")
 out=$(mktemp -d)
-cargo run --quiet --release -p regpow-engine --example cuda_cubin -- "$arch" "$out/seal.cubin"
+cargo run --quiet --release -p regpow-solver --example cuda_cubin -- "$arch" "$out/seal.cubin"
 PATH="$bin:$PATH" cuobjdump -sass "$out/seal.cubin" > "$out/seal.sass"
 python3 - "$out/seal.sass" <<'PY'
 import re, sys

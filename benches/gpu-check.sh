@@ -12,7 +12,7 @@
 #                          an NVIDIA GPU is (nvidia-smi, /dev/nvidia*, or CUDA devices), for
 #                          the wgpu suites when wgpu lists a real GPU adapter. Elsewhere those
 #                          tests skip, and the table says so. With no wgpu adapter at all the
-#                          wgpu suites are not run (the engine's fail there by design), unless
+#                          wgpu suites are not run (the solver's fail there by design), unless
 #                          strict.
 #
 # NVRTC: when libnvrtc is not found, `pip install nvidia-cuda-nvrtc-cu12` into target/ci-venv
@@ -214,27 +214,27 @@ for backend in cuda wgpu; do
 done
 
 # --- GPU test suites (test profile) ------------------------------------------------------------
-step "test build: engine" 360 "$logs/build-engine-tests.log" "$logs/build-engine-tests.log" \
-  cargo test --locked --no-run -p regpow-engine \
+step "test build: solver" 360 "$logs/build-solver-tests.log" "$logs/build-solver-tests.log" \
+  cargo test --locked --no-run -p regpow-solver \
   --test cuda_gpu --test cuda_nvrtc --test cuda_host --test wgpu
-engine_built=$rc
+solver_built=$rc
 step "test build: cli" 360 "$logs/build-cli-tests.log" "$logs/build-cli-tests.log" \
   cargo test --locked --no-run -p regpow --test cuda --test wgpu
 cli_built=$rc
-[ "$engine_built" -eq 0 ] || fail "test build: engine" "exit $engine_built (see $logs/build-engine-tests.log)"
+[ "$solver_built" -eq 0 ] || fail "test build: solver" "exit $solver_built (see $logs/build-solver-tests.log)"
 [ "$cli_built" -eq 0 ] || fail "test build: cli" "exit $cli_built (see $logs/build-cli-tests.log)"
 
 # Each suite: its backend (which REGPOW_REQUIRE_GPU applies), crate, package and test target.
-for suite in "cuda engine regpow-engine cuda_gpu" "cuda engine regpow-engine cuda_nvrtc" \
-  "cuda engine regpow-engine cuda_host" "cuda cli regpow cuda" \
-  "wgpu engine regpow-engine wgpu" "wgpu cli regpow wgpu"; do
+for suite in "cuda solver regpow-solver cuda_gpu" "cuda solver regpow-solver cuda_nvrtc" \
+  "cuda solver regpow-solver cuda_host" "cuda cli regpow cuda" \
+  "wgpu solver regpow-solver wgpu" "wgpu cli regpow wgpu"; do
   read -r backend crate package test <<<"$suite"
   log=$logs/test-$crate-$test.log
   require=$require_cuda
   if [ "$backend" = wgpu ]; then
     require=$require_wgpu
   fi
-  built=$engine_built
+  built=$solver_built
   if [ "$crate" = cli ]; then
     built=$cli_built
   fi
@@ -360,7 +360,7 @@ if smi:
 if cuda.get("driver"):
     driver.append(f"CUDA {cuda['driver']}")
 driver.append(f"NVRTC {cuda['nvrtc']}" if cuda.get("nvrtc") else "no NVRTC")
-tests = [suite("cuda", c, t) for c, t in (("engine", "cuda_gpu"), ("engine", "cuda_nvrtc"), ("engine", "cuda_host"), ("cli", "cuda"))]
+tests = [suite("cuda", c, t) for c, t in (("solver", "cuda_gpu"), ("solver", "cuda_nvrtc"), ("solver", "cuda_host"), ("cli", "cuda"))]
 rows.append((now, device, ", ".join(driver), "cuda", hashrate, " · ".join(tests)))
 
 # wgpu
@@ -377,7 +377,7 @@ elif adapters:
     driver = ", ".join(sorted({a["driver"] for a in adapters}))
 else:
     device, driver = "no wgpu adapter", "—"
-tests = [suite("wgpu", c, t) for c, t in (("engine", "wgpu"), ("cli", "wgpu"))]
+tests = [suite("wgpu", c, t) for c, t in (("solver", "wgpu"), ("cli", "wgpu"))]
 rows.append((now, device, driver or "—", "wgpu", hashrate, " · ".join(tests)))
 
 cpu = ""

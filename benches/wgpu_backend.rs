@@ -5,8 +5,8 @@
 //! Run: `cargo bench -p regpow-benches --bench wgpu_backend`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use regpow_engine::wgpu::{LaneMode, WgpuBackend, WgpuOptions};
-use regpow_engine::{Backend, Job, NonceRange, SearchControl};
+use regpow_solver::wgpu::{LaneMode, WgpuBackend, WgpuOptions};
+use regpow_solver::{Backend, Job, NonceRange, SearchControl};
 use regpow_rules::{Challenge, Difficulty, PublicKey};
 
 fn wgpu_search(c: &mut Criterion) {

@@ -5,9 +5,8 @@ use std::future::Future;
 
 use futures::stream::BoxStream;
 
-use crate::client::{ChainClient, NewHead, PowRegisterCall};
 use crate::outcome::SubmitOutcome;
-use crate::state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
+use crate::state::{Head, HotkeyInfo, NewHead, SubnetInfo, SubnetState};
 use crate::wallet::Coldkey;
 use crate::ChainError;
 use regpow_rules::PublicKey;
@@ -30,7 +29,7 @@ pub trait ChainApi: Clone + Send + Sync + Sized + 'static {
     fn follow_heads(&self) -> impl Future<Output = Result<Heads, ChainError>> + Send;
 
     /// The blocks of `head`'s chain back to `from`, newest first, stopping early at a block
-    /// `known` already has right (see [`ChainClient::ancestry`]).
+    /// `known` already has right (see `ChainClient::ancestry`).
     fn ancestry(
         &self,
         head: NewHead,
@@ -76,7 +75,7 @@ pub trait ChainApi: Clone + Send + Sync + Sized + 'static {
     }
 
     /// Signs `call` with `coldkey` at `at` and follows it to its outcome (see
-    /// [`ChainClient::submit_pow_register`]).
+    /// `ChainClient::submit_pow_register`).
     fn submit_pow_register(
         &self,
         call: &PowRegisterCall,
@@ -85,52 +84,17 @@ pub trait ChainApi: Clone + Send + Sync + Sized + 'static {
     ) -> impl Future<Output = Result<SubmitOutcome, ChainError>> + Send;
 }
 
-impl ChainApi for ChainClient {
-    async fn connect(url: &str) -> Result<Self, ChainError> {
-        ChainClient::connect(url).await
-    }
-
-    fn url(&self) -> &str {
-        ChainClient::url(self)
-    }
-
-    async fn best_head(&self) -> Result<Head, ChainError> {
-        ChainClient::best_head(self).await
-    }
-
-    async fn follow_heads(&self) -> Result<Heads, ChainError> {
-        use futures::StreamExt;
-        Ok(ChainClient::follow_heads(self).await?.boxed())
-    }
-
-    async fn ancestry(
-        &self,
-        head: NewHead,
-        from: u64,
-        known: impl Fn(u64, &[u8; 32]) -> bool + Send,
-    ) -> Result<Vec<Head>, ChainError> {
-        ChainClient::ancestry(self, head, from, known).await
-    }
-
-    async fn subnet_info(&self, head: Head, netuid: u16) -> Result<SubnetInfo, ChainError> {
-        ChainClient::subnet_info(self, head, netuid).await
-    }
-
-    async fn hotkey_infos(
-        &self,
-        head: Head,
-        netuid: u16,
-        hotkeys: &[(PublicKey, Option<PublicKey>)],
-    ) -> Result<Vec<HotkeyInfo>, ChainError> {
-        ChainClient::hotkey_infos(self, head, netuid, hotkeys).await
-    }
-
-    async fn submit_pow_register(
-        &self,
-        call: &PowRegisterCall,
-        coldkey: &Coldkey,
-        at: Head,
-    ) -> Result<SubmitOutcome, ChainError> {
-        ChainClient::submit_pow_register(self, call, coldkey, at).await
-    }
+/// A `pow_register` call's arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PowRegisterCall {
+    /// Subnet.
+    pub netuid: u16,
+    /// Block whose hash the seal is bound to.
+    pub work_block: u64,
+    /// The nonce.
+    pub nonce: u64,
+    /// The seal.
+    pub work: [u8; 32],
+    /// The hotkey to register.
+    pub hotkey: PublicKey,
 }

@@ -11,10 +11,10 @@ use subxt::utils::H256;
 
 use subxt::{OnlineClient, SubstrateConfig};
 
-use crate::api::ChainApi;
+use crate::api::{ChainApi, Heads, PowRegisterCall};
 use crate::outcome::{classify_refusal, SubmitOutcome};
 use crate::runtime::check_runtime;
-use crate::state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
+use crate::state::{Head, HotkeyInfo, NewHead, SubnetInfo, SubnetState};
 use crate::wallet::Coldkey;
 use crate::ChainError;
 use regpow_rules::keys::PublicKey;
@@ -48,16 +48,6 @@ pub struct ChainClient {
     api: Api,
     rpc: subxt::rpcs::RpcClient,
     url: String,
-}
-
-/// A new best head as the subscription announces it, with its parent's hash so that a
-/// re-organisation (a parent the client did not see) is noticed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NewHead {
-    /// The block.
-    pub head: Head,
-    /// Its parent's hash.
-    pub parent: [u8; 32],
 }
 
 async fn timed<T, E: std::fmt::Display>(
@@ -467,19 +457,54 @@ impl ChainClient {
     }
 }
 
-/// A `pow_register` call's arguments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PowRegisterCall {
-    /// Subnet.
-    pub netuid: u16,
-    /// Block whose hash the seal is bound to.
-    pub work_block: u64,
-    /// The nonce.
-    pub nonce: u64,
-    /// The seal.
-    pub work: [u8; 32],
-    /// The hotkey to register.
-    pub hotkey: PublicKey,
+impl ChainApi for ChainClient {
+    async fn connect(url: &str) -> Result<Self, ChainError> {
+        ChainClient::connect(url).await
+    }
+
+    fn url(&self) -> &str {
+        ChainClient::url(self)
+    }
+
+    async fn best_head(&self) -> Result<Head, ChainError> {
+        ChainClient::best_head(self).await
+    }
+
+    async fn follow_heads(&self) -> Result<Heads, ChainError> {
+        use futures::StreamExt;
+        Ok(ChainClient::follow_heads(self).await?.boxed())
+    }
+
+    async fn ancestry(
+        &self,
+        head: NewHead,
+        from: u64,
+        known: impl Fn(u64, &[u8; 32]) -> bool + Send,
+    ) -> Result<Vec<Head>, ChainError> {
+        ChainClient::ancestry(self, head, from, known).await
+    }
+
+    async fn subnet_info(&self, head: Head, netuid: u16) -> Result<SubnetInfo, ChainError> {
+        ChainClient::subnet_info(self, head, netuid).await
+    }
+
+    async fn hotkey_infos(
+        &self,
+        head: Head,
+        netuid: u16,
+        hotkeys: &[(PublicKey, Option<PublicKey>)],
+    ) -> Result<Vec<HotkeyInfo>, ChainError> {
+        ChainClient::hotkey_infos(self, head, netuid, hotkeys).await
+    }
+
+    async fn submit_pow_register(
+        &self,
+        call: &PowRegisterCall,
+        coldkey: &Coldkey,
+        at: Head,
+    ) -> Result<SubmitOutcome, ChainError> {
+        ChainClient::submit_pow_register(self, call, coldkey, at).await
+    }
 }
 
 #[cfg(test)]

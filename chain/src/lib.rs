@@ -1,4 +1,5 @@
-//! regpow-chain: the chain side of registration.
+//! regpow-chain: node I/O and wallets: everything that talks to a subtensor node or reads a
+//! key, and nothing that hashes (the orchestration of registrations is `regpow-registrar`).
 //!
 //! - [`api`]: what registration needs from a chain, as a trait (tests script a chain).
 //! - Talking to a subtensor chain: which endpoint ([`network`]), whether its runtime can take
@@ -11,34 +12,28 @@
 //!   each subnet's state read once per head.
 //! - [`submitter`]: one per coldkey, so its account nonce is used serially.
 //! - [`wallet`]: bittensor wallets on disk and the coldkey that signs.
-//! - [`share`]: the device pool shared by every registration of a process, and the policy
-//!   that decides which of them hash.
-//! - [`farm`]: many (hotkey, netuid) targets in one process, and shards of a plan.
-//! - [`register`]: the registration loop: follow heads, keep every device on the newest
-//!   challenge, re-verify and submit hits.
+//!
+//! The modules depend one way: `api` (the trait and its vocabulary) uses `state` and
+//! `outcome`; `client` implements `api`; `session` and `submitter` use `api` only.
 
 pub mod api;
 pub mod client;
-pub mod farm;
 pub mod network;
 pub mod outcome;
 pub mod reach;
-pub mod register;
 pub mod runtime;
 pub mod session;
-pub mod share;
 pub mod state;
 pub mod submitter;
 pub mod wallet;
 
-pub use api::{ChainApi, Heads};
-pub use client::{ChainClient, NewHead, PowRegisterCall};
+pub use api::{ChainApi, Heads, PowRegisterCall};
+pub use client::ChainClient;
 pub use network::Network;
 pub use outcome::{classify_refusal, PoolRefusal, SubmitOutcome};
 pub use runtime::check_runtime;
 pub use session::{Session, SessionEvent};
-pub use share::{DeviceShare, Lease, LeaseSpec};
-pub use state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
+pub use state::{Head, HotkeyInfo, NewHead, SubnetInfo, SubnetState};
 pub use submitter::Submitter;
 
 /// Why the chain could not be used.

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use tokio::sync::{broadcast, watch};
 
 use crate::api::{ChainApi, Heads};
-use crate::client::NewHead;
+use crate::state::NewHead;
 use crate::network::redact_url;
 use crate::state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
 use crate::ChainError;

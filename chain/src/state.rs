@@ -15,6 +15,16 @@ pub struct Head {
     pub hash: [u8; 32],
 }
 
+/// A new best head as the subscription announces it, with its parent's hash so that a
+/// re-organisation (a parent the client did not see) is noticed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewHead {
+    /// The block.
+    pub head: Head,
+    /// Its parent's hash.
+    pub parent: [u8; 32],
+}
+
 /// A subnet's registration state at a block: the same for every hotkey, so a session reads it
 /// once per subnet and head.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,9 +80,9 @@ impl SubnetState {
     }
 
     /// An open subnet (PoW on, 256 uids, one registration per block, hotkey unregistered and
-    /// unowned) at `head` with `difficulty`: for tests.
-    #[cfg(test)]
-    pub(crate) fn sample(head: Head, difficulty: u64) -> Self {
+    /// unowned) at `head` with `difficulty`: the starting point of policy tests here and in
+    /// the registrar.
+    pub fn sample(head: Head, difficulty: u64) -> Self {
         Self {
             subnet: SubnetInfo {
                 head,

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::api::ChainApi;
-use crate::client::PowRegisterCall;
+use crate::api::PowRegisterCall;
 use crate::outcome::SubmitOutcome;
 use crate::state::Head;
 use crate::wallet::Coldkey;

@@ -1,10 +1,10 @@
-//! Command-line flags (clap derive). Values are parsed into the rules' and the engine's types
+//! Command-line flags (clap derive). Values are parsed into the rules' and the solver's types
 //! here, so any bad input is rejected by clap with one line and exit 2 before a command
 //! starts.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use regpow_chain::Network;
-use regpow_engine::cpu::CpuKernel;
+use regpow_solver::cpu::CpuKernel;
 use regpow_rules::keys::parse_hex32;
 use regpow_rules::{Challenge, Difficulty, PublicKey};
 use zeroize::Zeroizing;
@@ -132,7 +132,7 @@ pub struct FarmArgs {
     /// Only the targets of shard I of N (`--shard 0/4`): each (hotkey, netuid) belongs to
     /// exactly one shard, so N processes on the same plan never overlap.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
-    pub shard: Option<regpow_chain::farm::Shard>,
+    pub shard: Option<regpow_registrar::farm::Shard>,
     /// Serve Prometheus metrics on `/metrics` at this address: `9108` (a port on loopback),
     /// `127.0.0.1:9108`, or `0.0.0.0:9108` to be scraped from other hosts.
     #[arg(long, value_name = "ADDR", value_parser = parse_metrics_addr)]
@@ -167,8 +167,8 @@ fn parse_metrics_addr(s: &str) -> Result<std::net::SocketAddr, String> {
         .map_err(|_| format!("{s:?} is not a port or an IP:PORT address (e.g. 127.0.0.1:9108)"))
 }
 
-fn parse_shard(s: &str) -> Result<regpow_chain::farm::Shard, String> {
-    regpow_chain::farm::Shard::parse(s)
+fn parse_shard(s: &str) -> Result<regpow_registrar::farm::Shard, String> {
+    regpow_registrar::farm::Shard::parse(s)
 }
 
 /// `regpow status`.

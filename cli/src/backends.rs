@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use regpow_engine::cpu::CpuBackend;
-use regpow_engine::cuda::{self, CudaBackend, CudaOptions};
-use regpow_engine::wgpu::{self as gpu, LaneMode, WgpuBackend, WgpuOptions};
-use regpow_engine::{Backend, DevicePool};
+use regpow_solver::cpu::CpuBackend;
+use regpow_solver::cuda::{self, CudaBackend, CudaOptions};
+use regpow_solver::wgpu::{self as gpu, LaneMode, WgpuBackend, WgpuOptions};
+use regpow_solver::{Backend, DevicePool};
 
 use crate::args::{BackendArgs, BackendChoice, GpuLanes};
 use crate::failure::Failure;

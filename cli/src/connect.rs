@@ -35,10 +35,10 @@ pub fn failure(e: ChainError) -> Failure {
 
 /// Maps why a registration (or a farm) could not go on to its exit code: the chain's
 /// errors as [`failure`] does, every device failing as unavailable (3).
-pub fn register_failure(e: regpow_chain::register::RegisterError) -> Failure {
+pub fn register_failure(e: regpow_registrar::register::RegisterError) -> Failure {
     match e {
-        regpow_chain::register::RegisterError::Chain(e) => failure(e),
-        regpow_chain::register::RegisterError::Device(e) => {
+        regpow_registrar::register::RegisterError::Chain(e) => failure(e),
+        regpow_registrar::register::RegisterError::Device(e) => {
             Failure::unavailable(format!("device fault: {e}"))
         }
     }

@@ -2,8 +2,8 @@
 //! hotkey of the registration it belongs to. `regpow register`, `regpow farm` and the
 //! farm's journal all write these.
 
-use regpow_chain::farm::TargetState;
-use regpow_chain::register::{Event, Progress};
+use regpow_registrar::farm::TargetState;
+use regpow_registrar::register::{Event, Progress};
 use regpow_rules::PublicKey;
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! `regpow`: win Bittensor UID slots by proof-of-work registration.
 //!
-//! This binary only parses flags, wires the rules, engine and chain crates together and maps
+//! This binary only parses flags, wires the rules, solver, chain and registrar crates together and maps
 //! outcomes to exit codes: 0 done, 1 not achieved, 2 bad input, 3 unavailable on this
 //! machine.
 

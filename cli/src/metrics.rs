@@ -35,7 +35,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use regpow_engine::DeviceStats;
+use regpow_solver::DeviceStats;
 
 use crate::failure::Failure;
 

@@ -12,9 +12,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use regpow_chain::farm::TargetState;
-use regpow_chain::register::{Event, Progress};
-use regpow_engine::DevicePool;
+use regpow_registrar::farm::TargetState;
+use regpow_registrar::register::{Event, Progress};
+use regpow_solver::DevicePool;
 use regpow_rules::PublicKey;
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! `--backend cuda` where CUDA cannot run: no driver at all, and a driver with no device
 //! (a real shared library standing in for libcuda, built here from
 //! `tests/fixtures/fake_libcuda.c`); and where it can, on a real NVIDIA GPU. The GPU tests
-//! follow the GPU test policy (engine's `tests/common/gpu.rs`): without a GPU they print
+//! follow the GPU test policy (the solver's `tests/common/gpu.rs`): without a GPU they print
 //! `skipped: <reason>` and pass, under REGPOW_REQUIRE_GPU=1 they fail.
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-#[path = "../../engine/tests/common/gpu.rs"]
+#[path = "../../solver/tests/common/gpu.rs"]
 mod gpu;
 use gpu::gpu_or_skip;
 

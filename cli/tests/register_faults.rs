@@ -1,4 +1,4 @@
-//! The registration loop (`regpow_chain::register`) against the devnet with devices that
+//! The registration loop (`regpow_registrar::register`) against the devnet with devices that
 //! misbehave (panic, error, return wrong nonces, stall, hold a hit across a head switch)
 //! and chains that re-organise. Each scenario checks the outcome, the progress the user
 //! sees, what was submitted and what the chain holds.
@@ -10,11 +10,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::{devnet_with, subnet, HOTKEY, UNREACHABLE_DIFFICULTY};
-use regpow_chain::register::{register, Outcome, Plan, Progress, RegisterError};
+use regpow_registrar::register::{register, Outcome, Plan, Progress, RegisterError};
 use regpow_chain::wallet::Coldkey;
 use regpow_chain::{ChainClient, Session, Submitter};
 use regpow_devnet::DevnetHandle;
-use regpow_engine::{
+use regpow_solver::{
     Backend, BackendError, DeviceInfo, DevicePool, Hit, Job, NonceRange, SearchControl,
     SearchOutcome,
 };
@@ -192,7 +192,7 @@ async fn run_at(
     let (netuid, hotkey) = (plan.netuid, plan.hotkey);
     let outcome = register(
         Session::start(client).await.unwrap(),
-        regpow_chain::DeviceShare::new(Arc::new(DevicePool::new(vec![backend]))),
+        regpow_registrar::DeviceShare::new(Arc::new(DevicePool::new(vec![backend]))),
         Submitter::new(coldkey),
         plan,
         |event| {

@@ -1,12 +1,12 @@
 //! `regpow` with the wgpu backend on a real adapter (CI: Mesa's lavapipe), and without one.
-//! Checks that need a real GPU or a GL adapter follow the GPU test policy (engine's
+//! Checks that need a real GPU or a GL adapter follow the GPU test policy (the solver's
 //! `tests/common/gpu.rs`): skipped without the hardware, failed under REGPOW_REQUIRE_GPU=1.
 
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-#[path = "../../engine/tests/common/gpu.rs"]
+#[path = "../../solver/tests/common/gpu.rs"]
 mod gpu;
 use gpu::{gpu_or_skip, require_gpu};
 

@@ -2,7 +2,7 @@
 //!
 //! What a seal is bound to, how it is computed, what it must meet and when it is still
 //! usable, as `docs/SPEC.md` states them from the chain's source. Every other regpow crate
-//! (the hashing engine, the chain side, the devnet) takes these rules from here, so there is
+//! (the solver, the chain side, the registrar, the devnet) takes these rules from here, so there is
 //! exactly one definition of each. Hash crates only: no I/O, no async, no GPU.
 //!
 //! - [`challenge`]: the 123-byte seal prefix built from netuid, block hash, hotkey and coldkey.

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use regpow_engine::{Job, PoolJob};
+use regpow_solver::{Job, PoolJob};
 use regpow_rules::{Challenge, Difficulty, PublicKey};
 use serde::Serialize;
 

@@ -1,8 +1,8 @@
 //! `regpow devices`: what each backend (cpu, cuda, wgpu) can use on this machine.
 
-use regpow_engine::cpu::CpuKernel;
-use regpow_engine::cuda::{self, CudaStatus};
-use regpow_engine::wgpu::{self as gpu, AdapterSummary};
+use regpow_solver::cpu::CpuKernel;
+use regpow_solver::cuda::{self, CudaStatus};
+use regpow_solver::wgpu::{self as gpu, AdapterSummary};
 use serde::Serialize;
 
 use crate::output;

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use regpow_chain::farm::{farm, FarmEvent, FarmOptions, Shard, Target, TargetState, WaitReason};
-use regpow_chain::register::{DeviceRate, Progress};
+use regpow_registrar::farm::{farm, FarmEvent, FarmOptions, Shard, Target, TargetState, WaitReason};
+use regpow_registrar::register::{DeviceRate, Progress};
 use regpow_chain::wallet::{protect_process, take_secret_env, Coldkey, Wallet};
-use regpow_chain::{DeviceShare, Network, Session, Submitter};
+use regpow_chain::{Network, Session, Submitter};
+use regpow_registrar::DeviceShare;
 use regpow_rules::PublicKey;
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -549,7 +550,7 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
         .map_err(failure)?;
     let options = FarmOptions {
         max_duration: args.max_seconds.map(Duration::from_secs_f64),
-        stall_after: regpow_chain::register::DEVICE_STALL,
+        stall_after: regpow_registrar::register::DEVICE_STALL,
         keep_running: args.keep_running,
     };
     let shown = view.clone();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use regpow_chain::register::{register, DeviceRate, Event, Outcome, Plan, Progress};
+use regpow_registrar::register::{register, DeviceRate, Event, Outcome, Plan, Progress};
 use serde_json::json;
 
 use crate::args::RegisterArgs;
@@ -259,7 +259,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         netuid,
         hotkey,
         max_duration: args.max_seconds.map(Duration::from_secs_f64),
-        stall_after: regpow_chain::register::DEVICE_STALL,
+        stall_after: regpow_registrar::register::DEVICE_STALL,
         weight: 1,
         max_difficulty: None,
     };
@@ -268,7 +268,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         .map_err(failure)?;
     let outcome = runtime.block_on(register(
         session,
-        regpow_chain::DeviceShare::new(pool.clone()),
+        regpow_registrar::DeviceShare::new(pool.clone()),
         regpow_chain::Submitter::new(coldkey),
         plan,
         |event| view.show(event),

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use regpow_engine::search::solve;
-use regpow_engine::{Job, NonceRange};
+use regpow_solver::search::solve;
+use regpow_solver::{Job, NonceRange};
 use serde::Serialize;
 
 use crate::args::SolveArgs;

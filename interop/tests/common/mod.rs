@@ -4,12 +4,12 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use regpow_devnet::pow::PowRegister;
-use regpow_engine::cpu::CpuBackend;
+use regpow_solver::cpu::CpuBackend;
 use std::sync::Arc;
 
-use regpow_engine::search::solve;
-use regpow_engine::DevicePool;
-use regpow_engine::{Job, NonceRange};
+use regpow_solver::search::solve;
+use regpow_solver::DevicePool;
+use regpow_solver::{Job, NonceRange};
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use subxt::config::SubstrateExtrinsicParamsBuilder as Params;
 use subxt::dynamic;

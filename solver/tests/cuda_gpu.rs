@@ -3,14 +3,14 @@
 //! they check the kernel against the reference, solve the reference challenges and split a
 //! range across devices.
 
-use regpow_engine::cuda::{self, CudaBackend, CudaOptions};
+use regpow_solver::cuda::{self, CudaBackend, CudaOptions};
 mod common;
 
 use std::sync::Arc;
 
-use regpow_engine::search::solve;
-use regpow_engine::DevicePool;
-use regpow_engine::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
+use regpow_solver::search::solve;
+use regpow_solver::DevicePool;
+use regpow_solver::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 fn backend(devices: Option<Vec<usize>>) -> Option<CudaBackend> {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::devices::Found;
-use crate::{PoolRefusal, SubmitOutcome, SubnetState};
+use regpow_chain::{PoolRefusal, SubmitOutcome, SubnetState};
 use regpow_rules::keys::PublicKey;
 use regpow_rules::pool;
 use regpow_rules::seal::reference_seal;
@@ -131,8 +131,8 @@ pub(crate) fn is_ours(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Head;
-    use regpow_engine::backend::{Hit, Job};
+    use regpow_chain::Head;
+    use regpow_solver::backend::{Hit, Job};
     use regpow_rules::challenge::Challenge;
     use regpow_rules::difficulty::Difficulty;
 

@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use regpow_engine::cpu::{CpuBackend, CpuKernel};
+use regpow_solver::cpu::{CpuBackend, CpuKernel};
 use std::sync::Arc;
 
-use regpow_engine::search::solve;
-use regpow_engine::DevicePool;
-use regpow_engine::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
+use regpow_solver::search::solve;
+use regpow_solver::DevicePool;
+use regpow_solver::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
 use regpow_rules::{Challenge, Difficulty, PublicKey};
 
 fn unreachable_job() -> Job {

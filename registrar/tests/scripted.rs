@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt;
-use regpow_chain::register::{register, Event, Outcome, Plan, Progress};
+use regpow_registrar::register::{register, Event, Outcome, Plan, Progress};
 use regpow_chain::wallet::Coldkey;
-use regpow_chain::DeviceShare;
+use regpow_registrar::DeviceShare;
 use regpow_chain::{
     ChainApi, ChainError, Head, Heads, HotkeyInfo, NewHead, PoolRefusal, PowRegisterCall, Session,
     SessionEvent, SubmitOutcome, Submitter, SubnetInfo,
 };
-use regpow_engine::cpu::CpuBackend;
-use regpow_engine::DevicePool;
+use regpow_solver::cpu::CpuBackend;
+use regpow_solver::DevicePool;
 use regpow_rules::window::in_window;
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use tokio::sync::mpsc;

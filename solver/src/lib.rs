@@ -1,4 +1,4 @@
-//! regpow-engine: the hashing engine. It turns a job (a challenge and a difficulty) into
+//! regpow-solver: the hashing engine. It turns a job (a challenge and a difficulty) into
 //! verified hits, on every device this machine has.
 //!
 //! - [`backend`]: the interface every backend implements, the job, nonce ranges, hits.

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use regpow_engine::{DevicePool, PoolEvent, PoolJob};
+use regpow_solver::{DevicePool, PoolEvent, PoolJob};
 use regpow_rules::PublicKey;
 use tokio::sync::mpsc;
 
@@ -248,7 +248,7 @@ impl Lease {
 
     /// This registration would now hash `job` (on `work_block`). Returns the generation of
     /// the assignment that holds it, or `None` when the share gives it no devices now.
-    pub fn set_job(&self, job: regpow_engine::Job, work_block: u64) -> Option<u64> {
+    pub fn set_job(&self, job: regpow_solver::Job, work_block: u64) -> Option<u64> {
         self.update(|held| held.job = Some(PoolJob::new(job, work_block)))
     }
 

@@ -4,11 +4,11 @@
 #[path = "../../rules/tests/support/vectors.rs"]
 mod support;
 
-use regpow_engine::cpu::{scan_all_hits, CpuBackend, CpuKernel, SealMidstate};
-use regpow_engine::search::solve;
+use regpow_solver::cpu::{scan_all_hits, CpuBackend, CpuKernel, SealMidstate};
+use regpow_solver::search::solve;
 use std::sync::Arc;
 
-use regpow_engine::{Backend, DevicePool, Job, NonceRange, SearchControl, SearchOutcome};
+use regpow_solver::{Backend, DevicePool, Job, NonceRange, SearchControl, SearchOutcome};
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use support::{int, vectors};
 

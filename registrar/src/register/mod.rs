@@ -30,15 +30,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::session::{Session, SessionEvent, HEAD_SILENCE};
+use regpow_chain::session::{Session, SessionEvent, HEAD_SILENCE};
 use crate::share::{DeviceShare, LeaseSpec};
-use crate::submitter::Submitter;
-use crate::{
+use regpow_chain::submitter::Submitter;
+use regpow_chain::{
     ChainApi, ChainError, Head, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome, SubnetState,
 };
 use checks::{check_hit, is_fatal, is_ours, Doubt};
 use devices::{Devices, Found};
-use regpow_engine::{Job, PoolEvent};
+use regpow_solver::{Job, PoolEvent};
 use regpow_rules::challenge::Challenge;
 use regpow_rules::difficulty::Difficulty;
 use regpow_rules::keys::PublicKey;

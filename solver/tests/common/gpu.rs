@@ -1,4 +1,4 @@
-//! The one policy for tests that need a real GPU, shared by regpow-engine's tests (as
+//! The one policy for tests that need a real GPU, shared by regpow-solver's tests (as
 //! `common::gpu`) and by regpow's (through `#[path]`):
 //!
 //! - without the hardware a test prints one line, `skipped: <reason>`, on stderr and passes;

@@ -23,10 +23,10 @@ use regpow_rules::PublicKey;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::register::{register, Event, Outcome, Plan, Progress, RegisterError};
-use crate::session::{Session, SessionEvent};
+use regpow_chain::session::{Session, SessionEvent};
 use crate::share::DeviceShare;
-use crate::submitter::Submitter;
-use crate::{ChainApi, ChainError, Head, SubnetState};
+use regpow_chain::submitter::Submitter;
+use regpow_chain::{ChainApi, ChainError, Head, SubnetState};
 
 pub use shard::Shard;
 
@@ -622,7 +622,7 @@ async fn until(at: Option<tokio::time::Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wallet::Coldkey;
+    use regpow_chain::wallet::Coldkey;
 
     fn target(max_difficulty: Option<u64>) -> Target {
         Target {

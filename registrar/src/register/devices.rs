@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use regpow_engine::{DevicePool, Hit, Job};
+use regpow_solver::{DevicePool, Hit, Job};
 
 use crate::share::Lease;
 

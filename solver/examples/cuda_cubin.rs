@@ -1,8 +1,8 @@
 //! Writes the CUDA kernel, compiled by NVRTC for one architecture, to a file and prints
-//! ptxas' resource report: `cargo run -p regpow-engine --example cuda_cubin -- 90 seal.cubin`.
+//! ptxas' resource report: `cargo run -p regpow-solver --example cuda_cubin -- 90 seal.cubin`.
 //! `benches/cuda_sass.sh` disassembles the result to count instructions per nonce.
 
-use regpow_engine::cuda::compile::{compile, resource_report};
+use regpow_solver::cuda::compile::{compile, resource_report};
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -27,7 +27,7 @@ typedef unsigned long long u64;
 
 // Everything about a job that does not depend on the nonce. Passed by value as a kernel
 // parameter (parameters live in the constant bank on NVIDIA GPUs). Layout matches the host's
-// `#[repr(C)] KernelJob` in engine/src/cuda/worker.rs.
+// `#[repr(C)] KernelJob` in solver/src/cuda/worker.rs.
 struct Job {
     u32 midstate[8];   // SHA-256 state after block 1 (prefix bytes 0–63)
     u32 state14[8];    // state after rounds 0–13 of block 2

@@ -9,16 +9,16 @@ mod common;
 
 use std::sync::Arc;
 
-use regpow_engine::search::solve;
-use regpow_engine::wgpu::{LaneMode, WgpuBackend, WgpuOptions};
-use regpow_engine::DevicePool;
-use regpow_engine::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
+use regpow_solver::search::solve;
+use regpow_solver::wgpu::{LaneMode, WgpuBackend, WgpuOptions};
+use regpow_solver::DevicePool;
+use regpow_solver::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 fn open(lanes: LaneMode, batch: Option<u32>) -> WgpuBackend {
     std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
     // Real GPUs are listed first, so adapter 0 is one wherever the machine has one.
-    if let Some(adapter) = regpow_engine::wgpu::list().first() {
+    if let Some(adapter) = regpow_solver::wgpu::list().first() {
         common::gpu::require_gpu((!adapter.is_gpu).then(|| {
             format!(
                 "wgpu adapter 0 is {} ({}, {}), not a GPU",

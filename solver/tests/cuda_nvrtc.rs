@@ -5,7 +5,7 @@
 //! Without it the tests say so and pass, unless REGPOW_REQUIRE_NVRTC=1 (set by `.ci/run`),
 //! where a missing NVRTC fails them.
 
-use regpow_engine::cuda::compile::{compile, nvrtc_version, resource_report};
+use regpow_solver::cuda::compile::{compile, nvrtc_version, resource_report};
 
 fn nvrtc_or_skip() -> bool {
     if nvrtc_version().is_some() {
@@ -66,7 +66,7 @@ fn cubins_are_cached_on_disk() {
     }
     let dir = std::env::temp_dir().join(format!("regpow-cuda-cache-{}", std::process::id()));
     std::env::set_var("XDG_CACHE_HOME", &dir);
-    let compiled = regpow_engine::cuda::compile::compile_cached(75, true).unwrap();
+    let compiled = regpow_solver::cuda::compile::compile_cached(75, true).unwrap();
     let cached: Vec<_> = std::fs::read_dir(dir.join("regpow/cuda"))
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -3,7 +3,7 @@
 
 pub mod gpu;
 
-use regpow_engine::Job;
+use regpow_solver::Job;
 use regpow_rules::keys::parse_hex32;
 use regpow_rules::{Challenge, PublicKey};
 use serde_json::Value;
