@@ -4,9 +4,9 @@
 //! Run: `cargo bench -p regpow-benches` (figures in `target/criterion/`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use regpow_solver::cpu::{CpuBackend, CpuKernel, SealMidstate};
 use regpow_solver::{Backend, Job, NonceRange, SearchControl};
-use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 fn job() -> Job {
     let ch = Challenge::new(1, [0x11; 32], PublicKey([0x22; 32]), PublicKey([0x33; 32])).unwrap();

@@ -5,9 +5,9 @@
 //! Run: `cargo bench -p regpow-benches --bench wgpu_backend`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use regpow_rules::{Challenge, Difficulty, PublicKey};
 use regpow_solver::wgpu::{LaneMode, WgpuBackend, WgpuOptions};
 use regpow_solver::{Backend, Job, NonceRange, SearchControl};
-use regpow_rules::{Challenge, Difficulty, PublicKey};
 
 fn wgpu_search(c: &mut Criterion) {
     let ch = Challenge::new(1, [0x11; 32], PublicKey([0x22; 32]), PublicKey([0x33; 32])).unwrap();

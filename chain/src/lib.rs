@@ -33,7 +33,7 @@ pub use network::Network;
 pub use outcome::{classify_refusal, PoolRefusal, SubmitOutcome};
 pub use runtime::check_runtime;
 pub use session::{Session, SessionEvent};
-pub use state::{Head, HotkeyInfo, NewHead, SubnetInfo, SubnetState};
+pub use state::{Head, HotkeyInfo, NewHead, Refusal, SubnetInfo, SubnetState};
 pub use submitter::Submitter;
 
 /// Why the chain could not be used.

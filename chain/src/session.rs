@@ -14,8 +14,8 @@ use futures::StreamExt;
 use tokio::sync::{broadcast, watch};
 
 use crate::api::{ChainApi, Heads};
-use crate::state::NewHead;
 use crate::network::redact_url;
+use crate::state::NewHead;
 use crate::state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
 use crate::ChainError;
 use regpow_rules::PublicKey;

@@ -25,6 +25,68 @@ pub struct NewHead {
     pub parent: [u8; 32],
 }
 
+/// Why the chain's state rules a registration out at a block, before any work: the pre-flight
+/// checks in the chain's order. Some lift when the subnet's owner changes a setting
+/// ([`Refusal::may_lift`]); the rest stand.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Netuid 0 is the root subnet, which takes no PoW registrations.
+    #[error("netuid 0 is the root subnet: PoW registration is not permitted")]
+    RootSubnet,
+    /// `NetworksAdded(netuid)` is false.
+    #[error("subnet {netuid} does not exist")]
+    NoSubnet {
+        /// The subnet.
+        netuid: u16,
+    },
+    /// `NetworkPowRegistrationAllowed(netuid)` is false.
+    #[error(
+        "PoW registration is disabled on subnet {netuid} (NetworkPowRegistrationAllowed is false)"
+    )]
+    PowDisabled {
+        /// The subnet.
+        netuid: u16,
+    },
+    /// The hotkey already holds a uid on the subnet.
+    #[error("the hotkey is already registered on subnet {netuid} (uid {uid})")]
+    AlreadyRegistered {
+        /// The subnet.
+        netuid: u16,
+        /// Its uid.
+        uid: u16,
+    },
+    /// `MaxAllowedUids(netuid)` is 0.
+    #[error("subnet {netuid} allows no uids (MaxAllowedUids is 0)")]
+    NoUids {
+        /// The subnet.
+        netuid: u16,
+    },
+    /// `MaxRegistrationsPerBlock(netuid)` is 0.
+    #[error("subnet {netuid} takes no registrations (MaxRegistrationsPerBlock is 0)")]
+    NoRegistrationsPerBlock {
+        /// The subnet.
+        netuid: u16,
+    },
+    /// `Owner(hotkey)` is another coldkey.
+    #[error("the hotkey belongs to another coldkey ({})", owner.to_ss58(42))]
+    OtherColdkey {
+        /// The coldkey that owns it.
+        owner: PublicKey,
+    },
+}
+
+impl Refusal {
+    /// Whether the refusal may lift while the subnet exists: a subnet setting its owner can
+    /// change (PoW off, no uids, no registrations per block). A farm waits on these and reads
+    /// them again at every head; the others stand.
+    pub fn may_lift(&self) -> bool {
+        matches!(
+            self,
+            Self::PowDisabled { .. } | Self::NoUids { .. } | Self::NoRegistrationsPerBlock { .. }
+        )
+    }
+}
+
 /// A subnet's registration state at a block: the same for every hotkey, so a session reads it
 /// once per subnet and head.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,40 +175,30 @@ impl SubnetState {
         )
     }
 
-    /// Why a registration of the hotkey by `coldkey` cannot succeed at all, in words; `None`
-    /// when it can (rules the chain checks against the work itself come later).
-    pub fn refusal(&self, netuid: u16, coldkey: &PublicKey) -> Option<String> {
+    /// Why a registration of the hotkey by `coldkey` on `netuid` cannot succeed at this
+    /// block, in the chain's order; `None` when it can (rules the chain checks against the
+    /// work itself come later).
+    pub fn refusal(&self, netuid: u16, coldkey: &PublicKey) -> Option<Refusal> {
         if netuid == 0 {
-            return Some("netuid 0 is the root subnet: PoW registration is not permitted".into());
+            return Some(Refusal::RootSubnet);
         }
         if !self.subnet.exists {
-            return Some(format!("subnet {netuid} does not exist"));
+            return Some(Refusal::NoSubnet { netuid });
         }
         if !self.subnet.pow_allowed {
-            return Some(format!(
-                "PoW registration is disabled on subnet {netuid} (NetworkPowRegistrationAllowed is false)"
-            ));
+            return Some(Refusal::PowDisabled { netuid });
         }
         if let Some(uid) = self.hotkey.uid {
-            return Some(format!(
-                "the hotkey is already registered on subnet {netuid} (uid {uid})"
-            ));
+            return Some(Refusal::AlreadyRegistered { netuid, uid });
         }
         if self.subnet.max_allowed_uids == 0 {
-            return Some(format!(
-                "subnet {netuid} allows no uids (MaxAllowedUids is 0)"
-            ));
+            return Some(Refusal::NoUids { netuid });
         }
         if self.subnet.max_registrations_per_block == 0 {
-            return Some(format!(
-                "subnet {netuid} takes no registrations (MaxRegistrationsPerBlock is 0)"
-            ));
+            return Some(Refusal::NoRegistrationsPerBlock { netuid });
         }
         match self.hotkey.owner {
-            Some(owner) if owner != *coldkey => Some(format!(
-                "the hotkey belongs to another coldkey ({})",
-                owner.to_ss58(42)
-            )),
+            Some(owner) if owner != *coldkey => Some(Refusal::OtherColdkey { owner }),
             _ => None,
         }
     }
@@ -195,10 +247,16 @@ mod tests {
         for (change, want) in cases {
             let mut s = state();
             change(&mut s);
-            let got = s.refusal(1, &cold).unwrap();
+            let got = s.refusal(1, &cold).unwrap().to_string();
             assert!(got.contains(want), "{got}");
         }
-        assert!(state().refusal(0, &cold).unwrap().contains("root"));
+        assert_eq!(state().refusal(0, &cold), Some(Refusal::RootSubnet));
+        let mut off = state();
+        off.subnet.pow_allowed = false;
+        assert!(off.refusal(1, &cold).unwrap().may_lift());
+        let mut gone = state();
+        gone.subnet.exists = false;
+        assert!(!gone.refusal(1, &cold).unwrap().may_lift());
         let mut own = state();
         own.hotkey.owner = Some(cold);
         assert_eq!(own.refusal(1, &cold), None);

@@ -4,9 +4,9 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use regpow_chain::Network;
-use regpow_solver::cpu::CpuKernel;
 use regpow_rules::keys::parse_hex32;
 use regpow_rules::{Challenge, Difficulty, PublicKey};
+use regpow_solver::cpu::CpuKernel;
 use zeroize::Zeroizing;
 
 /// Win Bittensor UID slots by proof-of-work registration.

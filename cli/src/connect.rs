@@ -7,6 +7,7 @@ use std::time::Duration;
 use regpow_chain::network::redact_url;
 use regpow_chain::{ChainClient, ChainError, Network, SubnetState};
 use regpow_devnet::{start, DevnetConfig, DevnetHandle};
+use regpow_registrar::register::RegisterError;
 use regpow_rules::PublicKey;
 
 use crate::failure::Failure;
@@ -35,12 +36,16 @@ pub fn failure(e: ChainError) -> Failure {
 
 /// Maps why a registration (or a farm) could not go on to its exit code: the chain's
 /// errors as [`failure`] does, every device failing as unavailable (3).
-pub fn register_failure(e: regpow_registrar::register::RegisterError) -> Failure {
+pub fn register_failure(e: RegisterError) -> Failure {
     match e {
-        regpow_registrar::register::RegisterError::Chain(e) => failure(e),
-        regpow_registrar::register::RegisterError::Device(e) => {
-            Failure::unavailable(format!("device fault: {e}"))
-        }
+        RegisterError::Chain(e) => failure(e),
+        RegisterError::Devices {
+            last_fault,
+            in_doubt,
+        } => Failure::unavailable(format!(
+            "device fault: {last_fault}{}",
+            crate::words::in_doubt(in_doubt)
+        )),
     }
 }
 

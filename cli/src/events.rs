@@ -1,23 +1,32 @@
-//! The `--json` form of every event: one object per line, each tagged with the subnet and
-//! hotkey of the registration it belongs to. `regpow register`, `regpow farm` and the
-//! farm's journal all write these.
+//! The `--json` form of every event: one object per line. Target events are tagged with the
+//! target's id, subnet and hotkey; device events with the device's id. `regpow register`,
+//! `regpow farm` and the farm's journal all write these. Each `reason` is the CLI's words
+//! ([`crate::words`]); each `kind` names the fact in one word.
 
 use regpow_registrar::farm::TargetState;
-use regpow_registrar::register::{Event, Progress};
-use regpow_rules::PublicKey;
+use regpow_registrar::register::{Discard, NotRegistered, Progress, ReadFailure, TargetEvent};
+use regpow_registrar::{DeviceEvent, TargetSpec};
 use serde_json::json;
 
-/// One `--json` line: the event, tagged with its registration's subnet and hotkey.
-pub fn event_json(event: &Event) -> serde_json::Value {
-    let mut line = progress_json(&event.progress);
+use crate::words;
+
+/// Adds the target's tags to `line`.
+fn tagged(mut line: serde_json::Value, target: &TargetSpec) -> serde_json::Value {
     if let Some(fields) = line.as_object_mut() {
-        fields.insert("netuid".into(), json!(event.netuid));
-        fields.insert("hotkey".into(), json!(event.hotkey.to_ss58(42)));
+        fields.insert("target".into(), json!(target.id.0));
+        fields.insert("netuid".into(), json!(target.netuid));
+        fields.insert("hotkey".into(), json!(target.hotkey.to_ss58(42)));
     }
     line
 }
 
-pub fn progress_json(event: &Progress) -> serde_json::Value {
+/// One `--json` line: a registration's event, tagged with its target.
+pub fn event_json(event: &TargetEvent) -> serde_json::Value {
+    tagged(progress_json(&event.progress), &event.target)
+}
+
+/// The untagged JSON of a registration's event.
+fn progress_json(event: &Progress) -> serde_json::Value {
     match event {
         Progress::Head {
             number,
@@ -28,7 +37,69 @@ pub fn progress_json(event: &Progress) -> serde_json::Value {
             "event": "head", "block": number, "difficulty": difficulty, "full": full,
             "retarget_ms": retarget_ms,
         }),
-        Progress::Hashrate {
+        Progress::Submitting { work_block, nonce } => {
+            json!({"event": "submitting", "work_block": work_block, "nonce": nonce})
+        }
+        Progress::NotRegistered(why) => json!({
+            "event": "not_registered", "kind": not_registered_kind(why), "reason": why.to_string(),
+        }),
+        Progress::Discarded(why) => json!({
+            "event": "discarded", "kind": discard_kind(why), "reason": why.to_string(),
+        }),
+        Progress::ReadFailed(why) => json!({
+            "event": "read_failed",
+            "reading": match why {
+                ReadFailure::State(_) => "state",
+                ReadFailure::Ancestry(_) => "ancestry",
+            },
+            "reason": why.to_string(),
+        }),
+        Progress::Reconnecting { reason, retry_in } => json!({
+            "event": "reconnecting", "reason": reason, "retry_in": retry_in.as_secs_f64(),
+        }),
+        Progress::Reconnected => json!({"event": "reconnected"}),
+        Progress::StatusLost { work_block, reason } => {
+            json!({"event": "status_lost", "work_block": work_block, "reason": reason})
+        }
+        Progress::Settling {
+            work_block,
+            at_most,
+        } => json!({
+            "event": "waiting", "work_block": work_block, "at_most": at_most.as_secs_f64(),
+            "reason": words::settling(*work_block, at_most.as_secs()),
+        }),
+    }
+}
+
+/// One word for how a submission ended without registering.
+fn not_registered_kind(why: &NotRegistered) -> &'static str {
+    match why {
+        NotRegistered::NotSent { .. } => "not_sent",
+        NotRegistered::Failed { .. } => "failed",
+        NotRegistered::Refused(_) => "refused",
+        NotRegistered::Expired { .. } => "expired",
+        NotRegistered::NonceMovedOn { .. } => "nonce_moved_on",
+    }
+}
+
+/// One word for why a seal was dropped.
+fn discard_kind(why: &Discard) -> &'static str {
+    match why {
+        Discard::AlreadyRegistered { .. } => "already_registered",
+        Discard::NotReverified { .. } => "not_reverified",
+        Discard::DifficultyRose { .. } => "difficulty_rose",
+        Discard::OutsideWindow { .. } => "outside_window",
+        Discard::WorkBlockUsed { .. } => "work_block_used",
+        Discard::Reorganised { .. } => "reorganised",
+        Discard::NotFollowed { .. } => "not_followed",
+        Discard::WorkBlockClaimed { .. } => "work_block_claimed",
+    }
+}
+
+/// One `--json` line for a device event.
+pub fn device_json(event: &DeviceEvent) -> serde_json::Value {
+    match event {
+        DeviceEvent::Hashrate {
             devices,
             total,
             hashes,
@@ -38,41 +109,25 @@ pub fn progress_json(event: &Progress) -> serde_json::Value {
             "hashes": hashes,
             "devices": devices.iter().map(|d| json!({"id": d.id, "name": d.name, "hashrate": d.hashrate})).collect::<Vec<_>>(),
         }),
-        Progress::Submitting { work_block, nonce } => {
-            json!({"event": "submitting", "work_block": work_block, "nonce": nonce})
+        DeviceEvent::Fault { id, name, reason } => {
+            json!({"event": "device_fault", "id": id, "device": name, "reason": reason})
         }
-        Progress::NotRegistered { reason } => json!({"event": "not_registered", "reason": reason}),
-        Progress::Discarded { reason } => json!({"event": "discarded", "reason": reason}),
-        Progress::Reconnecting { reason, retry_in } => json!({
-            "event": "reconnecting", "reason": reason, "retry_in": retry_in.as_secs_f64(),
-        }),
-        Progress::Reconnected => json!({"event": "reconnected"}),
-        Progress::StatusLost { work_block, reason } => {
-            json!({"event": "status_lost", "work_block": work_block, "reason": reason})
+        DeviceEvent::Stalled { id, name, idle } => {
+            json!({"event": "device_stalled", "id": id, "device": name, "idle": idle.as_secs_f64()})
         }
-        Progress::Waiting { reason } => json!({"event": "waiting", "reason": reason}),
-        Progress::DeviceFault { id, device, reason } => {
-            json!({"event": "device_fault", "id": id, "device": device, "reason": reason})
-        }
-        Progress::DeviceStalled { id, device, idle } => {
-            json!({"event": "device_stalled", "id": id, "device": device, "idle": idle.as_secs_f64()})
-        }
-        Progress::Done { hashes } => json!({"event": "done", "hashes": hashes}),
     }
 }
 
 /// A target's new state, as a `--json` line (`{"event": "target", "state": ..., ...}`).
-pub fn target_json(netuid: u16, hotkey: &PublicKey, state: &TargetState) -> serde_json::Value {
-    let mut line = json!({
-        "event": "target", "netuid": netuid, "hotkey": hotkey.to_ss58(42), "state": state.word(),
-    });
+pub fn target_json(target: &TargetSpec, state: &TargetState) -> serde_json::Value {
+    let mut line = tagged(json!({"event": "target", "state": state.word()}), target);
     let fields = line.as_object_mut().expect("an object");
     match state {
         TargetState::Waiting(reason) => {
-            fields.insert("reason".into(), json!(reason.to_string()));
+            fields.insert("reason".into(), json!(words::wait_reason(reason)));
         }
         TargetState::Skipped(reason) | TargetState::Refused(reason) => {
-            fields.insert("reason".into(), json!(reason));
+            fields.insert("reason".into(), json!(reason.to_string()));
         }
         TargetState::Registered {
             uid,

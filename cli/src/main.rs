@@ -1,7 +1,8 @@
 //! `regpow`: win Bittensor UID slots by proof-of-work registration.
 //!
-//! This binary only parses flags, wires the rules, solver, chain and registrar crates together and maps
-//! outcomes to exit codes: 0 done, 1 not achieved, 2 bad input, 3 unavailable on this
+//! This binary only parses flags, wires the rules, solver, chain and registrar crates
+//! together, words their facts (`words.rs`), shows them (`views/`) and maps outcomes to exit
+//! codes: 0 done, 1 not achieved, 2 bad input, 3 unavailable on this
 //! machine.
 
 mod args;
@@ -12,11 +13,14 @@ mod events;
 mod failure;
 mod farm_config;
 mod interrupts;
+mod live;
 mod metrics;
 mod output;
 mod runtime_dir;
 mod signer;
 mod telemetry;
+mod views;
+mod words;
 
 use std::process::ExitCode;
 

@@ -6,16 +6,15 @@
 //! `kill -9` loses nothing that was reported. It is history: on a restart, the chain's
 //! state (not the journal) says what is registered.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use regpow_registrar::farm::TargetState;
-use regpow_registrar::register::{Event, Progress};
+use regpow_registrar::register::{Progress, TargetEvent};
+use regpow_registrar::{DeviceEvent, TargetSpec};
 use regpow_solver::DevicePool;
-use regpow_rules::PublicKey;
 use serde_json::json;
 
 use crate::events::{event_json, target_json};
@@ -68,13 +67,12 @@ impl Journal {
     }
 }
 
-/// Metrics and journal, fed from events.
+/// Metrics and journal, fed from the typed events: each submission is counted once, by the
+/// event that ends it.
 pub struct Telemetry {
     metrics: Option<Arc<Metrics>>,
     journal: Option<Journal>,
     pool: Arc<DevicePool>,
-    /// Submissions in flight per target: the next outcome event of that target labels one.
-    pending: HashMap<(u16, [u8; 32]), u32>,
     last_head: Option<Instant>,
 }
 
@@ -89,27 +87,20 @@ impl Telemetry {
             metrics,
             journal,
             pool,
-            pending: HashMap::new(),
             last_head: None,
         }
     }
 
-    fn submission_ended(&mut self, event: &Event, outcome: SubmissionOutcome) -> bool {
-        let key = (event.netuid, event.hotkey.0);
-        match self.pending.get_mut(&key) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                if let Some(m) = &self.metrics {
-                    m.submission(outcome);
-                }
-                true
-            }
-            _ => false,
+    fn count(&self, outcome: SubmissionOutcome) {
+        if let Some(m) = &self.metrics {
+            m.submission(outcome);
         }
     }
 
-    /// One registration event.
-    pub fn event(&mut self, event: &Event) {
+    /// One registration event. Submissions and their outcomes are journaled; a submission
+    /// that ends without registering counts as `not_registered`, one whose status was lost
+    /// as `status_lost` (its later settlement is journaled, not counted again).
+    pub fn event(&mut self, event: &TargetEvent) {
         let journal_it = match &event.progress {
             Progress::Head {
                 number,
@@ -125,29 +116,15 @@ impl Telemetry {
                 }
                 false
             }
-            Progress::Hashrate { devices, .. } => {
-                if let Some(m) = &self.metrics {
-                    let rates: Vec<(String, f64)> =
-                        devices.iter().map(|d| (d.id.clone(), d.hashrate)).collect();
-                    m.devices(&self.pool.stats(), &rates);
-                    if let Some(at) = self.last_head {
-                        m.head_lag(at.elapsed().as_secs_f64());
-                    }
+            Progress::Submitting { .. } => true,
+            Progress::NotRegistered(why) => {
+                if !why.settles_doubt() {
+                    self.count(SubmissionOutcome::NotRegistered);
                 }
-                false
-            }
-            Progress::Submitting { .. } => {
-                *self
-                    .pending
-                    .entry((event.netuid, event.hotkey.0))
-                    .or_default() += 1;
                 true
             }
-            Progress::NotRegistered { .. } => {
-                self.submission_ended(event, SubmissionOutcome::NotRegistered)
-            }
             Progress::StatusLost { .. } => {
-                self.submission_ended(event, SubmissionOutcome::StatusLost);
+                self.count(SubmissionOutcome::StatusLost);
                 true
             }
             _ => false,
@@ -159,31 +136,35 @@ impl Telemetry {
         }
     }
 
-    /// A registration was won (by `regpow register`, or a farm target).
-    pub fn registered(&mut self, netuid: u16, hotkey: &PublicKey) {
-        let event = Event {
-            netuid,
-            hotkey: *hotkey,
-            progress: Progress::Done { hashes: 0 },
+    /// One device event: the devices' counters and rates, and how long since the last head.
+    pub fn device(&mut self, event: &DeviceEvent) {
+        let (Some(m), DeviceEvent::Hashrate { devices, .. }) = (&self.metrics, event) else {
+            return;
         };
-        if !self.submission_ended(&event, SubmissionOutcome::Registered) {
-            // Learnt from the chain's state after a lost status: still this run's seal.
-            if let Some(m) = &self.metrics {
-                m.submission(SubmissionOutcome::Registered);
-            }
+        let rates: Vec<(String, f64)> =
+            devices.iter().map(|d| (d.id.clone(), d.hashrate)).collect();
+        m.devices(&self.pool.stats(), &rates);
+        if let Some(at) = self.last_head {
+            m.head_lag(at.elapsed().as_secs_f64());
         }
+    }
+
+    /// A registration was won with this run's seal (by `regpow register`, or a farm target),
+    /// whether its submission's status arrived or the chain's state told.
+    pub fn registered(&mut self, target: &TargetSpec) {
+        self.count(SubmissionOutcome::Registered);
         if let Some(m) = &self.metrics {
-            m.registration(netuid);
+            m.registration(target.netuid);
         }
     }
 
     /// A farm target's new state (journaled; metrics count states separately).
-    pub fn target(&mut self, netuid: u16, hotkey: &PublicKey, state: &TargetState) {
+    pub fn target(&mut self, target: &TargetSpec, state: &TargetState) {
         if matches!(state, TargetState::Registered { .. }) {
-            self.registered(netuid, hotkey);
+            self.registered(target);
         }
         if let Some(journal) = &mut self.journal {
-            journal.write(target_json(netuid, hotkey, state));
+            journal.write(target_json(target, state));
         }
     }
 

@@ -89,10 +89,10 @@ fn bad_config_is_exit_2_and_a_taken_port_exit_3() {
 /// A registration submitted by subxt shows up in the devnet's `--json` log with its uid.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_each_registration() {
+    use regpow_rules::{Challenge, Difficulty, PublicKey};
     use regpow_solver::search::solve;
     use regpow_solver::DevicePool;
     use regpow_solver::{cpu::CpuBackend, Job, NonceRange};
-    use regpow_rules::{Challenge, Difficulty, PublicKey};
     use subxt_signer::sr25519::dev;
 
     let dir = std::env::temp_dir().join(format!("regpow-devnet-log-{}", std::process::id()));

@@ -10,15 +10,16 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::{devnet_with, subnet, HOTKEY, UNREACHABLE_DIFFICULTY};
-use regpow_registrar::register::{register, Outcome, Plan, Progress, RegisterError};
 use regpow_chain::wallet::Coldkey;
 use regpow_chain::{ChainClient, Session, Submitter};
 use regpow_devnet::DevnetHandle;
+use regpow_registrar::register::{register, Discard, Outcome, Progress, RegisterError};
+use regpow_registrar::{watch_devices, DeviceEvent, DeviceShare, TargetId, TargetSpec};
+use regpow_rules::{reference_seal, PublicKey};
 use regpow_solver::{
     Backend, BackendError, DeviceInfo, DevicePool, Hit, Job, NonceRange, SearchControl,
     SearchOutcome,
 };
-use regpow_rules::{reference_seal, PublicKey};
 use tokio::sync::mpsc;
 
 fn device(name: &str) -> DeviceInfo {
@@ -153,7 +154,7 @@ async fn run(
     backend: Arc<dyn Backend>,
     max: Duration,
     stall_after: Duration,
-) -> (Result<Outcome, RegisterError>, Vec<Progress>) {
+) -> (Result<Outcome, RegisterError>, Vec<Seen>) {
     let (cancel_tx, cancel) = mpsc::unbounded_channel();
     // The sender lives as long as the run: nothing cancels it.
     run_at(
@@ -169,6 +170,13 @@ async fn run(
     .await
 }
 
+/// What a run showed: its registration's events and the device stream's, in order.
+#[derive(Clone, Debug)]
+enum Seen {
+    Target(Progress),
+    Device(DeviceEvent),
+}
+
 /// [`run`] by URL, calling `watch` on each event as it happens.
 async fn run_at(
     url: String,
@@ -176,34 +184,46 @@ async fn run_at(
     max: Duration,
     stall_after: Duration,
     cancel: mpsc::UnboundedReceiver<()>,
-    mut watch: impl FnMut(&Progress),
-) -> (Result<Outcome, RegisterError>, Vec<Progress>) {
+    mut watch: impl FnMut(&Seen),
+) -> (Result<Outcome, RegisterError>, Vec<Seen>) {
     let client = ChainClient::connect(&url).await.unwrap();
     let coldkey = Arc::new(Coldkey::from_uri("//Alice").unwrap());
-    let plan = Plan {
-        netuid: 1,
-        hotkey: HOTKEY.parse::<PublicKey>().unwrap(),
-        max_duration: Some(max),
-        stall_after,
-        weight: 1,
-        max_difficulty: None,
-    };
-    let mut seen = Vec::new();
-    let (netuid, hotkey) = (plan.netuid, plan.hotkey);
-    let outcome = register(
+    let target = TargetSpec::new(TargetId(0), 1, HOTKEY.parse::<PublicKey>().unwrap());
+    let pool = Arc::new(DevicePool::new(vec![backend]));
+    let mut devices = watch_devices(pool.clone(), stall_after);
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let run = register(
         Session::start(client).await.unwrap(),
-        regpow_registrar::DeviceShare::new(Arc::new(DevicePool::new(vec![backend]))),
+        DeviceShare::new(pool),
         Submitter::new(coldkey),
-        plan,
-        |event| {
-            // Every event is tagged with this registration.
-            assert_eq!((event.netuid, event.hotkey), (netuid, hotkey));
-            watch(&event.progress);
-            seen.push(event.progress)
+        target,
+        Some(tokio::time::Instant::now() + max),
+        move |event| {
+            let _ = events_tx.send(event);
         },
         cancel,
-    )
-    .await;
+    );
+    tokio::pin!(run);
+    let mut seen = Vec::new();
+    let mut record = |event: Seen| {
+        watch(&event);
+        seen.push(event);
+    };
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            Some(event) = events.recv() => {
+                // Every event is tagged with this registration.
+                assert_eq!(event.target, target);
+                record(Seen::Target(event.progress));
+            }
+            Some(event) = devices.recv() => record(Seen::Device(event)),
+            outcome = &mut run => break outcome,
+        }
+    };
+    while let Ok(event) = events.try_recv() {
+        record(Seen::Target(event.progress));
+    }
     (outcome, seen)
 }
 
@@ -215,18 +235,20 @@ fn uid_on_chain(devnet: &DevnetHandle) -> Option<u16> {
         .copied()
 }
 
-fn submissions(events: &[Progress]) -> usize {
+fn submissions(events: &[Seen]) -> usize {
     events
         .iter()
-        .filter(|e| matches!(e, Progress::Submitting { .. }))
+        .filter(|e| matches!(e, Seen::Target(Progress::Submitting { .. })))
         .count()
 }
 
-fn faults(events: &[Progress]) -> Vec<String> {
+fn faults(events: &[Seen]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
-            Progress::DeviceFault { device, reason, .. } => Some(format!("{device}: {reason}")),
+            Seen::Device(DeviceEvent::Fault { name, reason, .. }) => {
+                Some(format!("{name}: {reason}"))
+            }
             _ => None,
         })
         .collect()
@@ -249,7 +271,7 @@ async fn a_panicking_device_leaves_and_the_others_register() {
         LONG,
         cancel,
         move |event| {
-            if matches!(event, Progress::DeviceFault { .. }) {
+            if matches!(event, Seen::Device(DeviceEvent::Fault { .. })) {
                 open.store(true, Ordering::SeqCst);
             }
         },
@@ -280,7 +302,10 @@ async fn when_every_device_fails_the_run_ends_with_a_device_fault() {
                 .await
                 .expect("a failed device must not hang the run");
         match outcome {
-            Err(RegisterError::Device(why)) => assert_eq!(why, words),
+            Err(RegisterError::Devices {
+                last_fault,
+                in_doubt: None,
+            }) => assert_eq!(last_fault, words),
             other => panic!("{other:?}"),
         }
         assert_eq!(submissions(&events), 0);
@@ -301,7 +326,9 @@ async fn a_device_fault_with_a_submission_in_flight_waits_for_the_chain() {
         "{outcome:?}"
     );
     assert_eq!(faults(&events).len(), 1);
-    assert!(events.iter().any(|e| matches!(e, Progress::Waiting { .. })));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Seen::Target(Progress::Settling { .. }))));
     assert_eq!(submissions(&events), 1);
     assert!(uid_on_chain(&devnet).is_some());
     devnet.stop().await;
@@ -315,7 +342,7 @@ async fn wrong_seals_from_a_device_are_never_submitted() {
     let backend = TestBackend::new(vec![Behaviour::WrongSeal]);
     let (outcome, events) = run(&devnet, backend, Duration::from_secs(3), LONG).await;
     assert!(
-        matches!(&outcome, Err(RegisterError::Device(why)) if why.contains("does not meet the target")),
+        matches!(&outcome, Err(RegisterError::Devices { last_fault, .. }) if last_fault.contains("does not meet the target")),
         "{outcome:?}"
     );
     assert_eq!(faults(&events).len(), 1, "{events:?}");
@@ -342,7 +369,7 @@ async fn a_silent_device_is_reported() {
     );
     let stalled: Vec<_> = events
         .iter()
-        .filter(|e| matches!(e, Progress::DeviceStalled { device, .. } if device == "test0"))
+        .filter(|e| matches!(e, Seen::Device(DeviceEvent::Stalled { name, .. }) if name == "test0"))
         .collect();
     assert_eq!(stalled.len(), 1, "reported once per stall: {stalled:?}");
     devnet.stop().await;
@@ -407,7 +434,7 @@ async fn reorg_scenario(depth: usize) {
         LONG,
         cancel,
         move |event| {
-            if let Progress::Head { number, .. } = event {
+            if let Seen::Target(Progress::Head { number, .. }) = event {
                 let _ = heads_tx.send(*number);
             }
         },
@@ -446,9 +473,10 @@ async fn reorg_scenario(depth: usize) {
         other => panic!("{other:?}"),
     }
     assert!(
-        events.iter().any(
-            |e| matches!(e, Progress::Discarded { reason } if reason.contains("block 4 was re-organised"))
-        ),
+        events.iter().any(|e| matches!(
+            e,
+            Seen::Target(Progress::Discarded(Discard::Reorganised { work_block: 4 }))
+        )),
         "{events:?}"
     );
     assert_eq!(
@@ -486,7 +514,7 @@ async fn a_cancel_with_nothing_in_flight_ends_the_run_at_once() {
         LONG,
         cancel,
         move |event| {
-            if matches!(event, Progress::Hashrate { hashes, .. } if *hashes > 0) {
+            if matches!(event, Seen::Device(DeviceEvent::Hashrate { hashes, .. }) if *hashes > 0) {
                 let _ = cancel_tx.send(());
             }
         },

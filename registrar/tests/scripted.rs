@@ -9,17 +9,20 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt;
-use regpow_registrar::register::{register, Event, Outcome, Plan, Progress};
 use regpow_chain::wallet::Coldkey;
-use regpow_registrar::DeviceShare;
 use regpow_chain::{
     ChainApi, ChainError, Head, Heads, HotkeyInfo, NewHead, PoolRefusal, PowRegisterCall, Session,
     SessionEvent, SubmitOutcome, Submitter, SubnetInfo,
 };
-use regpow_solver::cpu::CpuBackend;
-use regpow_solver::DevicePool;
+use regpow_registrar::register::{
+    register, NotRegistered, Outcome, Progress, Refused, TargetEvent,
+};
+use regpow_registrar::DeviceShare;
+use regpow_registrar::{TargetId, TargetSpec};
 use regpow_rules::window::in_window;
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
+use regpow_solver::cpu::CpuBackend;
+use regpow_solver::DevicePool;
 use tokio::sync::mpsc;
 
 const NETUID: u16 = 3;
@@ -289,20 +292,15 @@ async fn scenario(
     let coldkey = Arc::new(Coldkey::from_uri("//Alice").unwrap());
     let (_cancel_tx, cancel) = mpsc::unbounded_channel();
     let mut progress = Vec::new();
+    let target = TargetSpec::new(TargetId(0), NETUID, HOTKEY);
     let outcome = register(
         Session::start(chain).await.unwrap(),
         DeviceShare::new(pool),
         Submitter::new(coldkey),
-        Plan {
-            netuid: NETUID,
-            hotkey: HOTKEY,
-            max_duration: Some(Duration::from_secs(30)),
-            stall_after: Duration::from_secs(30),
-            weight: 1,
-            max_difficulty: None,
-        },
-        |event: Event| {
-            assert_eq!((event.netuid, event.hotkey), (NETUID, HOTKEY));
+        target,
+        Some(tokio::time::Instant::now() + Duration::from_secs(30)),
+        |event: TargetEvent| {
+            assert_eq!(event.target, target);
             progress.push(event.progress)
         },
         cancel,
@@ -369,7 +367,7 @@ async fn a_lost_status_is_not_a_refusal_and_waits_for_the_window_to_pass() {
     );
     assert!(progress
         .iter()
-        .any(|p| matches!(p, Progress::NotRegistered { reason } if reason.contains("expired"))));
+        .any(|p| matches!(p, Progress::NotRegistered(NotRegistered::Expired { work_block }) if *work_block == first.work_block)));
     assert!(breaches.is_empty(), "{breaches:?}");
 }
 
@@ -383,7 +381,11 @@ async fn fatal_pool_codes_end_the_run_and_others_are_retried() {
     )
     .await;
     assert!(
-        matches!(&outcome, Outcome::Refused(why) if why.contains("another coldkey")),
+        matches!(
+            &outcome,
+            Outcome::Refused { refused: Refused::PoolCode(code), in_doubt: None }
+                if *code == regpow_rules::pool::NON_ASSOCIATED_COLDKEY
+        ),
         "{outcome:?}"
     );
     assert_eq!(submissions.len(), 1);
@@ -402,7 +404,7 @@ async fn fatal_pool_codes_end_the_run_and_others_are_retried() {
     assert_eq!(submissions.len(), 3);
     let refusals = progress
         .iter()
-        .filter(|p| matches!(p, Progress::NotRegistered { .. }))
+        .filter(|p| matches!(p, Progress::NotRegistered(NotRegistered::Refused(_))))
         .count();
     assert!(refusals >= 2, "{progress:?}");
     assert!(breaches.is_empty(), "{breaches:?}");

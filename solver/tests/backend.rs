@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use regpow_solver::cpu::{CpuBackend, CpuKernel};
 use std::sync::Arc;
 
+use regpow_rules::{Challenge, Difficulty, PublicKey};
 use regpow_solver::search::solve;
 use regpow_solver::DevicePool;
 use regpow_solver::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
-use regpow_rules::{Challenge, Difficulty, PublicKey};
 
 fn unreachable_job() -> Job {
     let ch = Challenge::new(3, [0xAB; 32], PublicKey([1; 32]), PublicKey([2; 32])).unwrap();

@@ -8,10 +8,10 @@ mod common;
 
 use std::sync::Arc;
 
+use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use regpow_solver::search::solve;
 use regpow_solver::DevicePool;
 use regpow_solver::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
-use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 fn backend(devices: Option<Vec<usize>>) -> Option<CudaBackend> {
     let missing = cuda::status()

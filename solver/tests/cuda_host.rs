@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use regpow_solver::gpu_job::GpuJob;
 use regpow_solver::Job;
-use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 /// Builds kernels/host_harness.cpp (which includes seal.cu) with the system C++ compiler.
 fn build_harness() -> std::path::PathBuf {

@@ -8,8 +8,8 @@ use regpow_solver::cpu::{scan_all_hits, CpuBackend, CpuKernel, SealMidstate};
 use regpow_solver::search::solve;
 use std::sync::Arc;
 
-use regpow_solver::{Backend, DevicePool, Job, NonceRange, SearchControl, SearchOutcome};
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
+use regpow_solver::{Backend, DevicePool, Job, NonceRange, SearchControl, SearchOutcome};
 use support::{int, vectors};
 
 #[test]

@@ -9,11 +9,11 @@ mod common;
 
 use std::sync::Arc;
 
+use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use regpow_solver::search::solve;
 use regpow_solver::wgpu::{LaneMode, WgpuBackend, WgpuOptions};
 use regpow_solver::DevicePool;
 use regpow_solver::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
-use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
 fn open(lanes: LaneMode, batch: Option<u32>) -> WgpuBackend {
     std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use regpow_solver::{Job, PoolJob};
 use regpow_rules::{Challenge, Difficulty, PublicKey};
+use regpow_solver::{Job, PoolJob};
 use serde::Serialize;
 
 use crate::args::BenchArgs;

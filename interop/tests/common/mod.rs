@@ -7,10 +7,10 @@ use regpow_devnet::pow::PowRegister;
 use regpow_solver::cpu::CpuBackend;
 use std::sync::Arc;
 
+use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use regpow_solver::search::solve;
 use regpow_solver::DevicePool;
 use regpow_solver::{Job, NonceRange};
-use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use subxt::config::SubstrateExtrinsicParamsBuilder as Params;
 use subxt::dynamic;
 use subxt::{OnlineClient, SubstrateConfig};

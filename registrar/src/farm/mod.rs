@@ -4,7 +4,7 @@
 //! At the start each target's state is read at the best head (one batched round): a hotkey
 //! already registered by its coldkey is done (so a re-run resumes), one the chain would
 //! refuse for good is skipped with the reason, and one that cannot be registered *now* (PoW
-//! off, no registrations per block, above its `max_difficulty`) waits and is read again at
+//! off, no registrations per block, above its difficulty cap) waits and is read again at
 //! every head. Every other target runs [`register`] with its own lease on the devices, and
 //! the share's policy decides which of them hash (see [`crate::share::policy`]). Each
 //! registration keeps every rule of `register`: a lost status is settled from the chain's
@@ -22,27 +22,23 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use regpow_rules::PublicKey;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::register::{register, Event, Outcome, Plan, Progress, RegisterError};
-use regpow_chain::session::{Session, SessionEvent};
+use crate::register::{register, until, Outcome, Progress, Refused, RegisterError, TargetEvent};
 use crate::share::DeviceShare;
+use crate::target::TargetSpec;
+use regpow_chain::session::{Session, SessionEvent};
 use regpow_chain::submitter::Submitter;
-use regpow_chain::{ChainApi, ChainError, Head, SubnetState};
+use regpow_chain::{ChainApi, ChainError, Head, Refusal, SubnetState};
 
 pub use shard::Shard;
 
-/// One (hotkey, netuid) pair to register.
+/// One target of the farm: what to register, and the coldkey's submitter that signs it
+/// (shared by every target of that coldkey).
 #[derive(Clone)]
-pub struct Target {
-    /// Subnet.
-    pub netuid: u16,
-    /// Hotkey.
-    pub hotkey: PublicKey,
-    /// The coldkey's submitter (shared by every target it signs).
+pub struct FarmTarget {
+    /// The target (its id is its index in the farm's list).
+    pub spec: TargetSpec,
+    /// The coldkey's submitter.
     pub submitter: Submitter,
-    /// Share of the devices relative to other targets (the job's `weight`).
-    pub weight: u32,
-    /// Wait while the subnet is harder than this.
-    pub max_difficulty: Option<u64>,
 }
 
 /// Where a target stands.
@@ -50,15 +46,15 @@ pub struct Target {
 pub enum TargetState {
     /// Its registration runs (hashing, or waiting for its turn on the devices).
     Running,
-    /// It cannot be registered now (PoW off, above its `max_difficulty`, …): reported as
+    /// It cannot be registered now (PoW off, above its difficulty cap, …): reported as
     /// skipped, and read again at every head.
     Waiting(WaitReason),
-    /// The chain refuses it for good at the start (a stated reason: the subnet does not
-    /// exist, the hotkey is another coldkey's).
-    Skipped(String),
-    /// Its registration ran and the chain refused it (a fatal pool code, or the hotkey was
-    /// registered by someone else).
-    Refused(String),
+    /// The chain refuses it for good at the start (the subnet does not exist, the hotkey is
+    /// another coldkey's).
+    Skipped(Refused),
+    /// Its registration ran and the chain refused it for good (a fatal pool code, or the
+    /// hotkey was registered by someone else).
+    Refused(Refused),
     /// Registered by this farm.
     Registered {
         /// The uid.
@@ -119,44 +115,30 @@ impl TargetState {
     }
 }
 
-/// Why a target cannot be registered now.
+/// Why a target cannot be registered now (the CLI words these).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WaitReason {
-    /// `NetworkPowRegistrationAllowed` is false.
-    PowDisabled,
-    /// The subnet allows no uids or no registrations per block.
-    NoRegistrations,
-    /// Harder than the job's `max_difficulty`.
-    AboveMax {
+    /// The chain's state rules it out for now, in a way the subnet's owner can lift (PoW
+    /// off, no uids, no registrations per block): see [`Refusal::may_lift`].
+    Chain(Refusal),
+    /// Harder than the target's difficulty cap.
+    AboveCap {
         /// The subnet's effective difficulty.
         difficulty: u64,
-        /// The job's limit.
-        max: u64,
+        /// The target's cap.
+        cap: u64,
     },
     /// Its state could not be read (the next head tries again).
     Unreadable(String),
-    /// Another refusal the chain may lift.
-    Other(String),
 }
 
 impl WaitReason {
     /// Whether `other` is the same reason, whatever its figures (the difficulty moves every
     /// block; that alone is not news).
     pub fn same_kind(&self, other: &WaitReason) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(other)
-    }
-}
-
-impl std::fmt::Display for WaitReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::PowDisabled => f.write_str("PoW disabled"),
-            Self::NoRegistrations => f.write_str("the subnet takes no registrations"),
-            Self::AboveMax { difficulty, max } => {
-                write!(f, "difficulty {difficulty} above max_difficulty {max}")
-            }
-            Self::Unreadable(e) => write!(f, "reading its state: {e}"),
-            Self::Other(why) => f.write_str(why),
+        match (self, other) {
+            (Self::Chain(a), Self::Chain(b)) => a == b,
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
         }
     }
 }
@@ -166,15 +148,13 @@ impl std::fmt::Display for WaitReason {
 pub enum FarmEvent {
     /// A target's state changed.
     Target {
-        /// Subnet.
-        netuid: u16,
-        /// Hotkey.
-        hotkey: PublicKey,
+        /// The target.
+        target: TargetSpec,
         /// The new state.
         state: TargetState,
     },
     /// Progress of one target's registration.
-    Registration(Event),
+    Registration(TargetEvent),
 }
 
 /// Run-wide settings.
@@ -182,51 +162,36 @@ pub enum FarmEvent {
 pub struct FarmOptions {
     /// End after this long.
     pub max_duration: Option<Duration>,
-    /// Report a device idle this long.
-    pub stall_after: Duration,
     /// A standing farm: keep following the chain once every target is settled, until
     /// Ctrl-C or the deadline. Skipped targets are read again at every head, and so are
     /// registered ones: a hotkey pruned from its subnet is registered again.
     pub keep_running: bool,
 }
 
-/// What to do with a target, from its state at a head.
-fn classify(state: &SubnetState, target: &Target) -> TargetState {
+/// What to do with a target, from its state at a head (signed by `coldkey`).
+fn classify(state: &SubnetState, target: &TargetSpec, coldkey: &PublicKey) -> TargetState {
     let netuid = target.netuid;
-    let coldkey = target.submitter.public();
+    // A registered hotkey first: a re-run resumes whatever the subnet's settings are now.
     if let Some(uid) = state.hotkey.uid {
-        return if state.hotkey.owner.is_none_or(|owner| owner == coldkey) {
+        return if state.hotkey.owner.is_none_or(|owner| owner == *coldkey) {
             TargetState::AlreadyRegistered { uid }
         } else {
-            TargetState::Skipped(format!(
-                "registered on subnet {netuid} (uid {uid}) to another coldkey"
-            ))
+            TargetState::Skipped(Refused::RegisteredToOther { netuid, uid })
         };
     }
-    if !state.subnet.exists || netuid == 0 {
-        return TargetState::Skipped(format!("subnet {netuid} does not exist"));
+    match state.refusal(netuid, coldkey) {
+        Some(refusal) if refusal.may_lift() => TargetState::Waiting(WaitReason::Chain(refusal)),
+        Some(refusal) => TargetState::Skipped(refusal.into()),
+        None => above_cap(target, state.effective_difficulty().get())
+            .map_or(TargetState::Running, TargetState::Waiting),
     }
-    if let Some(owner) = state.hotkey.owner.filter(|o| *o != coldkey) {
-        return TargetState::Skipped(format!(
-            "the hotkey belongs to another coldkey ({})",
-            owner.to_ss58(42)
-        ));
-    }
-    if !state.subnet.pow_allowed {
-        return TargetState::Waiting(WaitReason::PowDisabled);
-    }
-    if state.subnet.max_allowed_uids == 0 || state.subnet.max_registrations_per_block == 0 {
-        return TargetState::Waiting(WaitReason::NoRegistrations);
-    }
-    if let Some(why) = state.refusal(netuid, &coldkey) {
-        return TargetState::Waiting(WaitReason::Other(why));
-    }
-    let difficulty = state.effective_difficulty().get();
-    match target.max_difficulty {
-        Some(max) if difficulty > max => {
-            TargetState::Waiting(WaitReason::AboveMax { difficulty, max })
-        }
-        _ => TargetState::Running,
+}
+
+/// Why `target` waits at `difficulty`, if its cap rules it out.
+fn above_cap(target: &TargetSpec, difficulty: u64) -> Option<WaitReason> {
+    match target.difficulty_cap {
+        Some(cap) if !target.allows(difficulty) => Some(WaitReason::AboveCap { difficulty, cap }),
+        _ => None,
     }
 }
 
@@ -243,7 +208,7 @@ enum Stopping {
     /// The deadline.
     TimedOut,
     /// Every unfinished target waits for a stated reason (the running ones are all above
-    /// their `max_difficulty`): they are asked to end, and the farm is done.
+    /// their difficulty cap): they are asked to end, and the farm is done.
     WindingDown,
 }
 
@@ -252,26 +217,23 @@ type Check = std::pin::Pin<
     Box<dyn std::future::Future<Output = Vec<(usize, Result<TargetState, ChainError>)>> + Send>,
 >;
 
-/// Everything one farm run keeps track of.
+/// Everything one farm run keeps track of. Targets are indexed by their id.
 struct Farm<C: ChainApi, P: FnMut(FarmEvent)> {
     session: Arc<Session<C>>,
     share: Arc<DeviceShare>,
-    targets: Vec<Target>,
+    targets: Vec<FarmTarget>,
     options: FarmOptions,
     deadline: Option<tokio::time::Instant>,
     progress: P,
     /// Each target's state (`None` until its first read).
     states: Vec<Option<TargetState>>,
     running: Vec<Option<Running>>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<TargetEvent>,
     stopping: Option<Stopping>,
-    /// A registration the chain refused, until its state is read again: a refusal the chain
-    /// may lift (PoW turned off mid-run) makes the target wait, any other stands.
-    refused: Vec<Option<String>>,
 }
 
 /// A registration run, ending with its target's index and outcome.
-type Run = std::pin::Pin<
+type RegistrationRun = std::pin::Pin<
     Box<dyn std::future::Future<Output = (usize, Result<Outcome, RegisterError>)> + Send>,
 >;
 
@@ -286,8 +248,7 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
         self.states[index] = Some(state.clone());
         if news {
             (self.progress)(FarmEvent::Target {
-                netuid: self.targets[index].netuid,
-                hotkey: self.targets[index].hotkey,
+                target: self.targets[index].spec,
                 state,
             });
         }
@@ -301,61 +262,52 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
                 let (session, target) = (self.session.clone(), self.targets[i].clone());
                 async move {
                     let coldkey = target.submitter.public();
+                    let spec = target.spec;
                     let state = session
-                        .subnet_state(head, target.netuid, &target.hotkey, Some(&coldkey))
+                        .subnet_state(head, spec.netuid, &spec.hotkey, Some(&coldkey))
                         .await;
-                    (i, state.map(|s| classify(&s, &target)))
+                    (i, state.map(|s| classify(&s, &spec, &coldkey)))
                 }
             })
             .collect();
         Box::pin(futures::future::join_all(reads))
     }
 
-    /// The targets to read again at a new head: the skipped ones, and on a standing farm the
+    /// The targets to read again at a new head: the waiting ones, and on a standing farm the
     /// registered ones (a pruned hotkey is registered again).
     fn to_recheck(&self) -> Vec<usize> {
         (0..self.targets.len())
             .filter(|&i| {
                 self.running[i].is_none()
-                    && (self.refused[i].is_some()
-                        || match &self.states[i] {
-                            Some(TargetState::Waiting(_)) => true,
-                            Some(
-                                TargetState::Registered { .. }
-                                | TargetState::AlreadyRegistered { .. },
-                            ) => self.options.keep_running,
-                            _ => false,
-                        })
+                    && match &self.states[i] {
+                        Some(TargetState::Waiting(_)) => true,
+                        Some(
+                            TargetState::Registered { .. } | TargetState::AlreadyRegistered { .. },
+                        ) => self.options.keep_running,
+                        _ => false,
+                    }
             })
             .collect()
     }
 
     /// Starts target `index`'s registration.
-    fn start(&mut self, index: usize) -> Run {
+    fn start(&mut self, index: usize) -> RegistrationRun {
         let target = self.targets[index].clone();
         let (cancel_tx, cancel_rx) = mpsc::unbounded_channel();
         self.running[index] = Some(Running { cancel: cancel_tx });
-        let plan = Plan {
-            netuid: target.netuid,
-            hotkey: target.hotkey,
-            max_duration: self
-                .deadline
-                .map(|d| d.saturating_duration_since(tokio::time::Instant::now())),
-            stall_after: self.options.stall_after,
-            weight: target.weight,
-            max_difficulty: target.max_difficulty,
-        };
-        let (session, share, events) = (
+        let (session, share, events, deadline) = (
             self.session.clone(),
             self.share.clone(),
             self.events.clone(),
+            self.deadline,
         );
         Box::pin(async move {
             let outcome = register(
                 session,
                 share,
                 target.submitter.clone(),
-                plan,
+                target.spec,
+                deadline,
                 move |event| {
                     let _ = events.send(event);
                 },
@@ -367,7 +319,10 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
     }
 
     /// A check's results: new states, and the registrations to start.
-    fn on_checked(&mut self, results: Vec<(usize, Result<TargetState, ChainError>)>) -> Vec<Run> {
+    fn on_checked(
+        &mut self,
+        results: Vec<(usize, Result<TargetState, ChainError>)>,
+    ) -> Vec<RegistrationRun> {
         let mut started = Vec::new();
         for (index, result) in results {
             let known = self.states[index].is_some();
@@ -383,14 +338,7 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
                 {
                     continue
                 }
-                // Refused although the chain would take it: the refusal stands.
-                Ok(TargetState::Running) if self.refused[index].is_some() => {
-                    TargetState::Refused(self.refused[index].take().expect("refused"))
-                }
-                Ok(state) => {
-                    self.refused[index] = None;
-                    state
-                }
+                Ok(state) => state,
                 // A failed re-check changes nothing: the next head tries again.
                 Err(_) if known => continue,
                 Err(e) => TargetState::Waiting(WaitReason::Unreadable(e.to_string())),
@@ -412,20 +360,22 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
                 uid,
                 block,
                 work_block,
-                ..
             } => TargetState::Registered {
                 uid,
                 block,
                 work_block,
             },
-            Outcome::RegisteredElsewhere { uid, .. } => TargetState::AlreadyRegistered { uid },
-            // Read again at the next head (see `refused`); until then it stays as it was.
-            Outcome::Refused(why) if self.stopping.is_none() => {
-                self.refused[index] = Some(why);
-                return;
+            Outcome::RegisteredElsewhere { uid } => TargetState::AlreadyRegistered { uid },
+            // A refusal the subnet's owner can lift (PoW turned off mid-run): the target
+            // waits and is read again at every head. Any other stands.
+            Outcome::Refused {
+                refused: Refused::State(refusal),
+                ..
+            } if refusal.may_lift() && self.stopping.is_none() => {
+                TargetState::Waiting(WaitReason::Chain(refusal))
             }
-            Outcome::Refused(why) => TargetState::Refused(why),
-            Outcome::TimedOut { in_doubt, .. } => TargetState::TimedOut { in_doubt },
+            Outcome::Refused { refused, .. } => TargetState::Refused(refused),
+            Outcome::TimedOut { in_doubt } => TargetState::TimedOut { in_doubt },
             Outcome::Cancelled { in_doubt } => match self.stopping {
                 Some(Stopping::WindingDown) if waiting => return,
                 Some(Stopping::TimedOut) => TargetState::TimedOut { in_doubt },
@@ -435,26 +385,17 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
         self.set(index, state);
     }
 
-    /// A registration's event: passed on; a head above the target's `max_difficulty` makes
-    /// it wait (the share gives it no devices), one within it makes it run again.
-    fn on_event(&mut self, event: Event) {
-        let index = self
-            .targets
-            .iter()
-            .position(|t| t.netuid == event.netuid && t.hotkey == event.hotkey);
-        if let (Some(index), Progress::Head { difficulty, .. }) = (index, &event.progress) {
-            match self.targets[index].max_difficulty {
-                Some(max) if *difficulty > max => self.set(
-                    index,
-                    TargetState::Waiting(WaitReason::AboveMax {
-                        difficulty: *difficulty,
-                        max,
-                    }),
-                ),
-                _ if matches!(self.states[index], Some(TargetState::Waiting(_))) => {
+    /// A registration's event: passed on; a head above the target's cap makes it wait (the
+    /// share gives it no devices), one within it makes it run again.
+    fn on_event(&mut self, event: TargetEvent) {
+        let index = event.target.id.0 as usize;
+        if let Progress::Head { difficulty, .. } = event.progress {
+            match above_cap(&event.target, difficulty) {
+                Some(why) => self.set(index, TargetState::Waiting(why)),
+                None if matches!(self.states[index], Some(TargetState::Waiting(_))) => {
                     self.set(index, TargetState::Running)
                 }
-                _ => {}
+                None => {}
             }
         }
         (self.progress)(FarmEvent::Registration(event));
@@ -470,6 +411,14 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
             for run in self.running.iter().flatten() {
                 let _ = run.cancel.send(());
             }
+        }
+    }
+
+    /// Ends every running registration at once (a second Ctrl-C each).
+    fn abort(&self) {
+        for run in self.running.iter().flatten() {
+            let _ = run.cancel.send(());
+            let _ = run.cancel.send(());
         }
     }
 
@@ -500,9 +449,7 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
         let timed_out = self.stopping == Some(Stopping::TimedOut);
         self.states
             .into_iter()
-            .zip(self.refused)
-            .map(|(s, refused)| match s {
-                _ if refused.is_some() => TargetState::Refused(refused.expect("refused")),
+            .map(|s| match s {
                 Some(TargetState::Running) | None if timed_out => {
                     TargetState::TimedOut { in_doubt: None }
                 }
@@ -513,44 +460,60 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
     }
 }
 
-/// Runs every target of the plan. Each message on `cancel` is one Ctrl-C, passed on to
-/// every running registration (the first lets them settle, a second ends them at once).
-/// Returns every target's final state, in plan order.
+/// Runs every target of the plan (`targets[i].spec.id` must be `i`). Each message on
+/// `cancel` is one Ctrl-C, passed on to every running registration (the first lets them
+/// settle, a second ends them at once). Returns every target's final state, in plan order.
 pub async fn farm<C: ChainApi>(
     session: Arc<Session<C>>,
     share: Arc<DeviceShare>,
-    targets: Vec<Target>,
+    targets: Vec<FarmTarget>,
     options: FarmOptions,
     progress: impl FnMut(FarmEvent),
     mut cancel: mpsc::UnboundedReceiver<()>,
 ) -> Result<Vec<TargetState>, RegisterError> {
-    let deadline = options
-        .max_duration
-        .map(|d| tokio::time::Instant::now() + d);
-    let mut heads = session.subscribe();
-    let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
+    assert!(
+        targets
+            .iter()
+            .enumerate()
+            .all(|(i, t)| t.spec.id.0 as usize == i),
+        "a farm target's id is its index"
+    );
+    let heads = session.subscribe();
+    let (events_tx, events) = mpsc::unbounded_channel::<TargetEvent>();
     let count = targets.len();
     let mut farm = Farm {
         session,
         share,
         targets,
+        deadline: options
+            .max_duration
+            .map(|d| tokio::time::Instant::now() + d),
         options,
-        deadline,
         progress,
         states: vec![None; count],
         running: (0..count).map(|_| None).collect(),
         events: events_tx,
         stopping: None,
-        refused: vec![None; count],
     };
     let client = farm.session.client();
     let first = tokio::select! {
         _ = cancel.recv() => return Ok(vec![TargetState::Cancelled { in_doubt: None }; count]),
         head = client.best_head() => head?,
     };
-    let mut checking = Some(farm.check(first, (0..count).collect()));
-    let mut runs: FuturesUnordered<Run> = FuturesUnordered::new();
+    let checking = Some(farm.check(first, (0..count).collect()));
+    drive(&mut farm, checking, events, heads, cancel).await?;
+    Ok(farm.finals())
+}
 
+/// The farm's loop: checks, registrations, their events and heads, until it is done.
+async fn drive<C: ChainApi, P: FnMut(FarmEvent)>(
+    farm: &mut Farm<C, P>,
+    mut checking: Option<Check>,
+    mut events: mpsc::UnboundedReceiver<TargetEvent>,
+    mut heads: broadcast::Receiver<SessionEvent>,
+    mut cancel: mpsc::UnboundedReceiver<()>,
+) -> Result<(), RegisterError> {
+    let mut runs: FuturesUnordered<RegistrationRun> = FuturesUnordered::new();
     while !farm.done(checking.is_some()) {
         let checked = async {
             match checking.as_mut() {
@@ -568,7 +531,7 @@ pub async fn farm<C: ChainApi>(
                 // No more Ctrl-C can come: stop listening.
                 None => cancel = mpsc::unbounded_channel().1,
             },
-            _ = until(deadline), if farm.stopping.is_none() => {
+            _ = until(farm.deadline), if farm.stopping.is_none() => {
                 checking = None;
                 farm.stop(Stopping::TimedOut);
             }
@@ -578,12 +541,9 @@ pub async fn farm<C: ChainApi>(
             }
             Some((index, outcome)) = runs.next() => match outcome {
                 Ok(outcome) => farm.on_outcome(index, outcome),
+                // The chain or every device is gone: the others end now too.
                 Err(e) => {
-                    // The chain or every device is gone: the others end now too.
-                    for run in farm.running.iter().flatten() {
-                        let _ = run.cancel.send(());
-                        let _ = run.cancel.send(());
-                    }
+                    farm.abort();
                     return Err(e);
                 }
             },
@@ -608,30 +568,26 @@ pub async fn farm<C: ChainApi>(
     while let Ok(event) = events.try_recv() {
         (farm.progress)(FarmEvent::Registration(event));
     }
-    Ok(farm.finals())
-}
-
-/// Sleeps until `at`, or for ever without one.
-async fn until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::TargetId;
     use regpow_chain::wallet::Coldkey;
 
-    fn target(max_difficulty: Option<u64>) -> Target {
-        Target {
-            netuid: 7,
-            hotkey: PublicKey([9; 32]),
-            submitter: Submitter::new(Arc::new(Coldkey::from_uri("//Alice").unwrap())),
-            weight: 1,
-            max_difficulty,
-        }
+    fn target(difficulty_cap: Option<u64>) -> (TargetSpec, PublicKey) {
+        let coldkey = Coldkey::from_uri("//Alice").unwrap().public();
+        let spec = TargetSpec {
+            difficulty_cap,
+            ..TargetSpec::new(TargetId(0), 7, PublicKey([9; 32]))
+        };
+        (spec, coldkey)
+    }
+
+    fn classify_for(state: &SubnetState, (spec, coldkey): (TargetSpec, PublicKey)) -> TargetState {
+        classify(state, &spec, &coldkey)
     }
 
     fn state() -> SubnetState {
@@ -646,29 +602,31 @@ mod tests {
 
     #[test]
     fn an_open_subnet_runs_and_limits_make_it_wait() {
-        assert_eq!(classify(&state(), &target(None)), TargetState::Running);
+        assert_eq!(classify_for(&state(), target(None)), TargetState::Running);
         assert_eq!(
-            classify(&state(), &target(Some(5_000))),
+            classify_for(&state(), target(Some(5_000))),
             TargetState::Running
         );
         assert_eq!(
-            classify(&state(), &target(Some(4_999))),
-            TargetState::Waiting(WaitReason::AboveMax {
+            classify_for(&state(), target(Some(4_999))),
+            TargetState::Waiting(WaitReason::AboveCap {
                 difficulty: 5_000,
-                max: 4_999
+                cap: 4_999
             })
         );
         let mut off = state();
         off.subnet.pow_allowed = false;
         assert_eq!(
-            classify(&off, &target(None)),
-            TargetState::Waiting(WaitReason::PowDisabled)
+            classify_for(&off, target(None)),
+            TargetState::Waiting(WaitReason::Chain(Refusal::PowDisabled { netuid: 7 }))
         );
         let mut closed = state();
         closed.subnet.max_registrations_per_block = 0;
         assert_eq!(
-            classify(&closed, &target(None)),
-            TargetState::Waiting(WaitReason::NoRegistrations)
+            classify_for(&closed, target(None)),
+            TargetState::Waiting(WaitReason::Chain(Refusal::NoRegistrationsPerBlock {
+                netuid: 7
+            }))
         );
     }
 
@@ -677,38 +635,53 @@ mod tests {
         let alice = target(None);
         let mut ours = state();
         ours.hotkey.uid = Some(4);
-        ours.hotkey.owner = Some(alice.submitter.public());
+        ours.hotkey.owner = Some(alice.1);
         assert_eq!(
-            classify(&ours, &alice),
+            classify_for(&ours, alice),
+            TargetState::AlreadyRegistered { uid: 4 }
+        );
+        // Registered and ours although PoW is off now: done, not waiting.
+        let mut ours_off = ours.clone();
+        ours_off.subnet.pow_allowed = false;
+        assert_eq!(
+            classify_for(&ours_off, alice),
             TargetState::AlreadyRegistered { uid: 4 }
         );
         let mut theirs = ours.clone();
         theirs.hotkey.owner = Some(PublicKey([1; 32]));
-        assert!(matches!(classify(&theirs, &alice), TargetState::Skipped(_)));
+        assert_eq!(
+            classify_for(&theirs, alice),
+            TargetState::Skipped(Refused::RegisteredToOther { netuid: 7, uid: 4 })
+        );
         let mut owned = state();
         owned.hotkey.owner = Some(PublicKey([1; 32]));
-        assert!(matches!(classify(&owned, &alice), TargetState::Skipped(_)));
+        assert!(matches!(
+            classify_for(&owned, alice),
+            TargetState::Skipped(Refused::State(Refusal::OtherColdkey { .. }))
+        ));
         let mut gone = state();
         gone.subnet.exists = false;
         assert_eq!(
-            classify(&gone, &alice),
-            TargetState::Skipped("subnet 7 does not exist".into())
+            classify_for(&gone, alice),
+            TargetState::Skipped(Refused::State(Refusal::NoSubnet { netuid: 7 }))
         );
     }
 
     #[test]
     fn a_moving_difficulty_is_the_same_reason_to_wait() {
-        let a = WaitReason::AboveMax {
+        let a = WaitReason::AboveCap {
             difficulty: 10,
-            max: 5,
+            cap: 5,
         };
-        let b = WaitReason::AboveMax {
+        let b = WaitReason::AboveCap {
             difficulty: 9,
-            max: 5,
+            cap: 5,
         };
         assert!(a.same_kind(&b));
-        assert!(!a.same_kind(&WaitReason::PowDisabled));
-        assert_eq!(a.to_string(), "difficulty 10 above max_difficulty 5");
+        let off = WaitReason::Chain(Refusal::PowDisabled { netuid: 7 });
+        let closed = WaitReason::Chain(Refusal::NoUids { netuid: 7 });
+        assert!(!a.same_kind(&off));
+        assert!(!off.same_kind(&closed));
         assert!(TargetState::Waiting(a).settled());
         assert!(!TargetState::TimedOut { in_doubt: None }.settled());
         assert_eq!(TargetState::Waiting(b).word(), "skipped");

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::devices::Found;
+use super::outcome::Refused;
+use super::progress::{Discard, NotRegistered};
 use regpow_chain::{PoolRefusal, SubmitOutcome, SubnetState};
 use regpow_rules::keys::PublicKey;
 use regpow_rules::pool;
@@ -20,63 +22,56 @@ pub(crate) fn check_hit(
     state: &SubnetState,
     head_now: u64,
     recent: &BTreeMap<u64, [u8; 32]>,
-) -> Result<(), String> {
+) -> Result<(), Discard> {
     if let Some(uid) = state.hotkey.uid {
-        return Err(format!("the hotkey is already registered (uid {uid})"));
+        return Err(Discard::AlreadyRegistered { uid });
     }
     let seal = reference_seal(&found.job.prefix, found.hit.nonce);
     if seal != found.hit.seal {
-        return Err(format!(
-            "seal of nonce {} did not re-verify on the CPU",
-            found.hit.nonce
-        ));
+        return Err(Discard::NotReverified {
+            nonce: found.hit.nonce,
+        });
     }
     let difficulty = state.effective_difficulty();
     if !seal.meets(&difficulty.target()) {
-        return Err(format!(
-            "difficulty rose to {} before the seal could be submitted",
-            difficulty.get()
-        ));
+        return Err(Discard::DifficultyRose {
+            difficulty: difficulty.get(),
+        });
     }
+    let work_block = found.work_block;
     let checked_at = state.subnet.head.number.max(head_now) + 1;
-    if !in_window(found.work_block, checked_at) {
-        return Err(format!(
-            "work block {} is outside the chain's window at block {}",
-            found.work_block, checked_at
-        ));
+    if !in_window(work_block, checked_at) {
+        return Err(Discard::OutsideWindow {
+            work_block,
+            checked_at,
+        });
     }
     if state
         .hotkey
         .last_pow_block
-        .is_some_and(|last| last >= found.work_block)
+        .is_some_and(|last| last >= work_block)
     {
-        return Err("the hotkey already has a PoW registration at or after this work block".into());
+        return Err(Discard::WorkBlockUsed { work_block });
     }
-    match recent.get(&found.work_block) {
+    match recent.get(&work_block) {
         Some(hash) if *hash == found.job.challenge.block_hash => Ok(()),
-        Some(_) => Err(format!("block {} was re-organised", found.work_block)),
-        None => Err(format!(
-            "block {} is not on the chain regpow follows",
-            found.work_block
-        )),
+        Some(_) => Err(Discard::Reorganised { work_block }),
+        None => Err(Discard::NotFollowed { work_block }),
     }
 }
 
-/// Whether an outcome ends the run: `Some(why)` for rules that cannot pass later.
-pub(crate) fn is_fatal(outcome: &SubmitOutcome) -> Option<String> {
+/// Whether an outcome ends the run: `Some(why)` for rules no later seal can pass.
+pub(crate) fn is_fatal(outcome: &SubmitOutcome) -> Option<Refused> {
     match outcome {
-        SubmitOutcome::Refused(PoolRefusal::Custom(pool::SUBNET_NOT_EXISTS)) => {
-            Some("the chain says the subnet does not exist".into())
-        }
-        SubmitOutcome::Refused(PoolRefusal::Custom(pool::NON_ASSOCIATED_COLDKEY)) => {
-            Some("the chain says the hotkey belongs to another coldkey".into())
-        }
+        SubmitOutcome::Refused(PoolRefusal::Custom(
+            code @ (pool::SUBNET_NOT_EXISTS | pool::NON_ASSOCIATED_COLDKEY),
+        )) => Some(Refused::PoolCode(*code)),
         SubmitOutcome::Failed(name) => match name.as_str() {
             "TooManyRegistrationsThisBlock"
             | "InvalidWorkBlock"
             | "InvalidDifficulty"
             | "InvalidSeal" => None,
-            other => Some(format!("the chain refused the registration: {other}")),
+            other => Some(Refused::Failed(other.to_string())),
         },
         _ => None,
     }
@@ -96,18 +91,13 @@ impl Doubt {
     /// caller has already seen that the hotkey is not registered at `state.subnet.head`): its work
     /// block is out of the window for every later block, or the signer's nonce moved past
     /// it (it, or another transaction with its nonce, was included).
-    pub(crate) fn settled_by(&self, state: &SubnetState) -> Option<String> {
-        if state.subnet.head.number + 1 > last_block_accepting(self.work_block) {
-            return Some(format!(
-                "the submission with work block {} was not included before it expired",
-                self.work_block
-            ));
+    pub(crate) fn settled_by(&self, state: &SubnetState) -> Option<NotRegistered> {
+        let work_block = self.work_block;
+        if state.subnet.head.number + 1 > last_block_accepting(work_block) {
+            return Some(NotRegistered::Expired { work_block });
         }
         if state.hotkey.signer_nonce.is_some_and(|n| n > self.nonce) {
-            return Some(format!(
-                "the submission with work block {} was not included (the coldkey's nonce moved on)",
-                self.work_block
-            ));
+            return Some(NotRegistered::NonceMovedOn { work_block });
         }
         None
     }
@@ -132,9 +122,9 @@ pub(crate) fn is_ours(
 mod tests {
     use super::*;
     use regpow_chain::Head;
-    use regpow_solver::backend::{Hit, Job};
     use regpow_rules::challenge::Challenge;
     use regpow_rules::difficulty::Difficulty;
+    use regpow_solver::backend::{Hit, Job};
 
     const HOTKEY: PublicKey = PublicKey([0x11; 32]);
     const COLDKEY: PublicKey = PublicKey([0x22; 32]);
@@ -177,8 +167,8 @@ mod tests {
         (0..=upto).map(|n| (n, [n as u8; 32])).collect()
     }
 
-    fn expect(result: Result<(), String>, words: &str) {
-        let why = result.unwrap_err();
+    fn expect(result: Result<(), Discard>, words: &str) {
+        let why = result.unwrap_err().to_string();
         assert!(why.contains(words), "{why}");
     }
 
@@ -233,7 +223,7 @@ mod tests {
         used.hotkey.last_pow_block = Some(10);
         expect(
             check_hit(&hit, &used, 11, &recent(11)),
-            "already has a PoW registration",
+            "already has a PoW registration at or after work block 10",
         );
 
         // Defect 2 of issue 11: a hotkey the state shows registered gets no new seal.
@@ -256,14 +246,31 @@ mod tests {
         ] {
             assert_eq!(is_fatal(&retry), None, "{retry:?}");
         }
-        for fatal in [
-            SubmitOutcome::Refused(PoolRefusal::Custom(3)),
-            SubmitOutcome::Refused(PoolRefusal::Custom(25)),
-            SubmitOutcome::Failed("SubNetRegistrationDisabled".into()),
-            SubmitOutcome::Failed("NonAssociatedColdKey".into()),
+        for (fatal, refused) in [
+            (
+                SubmitOutcome::Refused(PoolRefusal::Custom(3)),
+                Refused::PoolCode(3),
+            ),
+            (
+                SubmitOutcome::Refused(PoolRefusal::Custom(25)),
+                Refused::PoolCode(25),
+            ),
+            (
+                SubmitOutcome::Failed("SubNetRegistrationDisabled".into()),
+                Refused::Failed("SubNetRegistrationDisabled".into()),
+            ),
+            (
+                SubmitOutcome::Failed("NonAssociatedColdKey".into()),
+                Refused::Failed("NonAssociatedColdKey".into()),
+            ),
         ] {
-            assert!(is_fatal(&fatal).is_some(), "{fatal:?}");
+            assert_eq!(is_fatal(&fatal), Some(refused.clone()), "{fatal:?}");
+            assert!(!refused.may_lift());
         }
+        assert_eq!(
+            Refused::PoolCode(25).to_string(),
+            "the chain says the hotkey belongs to another coldkey"
+        );
     }
 
     #[test]
@@ -276,10 +283,16 @@ mod tests {
         s.hotkey.signer_nonce = Some(4);
         assert_eq!(doubt.settled_by(&s), None, "still includable at block 15");
         s.hotkey.signer_nonce = Some(5);
-        assert!(doubt.settled_by(&s).unwrap().contains("nonce moved on"));
+        assert_eq!(
+            doubt.settled_by(&s),
+            Some(NotRegistered::NonceMovedOn { work_block: 10 })
+        );
         let mut s = state(15, 8);
         s.hotkey.signer_nonce = Some(4);
-        assert!(doubt.settled_by(&s).unwrap().contains("expired"));
+        assert_eq!(
+            doubt.settled_by(&s),
+            Some(NotRegistered::Expired { work_block: 10 })
+        );
     }
 
     #[test]

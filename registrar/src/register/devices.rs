@@ -1,5 +1,6 @@
-//! The shared devices as one registration uses them: its job (through its [`Lease`]), the
-//! hits that come back, faults, hash counts since the run began and the stall watchdog.
+//! The shared devices as one registration uses them: its job (through its [`Lease`]), and
+//! the retarget time of each head it moved the devices for. What the devices themselves do
+//! (hashrate, faults, stalls) is measured once per process (`crate::device_watch`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,13 +25,6 @@ pub(crate) struct Found {
 pub(crate) struct Devices {
     lease: Lease,
     pool: Arc<DevicePool>,
-    /// `(id, name)` of every device, in pool order.
-    names: Vec<(String, String)>,
-    /// Each device's count when the run began (the pool's counters are cumulative).
-    baseline: Vec<u64>,
-    /// Hash count at the last progress and when it was seen (the stall watchdog), and
-    /// whether the stall was reported.
-    seen: Vec<(u64, Instant, bool)>,
     /// When the head behind each head-driven assignment was received.
     heads: BTreeMap<u64, (u64, Instant)>,
 }
@@ -38,28 +32,11 @@ pub(crate) struct Devices {
 impl Devices {
     /// The registration's view through `lease` (whose events it reads elsewhere).
     pub(crate) fn new(lease: Lease) -> Self {
-        let pool = lease.share().pool().clone();
-        let names = pool.devices().into_iter().map(|d| (d.id, d.name)).collect();
-        let baseline: Vec<u64> = pool.stats().iter().map(|s| s.hashes).collect();
-        let now = Instant::now();
         Self {
-            seen: baseline.iter().map(|&h| (h, now, false)).collect(),
-            baseline,
-            names,
-            pool,
+            pool: lease.share().pool().clone(),
             lease,
             heads: BTreeMap::new(),
         }
-    }
-
-    /// `(id, name)` of device `index`.
-    pub(crate) fn name(&self, index: usize) -> (String, String) {
-        self.names.get(index).cloned().unwrap_or_default()
-    }
-
-    /// Every device's `(id, name)`.
-    pub(crate) fn names(&self) -> &[(String, String)] {
-        &self.names
     }
 
     /// Asks for `job` on the devices (each drains its batch first); `head_received` is when
@@ -115,38 +92,17 @@ impl Devices {
         self.lease.stop();
     }
 
+    /// The name of device `index` in the pool.
+    pub(crate) fn name(&self, index: usize) -> String {
+        self.pool
+            .devices()
+            .get(index)
+            .map(|d| d.name.clone())
+            .unwrap_or_default()
+    }
+
     /// How many devices are still in the pool.
     pub(crate) fn alive(&self) -> usize {
         self.pool.alive()
-    }
-
-    /// Seals computed since the run began, per device.
-    pub(crate) fn hashes(&self) -> Vec<u64> {
-        self.pool
-            .stats()
-            .iter()
-            .zip(&self.baseline)
-            .map(|(s, b)| s.hashes.saturating_sub(*b))
-            .collect()
-    }
-
-    /// Live devices holding work that have computed nothing for `after`, as `(id, name,
-    /// idle)`; each is
-    /// named once per stall (again if it recovers and stalls anew).
-    pub(crate) fn stalled(&mut self, after: Duration) -> Vec<(String, String, Duration)> {
-        let now = Instant::now();
-        let mut stalled = Vec::new();
-        let stats = self.pool.stats();
-        for (index, (stats, seen)) in stats.iter().zip(&mut self.seen).enumerate() {
-            let idle = now.duration_since(seen.1);
-            if stats.hashes != seen.0 || !stats.busy {
-                *seen = (stats.hashes, now, false);
-            } else if idle >= after && !seen.2 {
-                seen.2 = true;
-                let (id, name) = self.names[index].clone();
-                stalled.push((id, name, idle));
-            }
-        }
-        stalled
     }
 }

@@ -4,7 +4,8 @@
 //! on it. A lease says what its registration would hash (its job), whether it can use a seal
 //! now, and its limits; the share turns all of them into one pool assignment with
 //! [`policy::allocate`] whenever any of them changes, and routes the pool's events back:
-//! hits to the registration whose challenge they solve, faults and retarget times to all.
+//! hits to the lease whose target id the job carries as its tag, faults and retarget times
+//! to all.
 //! `regpow register` is a share with one lease; `regpow farm` has one per target.
 
 pub mod policy;
@@ -14,36 +15,24 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use regpow_solver::{DevicePool, PoolEvent, PoolJob};
-use regpow_rules::PublicKey;
 use tokio::sync::mpsc;
+
+use crate::target::{TargetId, TargetSpec};
 
 use policy::Candidate;
 
-/// What a lease registers, and its limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LeaseSpec {
-    /// Subnet.
-    pub netuid: u16,
-    /// Hotkey.
-    pub hotkey: PublicKey,
-    /// Share of the devices relative to other leases (at least 1).
-    pub weight: u32,
-    /// Never hash while the difficulty is above this.
-    pub max_difficulty: Option<u64>,
-}
-
 /// One lease as the share keeps it.
-struct Held {
-    spec: LeaseSpec,
+struct HeldLease {
+    target: TargetSpec,
     job: Option<PoolJob>,
     ready: bool,
     events: mpsc::UnboundedSender<PoolEvent>,
 }
 
-impl Held {
-    /// Whether a pool job is this lease's (jobs carry their hotkey and subnet).
+impl HeldLease {
+    /// Whether a pool job is this lease's (jobs carry their target's id as their tag).
     fn owns(&self, job: &PoolJob) -> bool {
-        job.job.challenge.netuid == self.spec.netuid && job.job.challenge.hotkey == self.spec.hotkey
+        job.tag == self.target.id.tag()
     }
 }
 
@@ -78,7 +67,7 @@ impl RateMeter {
 }
 
 struct Inner {
-    leases: BTreeMap<u64, Held>,
+    leases: BTreeMap<u64, HeldLease>,
     next_id: u64,
     /// The jobs (with weights) of the last assignment and its generation.
     assigned: (Vec<PoolJob>, u64),
@@ -134,10 +123,11 @@ impl DeviceShare {
         &self.pool
     }
 
-    /// A lease for `spec`; the pool's events for it go to `events` while it lives.
+    /// A lease for `target`; the pool's events for it go to `events` while it lives: its
+    /// hits, every retarget, and every fault (the registration ends when no device is left).
     pub fn lease(
         self: &Arc<Self>,
-        spec: LeaseSpec,
+        target: TargetSpec,
         events: mpsc::UnboundedSender<PoolEvent>,
     ) -> Lease {
         let mut inner = self.lock();
@@ -145,8 +135,8 @@ impl DeviceShare {
         inner.next_id += 1;
         inner.leases.insert(
             id,
-            Held {
-                spec,
+            HeldLease {
+                target,
                 job: None,
                 ready: true,
                 events,
@@ -158,8 +148,8 @@ impl DeviceShare {
         }
     }
 
-    /// Each lease's current share of the devices, as `(netuid, hotkey, fraction)`.
-    pub fn shares(&self) -> Vec<(u16, PublicKey, f64)> {
+    /// Each lease's current fraction of the devices, by target.
+    pub fn allocations(&self) -> Vec<(TargetId, f64)> {
         let inner = self.lock();
         let total: f64 = inner.assigned.0.iter().map(|j| f64::from(j.weight)).sum();
         inner
@@ -173,7 +163,7 @@ impl DeviceShare {
                     .find(|j| held.owns(j))
                     .map_or(0.0, |j| f64::from(j.weight));
                 let fraction = if total > 0.0 { weight / total } else { 0.0 };
-                (held.spec.netuid, held.spec.hotkey, fraction)
+                (held.target.id, fraction)
             })
             .collect()
     }
@@ -188,20 +178,18 @@ impl DeviceShare {
         let hashes = self.pool.hashes();
         let mut inner = self.lock();
         let rate = inner.rate.sample(hashes);
-        let with_jobs: Vec<(LeaseSpec, bool, PoolJob)> = inner
+        let with_jobs: Vec<(TargetSpec, bool, PoolJob)> = inner
             .leases
             .values()
-            .filter_map(|h| h.job.map(|job| (h.spec, h.ready, job)))
+            .filter_map(|h| h.job.map(|job| (h.target, h.ready, job)))
             .collect();
         let candidates: Vec<Candidate> = with_jobs
             .iter()
-            .map(|(spec, ready, job)| Candidate {
+            .map(|(target, ready, job)| Candidate {
                 difficulty: job.job.difficulty.get(),
-                weight: spec.weight,
+                weight: target.weight,
                 ready: *ready,
-                allowed: spec
-                    .max_difficulty
-                    .is_none_or(|max| job.job.difficulty.get() <= max),
+                allowed: target.allows(job.job.difficulty.get()),
             })
             .collect();
         let weights = policy::allocate(&candidates, rate, inner.block_secs);
@@ -235,7 +223,7 @@ impl Lease {
         &self.share
     }
 
-    fn update(&self, change: impl FnOnce(&mut Held)) -> Option<u64> {
+    fn update(&self, change: impl FnOnce(&mut HeldLease)) -> Option<u64> {
         {
             let mut inner = self.share.lock();
             if let Some(held) = inner.leases.get_mut(&self.id) {
@@ -249,7 +237,12 @@ impl Lease {
     /// This registration would now hash `job` (on `work_block`). Returns the generation of
     /// the assignment that holds it, or `None` when the share gives it no devices now.
     pub fn set_job(&self, job: regpow_solver::Job, work_block: u64) -> Option<u64> {
-        self.update(|held| held.job = Some(PoolJob::new(job, work_block)))
+        self.update(|held| {
+            held.job = Some(PoolJob {
+                tag: held.target.id.tag(),
+                ..PoolJob::new(job, work_block)
+            })
+        })
     }
 
     /// Whether this registration can use a seal now (see [`policy`]): one that cannot

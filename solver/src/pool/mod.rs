@@ -33,16 +33,20 @@ pub struct PoolJob {
     /// Nonces to search; `None` = all of them, each device starting at a random point of
     /// its stripe.
     pub range: Option<NonceRange>,
+    /// Whose job it is (the registrar puts its target's id here), reported back with every
+    /// hit; the pool does not read it. 0 for `solve` and `bench`.
+    pub tag: u64,
 }
 
 impl PoolJob {
-    /// `job` on block `work_block`, weight 1, every nonce.
+    /// `job` on block `work_block`, weight 1, every nonce, tag 0.
     pub fn new(job: Job, work_block: u64) -> Self {
         Self {
             job,
             work_block,
             weight: 1,
             range: None,
+            tag: 0,
         }
     }
 }

@@ -3,9 +3,9 @@
 
 pub mod gpu;
 
-use regpow_solver::Job;
 use regpow_rules::keys::parse_hex32;
 use regpow_rules::{Challenge, PublicKey};
+use regpow_solver::Job;
 use serde_json::Value;
 
 /// A solved challenge from `rules/tests/data/vectors.json`: the job, where the search starts, and

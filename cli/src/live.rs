@@ -1,0 +1,138 @@
+//! What `regpow register` and `regpow farm` share: one set-up sequence, in one order, and the
+//! loop that feeds a run's two event streams (its own, and the devices') to its view.
+//!
+//! The order: a runtime; the metrics endpoint (so a scrape works from the first moment);
+//! the chain (the embedded devnet started first for `--network devnet`); then the command
+//! checks what it must before any device is opened or password asked for (register's
+//! pre-flight, the farm's journal) and unlocks its coldkeys; then [`Live::start`] opens the
+//! devices, listens for Ctrl-C and follows the chain.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use regpow_chain::{ChainClient, Network, Session};
+use regpow_registrar::{watch_devices, DeviceEvent, DeviceShare, DEVICE_STALL};
+use regpow_solver::DevicePool;
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+
+use crate::args::BackendArgs;
+use crate::connect::{connect, failure, Connection};
+use crate::failure::Failure;
+use crate::interrupts::interrupts;
+use crate::metrics::{self, Metrics};
+use crate::views::EventSink;
+use crate::{backends, output};
+
+/// A connected run, before its devices are opened.
+pub struct Live {
+    /// The runtime everything runs on.
+    pub runtime: Runtime,
+    /// The chain (and the embedded devnet, if one was started).
+    pub connection: Connection,
+    /// `--metrics`, serving already.
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+/// What a started run has: its devices, the chain session and Ctrl-C.
+pub struct Started {
+    /// The device pool.
+    pub pool: Arc<DevicePool>,
+    /// The pool as the run's registrations share it.
+    pub share: Arc<DeviceShare>,
+    /// The chain, followed once for every registration.
+    pub session: Arc<Session<ChainClient>>,
+    /// One message per Ctrl-C.
+    pub cancel: mpsc::UnboundedReceiver<()>,
+    /// The device stream.
+    pub devices: mpsc::UnboundedReceiver<DeviceEvent>,
+}
+
+impl Live {
+    /// A runtime, the metrics endpoint on `metrics`, and the chain at `network`.
+    pub fn connect(
+        network: &Network,
+        devnet_block_time: Duration,
+        metrics: Option<SocketAddr>,
+        json: bool,
+    ) -> Result<Self, Failure> {
+        let runtime = Runtime::new()
+            .map_err(|e| Failure::unavailable(format!("starting the async runtime: {e}")))?;
+        let metrics = metrics.map(|addr| (addr, Arc::new(Metrics::new())));
+        let connection = runtime.block_on(async {
+            if let Some((addr, m)) = &metrics {
+                let bound = metrics::serve(*addr, m.clone()).await?;
+                if !json {
+                    output::err!("metrics: http://{bound}/metrics");
+                }
+            }
+            connect(network, devnet_block_time).await
+        })?;
+        Ok(Self {
+            runtime,
+            connection,
+            metrics: metrics.map(|(_, m)| m),
+        })
+    }
+
+    /// Opens the devices of `--backend`, listens for Ctrl-C (from here on each press is a
+    /// message: the first ends the run once a submission in flight is settled, a second
+    /// ends it at once), follows the chain and starts the device stream.
+    pub fn start(&self, backend: &BackendArgs) -> Result<Started, Failure> {
+        let pool = backends::pool(backend)?;
+        let cancel = interrupts(&self.runtime)
+            .map_err(|e| Failure::unavailable(format!("listening for Ctrl-C: {e}")))?;
+        let session = self
+            .runtime
+            .block_on(Session::start(self.connection.client.clone()))
+            .map_err(failure)?;
+        let devices = {
+            let _entered = self.runtime.enter();
+            watch_devices(pool.clone(), DEVICE_STALL)
+        };
+        Ok(Started {
+            share: DeviceShare::new(pool.clone()),
+            pool,
+            session,
+            cancel,
+            devices,
+        })
+    }
+
+    /// Runs the future `run` makes (it reports through the sender it is given), feeding its
+    /// events and the device stream to `view` as they come, until it ends; then the events
+    /// still queued.
+    pub fn drive<E, F: Future>(
+        &self,
+        view: &mut impl EventSink<E>,
+        mut devices: mpsc::UnboundedReceiver<DeviceEvent>,
+        run: impl FnOnce(mpsc::UnboundedSender<E>) -> F,
+    ) -> F::Output {
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        self.runtime.block_on(async {
+            let run = run(events_tx);
+            tokio::pin!(run);
+            let outcome = loop {
+                tokio::select! {
+                    biased;
+                    Some(event) = events.recv() => view.on_event(event),
+                    Some(event) = devices.recv() => view.on_device(event),
+                    outcome = &mut run => break outcome,
+                }
+            };
+            while let Ok(event) = events.try_recv() {
+                view.on_event(event);
+            }
+            outcome
+        })
+    }
+
+    /// Stops the embedded devnet, if one runs.
+    pub fn stop(self) {
+        if let Some(devnet) = self.connection.devnet {
+            self.runtime.block_on(devnet.stop());
+        }
+    }
+}

@@ -1,0 +1,702 @@
+//! One registration run as an explicit state: what it knows of the chain ([`ChainView`]),
+//! where its one submission stands ([`Submission`]: idle, in flight, in doubt) and whether it
+//! is ending. Each handler takes one input (a head, a state read, a submission's outcome, a
+//! device event) and returns `Some` when the run is over. The guard "can a seal be used now"
+//! is [`Run::can_use_seal`], and only there.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::checks::{check_hit, is_fatal, is_ours, Doubt};
+use super::devices::{Devices, Found};
+use super::outcome::{Outcome, Refused, RegisterError};
+use super::progress::{NotRegistered, Progress, ReadFailure, TargetEvent};
+use crate::target::TargetSpec;
+use regpow_chain::session::{Session, HEAD_SILENCE};
+use regpow_chain::submitter::Submitter;
+use regpow_chain::{
+    ChainApi, ChainError, Head, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome, SubnetState,
+};
+use regpow_rules::challenge::Challenge;
+use regpow_rules::difficulty::Difficulty;
+use regpow_rules::keys::PublicKey;
+use regpow_rules::WORK_WINDOW;
+use regpow_solver::{Job, PoolEvent};
+
+/// Node rejections (other than nonce races and pool codes) in a row before giving up.
+const MAX_REJECTIONS_IN_A_ROW: u32 = 3;
+
+/// Pool refusals with code 255 in a row before giving up: the rules regpow checks itself
+/// pass, so the refusal is one it cannot see (and would repeat for ever).
+const MAX_POOL_REFUSALS_IN_A_ROW: u32 = 20;
+
+/// Block time assumed until two heads have been seen (subtensor's 12 s).
+const DEFAULT_BLOCK_TIME: Duration = Duration::from_secs(12);
+
+/// Slack on top of the window when waiting for an outcome: one RPC timeout.
+const SETTLE_SLACK: Duration = Duration::from_secs(30);
+
+/// How long a head event waits for its retarget time once its state is known.
+const HEAD_REPORT_WAIT: Duration = Duration::from_millis(500);
+
+/// The result a run ends with.
+pub(super) type Finish = Result<Outcome, RegisterError>;
+
+/// Why a run ends once nothing is in flight or in doubt.
+#[derive(Clone, Debug)]
+pub(super) enum Ending {
+    Cancelled,
+    TimedOut,
+    Refused(Refused),
+    Devices(String),
+}
+
+/// Where the run's one submission stands (nothing is submitted while one is in flight or
+/// in doubt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Submission {
+    /// None, or the last one settled.
+    Idle,
+    /// Sent; its outcome is awaited.
+    InFlight { work_block: u64 },
+    /// Its final status was lost: only the chain's state can settle it.
+    InDoubt(Doubt),
+}
+
+impl Submission {
+    /// The work block of the submission whose outcome is not known yet.
+    fn unsettled(&self) -> Option<u64> {
+        match self {
+            Self::Idle => None,
+            Self::InFlight { work_block } => Some(*work_block),
+            Self::InDoubt(doubt) => Some(doubt.work_block),
+        }
+    }
+}
+
+/// The subnet's state at a head, with the head's recent ancestry (for re-orgs).
+pub(super) struct StateRead {
+    head: NewHead,
+    state: Result<SubnetState, ChainError>,
+    ancestry: Result<Vec<Head>, ChainError>,
+}
+
+/// The head event being put together: the state read and the retarget time arrive
+/// separately, and the event goes out once it has both, or [`HEAD_REPORT_WAIT`] after its
+/// state without the retarget (a device still busy with its previous batch).
+#[derive(Clone, Copy, Debug)]
+struct HeadReport {
+    number: u64,
+    /// Difficulty, whether the block is full, and when they arrived.
+    state: Option<(u64, bool, Instant)>,
+    retarget_ms: Option<f64>,
+}
+
+/// What the run knows of the chain.
+struct ChainView {
+    /// The newest state read (its head may lag behind `newest`).
+    state: SubnetState,
+    /// The newest head seen.
+    newest: Head,
+    /// Block hashes of the followed chain by number (the work window and a little more).
+    recent: BTreeMap<u64, [u8; 32]>,
+    /// Set when the newest head's parent was not the block we knew: its ancestry (and so
+    /// the hash of every work block in the window) is being read; nothing is submitted
+    /// until it arrives.
+    awaiting_ancestry: bool,
+    /// The block time as measured, and when the last head arrived.
+    block_time: Duration,
+    last_head_at: Option<Instant>,
+}
+
+/// Where the run's results come back to it.
+pub(super) struct Inbox {
+    pub(super) devices: mpsc::UnboundedReceiver<PoolEvent>,
+    pub(super) results: mpsc::UnboundedReceiver<(Found, Result<SubmitOutcome, ChainError>)>,
+    pub(super) states: mpsc::UnboundedReceiver<StateRead>,
+}
+
+/// Consecutive refusals, to give up on what would repeat for ever.
+#[derive(Default)]
+struct Streaks {
+    rejections: u32,
+    pool_refusals: u32,
+}
+
+/// Everything one run keeps track of.
+pub(super) struct Run<C: ChainApi, P: FnMut(TargetEvent)> {
+    target: TargetSpec,
+    coldkey: PublicKey,
+    session: Arc<Session<C>>,
+    submitter: Submitter,
+    progress: P,
+    devices: Devices,
+    chain: ChainView,
+    /// The difficulty the devices search at.
+    difficulty: Difficulty,
+    /// The newest head's event, until its state and its retarget time are both known.
+    head_report: Option<HeadReport>,
+    /// The newest verified hit not yet submitted.
+    pending: Option<Found>,
+    submission: Submission,
+    /// Every work block this run submitted (to recognise its registration in state).
+    submitted: BTreeSet<u64>,
+    streaks: Streaks,
+    /// Set once the run must end; it ends when nothing is in flight or in doubt, or when
+    /// the wait runs out.
+    ending: Option<(Ending, tokio::time::Instant)>,
+    results: mpsc::UnboundedSender<(Found, Result<SubmitOutcome, ChainError>)>,
+    states: mpsc::UnboundedSender<StateRead>,
+}
+
+impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
+    /// A run on `first` (the state the pre-flight read), with the devices already moved to
+    /// its head's challenge, and the inbox its results come back to.
+    pub(super) fn start(
+        session: Arc<Session<C>>,
+        devices: (Devices, mpsc::UnboundedReceiver<PoolEvent>),
+        submitter: Submitter,
+        target: TargetSpec,
+        first: SubnetState,
+        progress: P,
+    ) -> (Self, Inbox) {
+        let head_received = Instant::now();
+        let (results, results_rx) = mpsc::unbounded_channel();
+        let (states, states_rx) = mpsc::unbounded_channel();
+        let head = first.subnet.head;
+        let mut run = Run {
+            difficulty: first.effective_difficulty(),
+            devices: devices.0,
+            head_report: None,
+            coldkey: submitter.public(),
+            submitter,
+            session,
+            progress,
+            chain: ChainView {
+                newest: head,
+                awaiting_ancestry: false,
+                recent: BTreeMap::from([(head.number, head.hash)]),
+                state: first,
+                block_time: DEFAULT_BLOCK_TIME,
+                last_head_at: None,
+            },
+            pending: None,
+            submission: Submission::Idle,
+            submitted: BTreeSet::new(),
+            streaks: Streaks::default(),
+            ending: None,
+            results,
+            states,
+            target,
+        };
+        let job = run.job_for(head, run.difficulty);
+        run.devices.switch(job, head.number, Some(head_received));
+        run.head_report = Some(HeadReport {
+            number: head.number,
+            state: Some((
+                run.difficulty.get(),
+                run.chain.state.block_is_full(),
+                Instant::now(),
+            )),
+            retarget_ms: None,
+        });
+        let inbox = Inbox {
+            devices: devices.1,
+            results: results_rx,
+            states: states_rx,
+        };
+        (run, inbox)
+    }
+
+    /// Sends `progress`, tagged with this run's target.
+    pub(super) fn emit(&mut self, progress: Progress) {
+        (self.progress)(TargetEvent {
+            target: self.target,
+            progress,
+        });
+    }
+
+    /// Sends the head event if it has both halves; `force` sends it with what it has (a newer
+    /// head overtook it).
+    pub(super) fn report_head(&mut self, force: bool) {
+        let Some(report) = self.head_report else {
+            return;
+        };
+        let Some((difficulty, full, since)) = report.state else {
+            if force {
+                self.head_report = None;
+            }
+            return;
+        };
+        if report.retarget_ms.is_none() && !force && since.elapsed() < HEAD_REPORT_WAIT {
+            return;
+        }
+        self.head_report = None;
+        self.emit(Progress::Head {
+            number: report.number,
+            difficulty,
+            full,
+            retarget_ms: report.retarget_ms,
+        });
+    }
+
+    fn job_for(&self, head: Head, difficulty: Difficulty) -> Job {
+        Job::new(
+            Challenge {
+                netuid: self.target.netuid,
+                block_hash: head.hash,
+                hotkey: self.target.hotkey,
+                coldkey: self.coldkey,
+            },
+            difficulty,
+        )
+    }
+
+    fn solving(&self) -> bool {
+        self.ending.is_none()
+    }
+
+    /// Whether a seal found now could be submitted: not while the run ends, a submission is
+    /// in flight or in doubt, the window's hashes are being read again, or the block is
+    /// full. A run that cannot use one yields its devices to the other registrations.
+    pub(super) fn can_use_seal(&self) -> bool {
+        self.solving()
+            && self.submission == Submission::Idle
+            && !self.chain.awaiting_ancestry
+            && !self.chain.state.block_is_full()
+    }
+
+    /// Tells the share whether this run can use a seal now.
+    pub(super) fn publish_readiness(&mut self) {
+        let ready = self.can_use_seal();
+        self.devices.ready(ready);
+    }
+
+    /// The work block of a submission whose outcome is not known yet.
+    pub(super) fn in_doubt(&self) -> Option<u64> {
+        self.submission.unsettled()
+    }
+
+    /// When the wait for a settling submission runs out, while the run ends.
+    pub(super) fn settle_deadline(&self) -> Option<tokio::time::Instant> {
+        self.ending.as_ref().map(|(_, at)| *at)
+    }
+
+    /// Whether the run has been asked to end.
+    pub(super) fn is_ending(&self) -> bool {
+        self.ending.is_some()
+    }
+
+    /// Asks the run to end: at once when nothing is in flight or in doubt, else after the
+    /// chain has settled it (bounded by the work block's window plus one block).
+    pub(super) fn end(&mut self, ending: Ending) -> Option<Finish> {
+        if self.ending.is_some() {
+            return None;
+        }
+        self.devices.stop();
+        self.pending = None;
+        let Some(work_block) = self.in_doubt() else {
+            return Some(conclude(ending, None));
+        };
+        let blocks_left = (work_block + WORK_WINDOW + 1).saturating_sub(self.chain.newest.number);
+        let at_most =
+            self.chain.block_time * u32::try_from(blocks_left).unwrap_or(u32::MAX) + SETTLE_SLACK;
+        self.emit(Progress::Settling {
+            work_block,
+            at_most,
+        });
+        self.ending = Some((ending, tokio::time::Instant::now() + at_most));
+        None
+    }
+
+    /// The run's result now, whatever is in doubt (a second Ctrl-C, or the wait ran out).
+    pub(super) fn give_up(&mut self, ending: Option<Ending>) -> Finish {
+        let in_doubt = self.in_doubt();
+        let ending = ending
+            .or_else(|| self.ending.take().map(|(ending, _)| ending))
+            .unwrap_or(Ending::Cancelled);
+        conclude(ending, in_doubt)
+    }
+
+    /// Ends now if the run is ending and nothing is in flight or in doubt any more.
+    pub(super) fn settled(&mut self) -> Option<Finish> {
+        if self.in_doubt().is_some() {
+            return None;
+        }
+        let (ending, _) = self.ending.take()?;
+        Some(conclude(ending, None))
+    }
+
+    fn registered(&self, uid: u16, block: Head, work_block: u64) -> Finish {
+        Ok(Outcome::Registered {
+            uid,
+            block,
+            work_block,
+        })
+    }
+
+    /// Submits the newest hit when a seal can be used now and it passes every check.
+    pub(super) fn try_submit(&mut self) {
+        if !self.can_use_seal() {
+            return;
+        }
+        let Some(found) = self.pending.take() else {
+            return;
+        };
+        let chain = &self.chain;
+        if let Err(discard) = check_hit(&found, &chain.state, chain.newest.number, &chain.recent) {
+            self.emit(Progress::Discarded(discard));
+            return;
+        }
+        if let Err(claimed) = self.submitter.claim(&self.target.hotkey, found.work_block) {
+            self.emit(Progress::Discarded(super::Discard::WorkBlockClaimed {
+                work_block: found.work_block,
+                claimed,
+            }));
+            return;
+        }
+        self.emit(Progress::Submitting {
+            work_block: found.work_block,
+            nonce: found.hit.nonce,
+        });
+        self.submission = Submission::InFlight {
+            work_block: found.work_block,
+        };
+        self.submitted.insert(found.work_block);
+        let call = PowRegisterCall {
+            netuid: self.target.netuid,
+            work_block: found.work_block,
+            nonce: found.hit.nonce,
+            work: found.hit.seal.0,
+            hotkey: self.target.hotkey,
+        };
+        let (client, submitter, at, results) = (
+            self.session.client(),
+            self.submitter.clone(),
+            self.chain.state.subnet.head,
+            self.results.clone(),
+        );
+        tokio::spawn(async move {
+            let outcome = submitter.submit(&client, &call, at).await;
+            let _ = results.send((found, outcome));
+        });
+    }
+
+    /// Measures the block time from the arrival of heads (the share plans by it).
+    fn time_block(&mut self, received: Instant) {
+        if let Some(last) = self.chain.last_head_at.replace(received) {
+            let seen = received
+                .saturating_duration_since(last)
+                .clamp(Duration::from_millis(50), HEAD_SILENCE);
+            self.chain.block_time = (self.chain.block_time * 3 + seen) / 4;
+            self.devices.block_time(self.chain.block_time);
+        }
+    }
+
+    /// A new best head: devices move to it at once; its state is read in the background.
+    pub(super) fn on_head(&mut self, new: NewHead, received: Instant) {
+        let head = new.head;
+        let chain = &mut self.chain;
+        if chain.recent.get(&head.number) == Some(&head.hash) && chain.state.subnet.head == head {
+            return; // the head we already work on (subscriptions start with it)
+        }
+        self.time_block(received);
+        let chain = &mut self.chain;
+        // A parent we did not know means a re-organisation (or a gap): the whole window is
+        // read again, as it is until an ancestry read succeeds.
+        let parent_known = !chain.awaiting_ancestry
+            && (head.number == 0 || chain.recent.get(&(head.number - 1)) == Some(&new.parent));
+        chain.awaiting_ancestry |= !parent_known;
+        chain.recent.insert(head.number, head.hash);
+        chain.recent.retain(|&n, _| n <= head.number);
+        while chain.recent.len() > 64 {
+            chain.recent.pop_first();
+        }
+        let fresh = chain.newest != head;
+        chain.newest = head;
+        if fresh && self.solving() {
+            let job = self.job_for(head, self.difficulty);
+            self.devices.switch(job, head.number, Some(received));
+            self.report_head(true);
+            self.head_report = Some(HeadReport {
+                number: head.number,
+                state: None,
+                retarget_ms: None,
+            });
+        }
+        self.read_state(new, parent_known);
+    }
+
+    /// Reads the state at `new` (and its ancestry when its parent was not known) in the
+    /// background; the result comes back as a [`StateRead`].
+    fn read_state(&self, new: NewHead, parent_known: bool) {
+        let head = new.head;
+        let known = self.chain.recent.clone();
+        let (session, states) = (self.session.clone(), self.states.clone());
+        let (netuid, hotkey, coldkey) = (self.target.netuid, self.target.hotkey, self.coldkey);
+        tokio::spawn(async move {
+            let from = head.number.saturating_sub(WORK_WINDOW + 1);
+            let known = |n: u64, hash: &[u8; 32]| known.get(&n) == Some(hash);
+            let (ancestry, state) = tokio::join!(
+                async {
+                    if parent_known {
+                        Ok(vec![head])
+                    } else {
+                        session.client().ancestry(new, from, known).await
+                    }
+                },
+                session.subnet_state(head, netuid, &hotkey, Some(&coldkey)),
+            );
+            let _ = states.send(StateRead {
+                head: new,
+                state,
+                ancestry,
+            });
+        });
+    }
+
+    /// The state at a head: our registration, a settled doubt, refusals, the difficulty.
+    pub(super) fn on_state(&mut self, read: StateRead) -> Option<Finish> {
+        let head = read.head.head;
+        let newest = head == self.chain.newest;
+        if !newest && head.number <= self.chain.state.subnet.head.number {
+            return None; // an older read that arrived late
+        }
+        match read.ancestry {
+            Ok(blocks) => {
+                for block in blocks {
+                    self.chain.recent.insert(block.number, block.hash);
+                }
+                if newest {
+                    self.chain.awaiting_ancestry = false;
+                }
+            }
+            // Without the ancestry the window's hashes are unknown: keep waiting (the next
+            // head retries) rather than submit a seal on an orphaned block.
+            Err(e) if newest => {
+                self.emit(Progress::ReadFailed(ReadFailure::Ancestry(e.to_string())))
+            }
+            Err(_) => {}
+        }
+        match read.state {
+            Ok(state) => self.chain.state = state,
+            Err(e) => {
+                // Keep the last state but move its head, so seals on the new head are
+                // judged against the right window.
+                self.chain.state.subnet.head = head;
+                self.emit(Progress::ReadFailed(ReadFailure::State(e.to_string())));
+                return None;
+            }
+        }
+        if let Some(finish) = self.judge_state() {
+            return Some(finish);
+        }
+        self.follow_difficulty();
+        self.report_state(head);
+        None
+    }
+
+    /// What the new state says about the hotkey and the submission in doubt.
+    fn judge_state(&mut self) -> Option<Finish> {
+        let state = &self.chain.state;
+        if let Some(uid) = state.hotkey.uid {
+            if is_ours(state, &self.coldkey, &self.submitted) {
+                let work_block = state.hotkey.last_pow_block.unwrap_or_default();
+                return Some(self.registered(uid, state.subnet.head, work_block));
+            }
+            if state.hotkey.owner == Some(self.coldkey) {
+                return Some(Ok(Outcome::RegisteredElsewhere { uid }));
+            }
+            // Our submission (if one is in doubt) cannot land on a registered hotkey.
+            let refused = Refused::TakenDuringRun {
+                netuid: self.target.netuid,
+                uid,
+            };
+            let in_doubt = None;
+            return Some(Ok(Outcome::Refused { refused, in_doubt }));
+        }
+        // The hotkey is not registered at this head: a doubt the chain has now settled.
+        if let Submission::InDoubt(doubt) = self.submission {
+            if let Some(ended) = doubt.settled_by(state) {
+                // It cannot land any more: its work block is free for another seal.
+                self.submission = Submission::Idle;
+                self.submitter
+                    .release(&self.target.hotkey, doubt.work_block);
+                self.emit(Progress::NotRegistered(ended));
+            }
+        }
+        let refusal = self.chain.state.refusal(self.target.netuid, &self.coldkey);
+        refusal.and_then(|refusal| self.end(Ending::Refused(refusal.into())))
+    }
+
+    /// Moves the devices to a new difficulty when it changed by more than 1 %: it decays a
+    /// little every block, and restarting the devices for that is not worth it (found seals
+    /// are re-checked against the latest value anyway).
+    fn follow_difficulty(&mut self) {
+        if !self.solving() {
+            return;
+        }
+        let latest = self.chain.state.effective_difficulty();
+        if latest.get().abs_diff(self.difficulty.get()) > self.difficulty.get() / 100 {
+            let job = self.job_for(self.chain.newest, latest);
+            self.devices.switch(job, self.chain.newest.number, None);
+        }
+        self.difficulty = latest;
+    }
+
+    /// The head event's state half.
+    fn report_state(&mut self, head: Head) {
+        let state = &self.chain.state;
+        let half = (
+            state.effective_difficulty().get(),
+            state.block_is_full(),
+            Instant::now(),
+        );
+        match &mut self.head_report {
+            Some(report) if report.number == head.number => {
+                report.state = Some(half);
+                self.report_head(false);
+            }
+            _ => self.emit(Progress::Head {
+                number: head.number,
+                difficulty: half.0,
+                full: half.1,
+                retarget_ms: None,
+            }),
+        }
+    }
+
+    /// A submission's outcome.
+    pub(super) fn on_result(
+        &mut self,
+        found: Found,
+        outcome: Result<SubmitOutcome, ChainError>,
+    ) -> Option<Finish> {
+        self.submission = Submission::Idle;
+        let registered_or_unknown = matches!(
+            outcome,
+            Ok(SubmitOutcome::Registered { .. } | SubmitOutcome::Unknown { .. })
+        );
+        if !registered_or_unknown {
+            self.submitter
+                .release(&self.target.hotkey, found.work_block);
+        }
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let error = e.to_string();
+                self.emit(Progress::NotRegistered(NotRegistered::NotSent { error }));
+                return None;
+            }
+        };
+        match outcome {
+            SubmitOutcome::Registered { uid, block } => {
+                Some(self.registered(uid, block, found.work_block))
+            }
+            SubmitOutcome::Unknown { reason, nonce } => {
+                let work_block = found.work_block;
+                self.submission = Submission::InDoubt(Doubt { work_block, nonce });
+                self.emit(Progress::StatusLost { work_block, reason });
+                None
+            }
+            outcome => match is_fatal(&outcome) {
+                Some(refused) => self.end(Ending::Refused(refused)),
+                None => self.not_registered(outcome),
+            },
+        }
+    }
+
+    /// A submission the chain did not take, for a reason a later seal may pass: counted
+    /// towards giving up on what repeats for ever.
+    fn not_registered(&mut self, outcome: SubmitOutcome) -> Option<Finish> {
+        let ended = match outcome {
+            SubmitOutcome::Failed(error) => {
+                self.streaks = Streaks::default();
+                NotRegistered::Failed { error }
+            }
+            // Our previous attempt used the nonce: the next signs with a fresh one.
+            SubmitOutcome::Refused(refusal @ PoolRefusal::NonceRace(_)) => {
+                NotRegistered::Refused(refusal)
+            }
+            SubmitOutcome::Refused(refusal @ PoolRefusal::Custom(_)) => {
+                self.streaks.rejections = 0;
+                self.streaks.pool_refusals += 1;
+                if self.streaks.pool_refusals >= MAX_POOL_REFUSALS_IN_A_ROW {
+                    let count = MAX_POOL_REFUSALS_IN_A_ROW;
+                    return self.end(Ending::Refused(Refused::OpaqueRefusals { count }));
+                }
+                NotRegistered::Refused(refusal)
+            }
+            SubmitOutcome::Refused(refusal) => {
+                self.streaks.rejections += 1;
+                if self.streaks.rejections >= MAX_REJECTIONS_IN_A_ROW {
+                    let (count, last) = (MAX_REJECTIONS_IN_A_ROW, refusal);
+                    return self.end(Ending::Refused(Refused::Rejected { count, last }));
+                }
+                NotRegistered::Refused(refusal)
+            }
+            SubmitOutcome::Registered { .. } | SubmitOutcome::Unknown { .. } => return None,
+        };
+        self.emit(Progress::NotRegistered(ended));
+        None
+    }
+
+    /// A hit, a fault or a retarget from the device pool (through the lease).
+    pub(super) fn on_device(&mut self, event: PoolEvent) -> Option<Finish> {
+        match event {
+            PoolEvent::Hit { job, hit, .. } => {
+                let found = Found {
+                    job: job.job,
+                    work_block: job.work_block,
+                    hit,
+                };
+                // Keep the newest work block: it stays valid longest.
+                let newer = self
+                    .pending
+                    .as_ref()
+                    .is_none_or(|p| p.work_block <= found.work_block);
+                if self.solving() && newer {
+                    self.pending = Some(found);
+                }
+                None
+            }
+            // The fault itself is reported on the device stream; a run with no device left
+            // ends.
+            PoolEvent::Fault { device, reason } if self.devices.alive() == 0 => {
+                let name = self.devices.name(device);
+                self.end(Ending::Devices(format!("{name}: {reason}")))
+            }
+            PoolEvent::Retargeted { generation, at, .. } => {
+                if let Some((block, took)) = self.devices.retargeted(generation, at) {
+                    if let Some(report) = self.head_report.as_mut().filter(|r| r.number == block) {
+                        report.retarget_ms = Some(took.as_secs_f64() * 1e3);
+                        self.report_head(false);
+                    }
+                }
+                None
+            }
+            PoolEvent::Fault { .. } | PoolEvent::Exhausted { .. } => None,
+        }
+    }
+
+    /// Stops the run's hashing for good.
+    pub(super) fn stop(&mut self) {
+        self.devices.stop();
+    }
+}
+
+/// The run's result for `ending`, with `in_doubt` when a submission's fate is unknown.
+fn conclude(ending: Ending, in_doubt: Option<u64>) -> Finish {
+    match ending {
+        Ending::Cancelled => Ok(Outcome::Cancelled { in_doubt }),
+        Ending::TimedOut => Ok(Outcome::TimedOut { in_doubt }),
+        Ending::Refused(refused) => Ok(Outcome::Refused { refused, in_doubt }),
+        Ending::Devices(last_fault) => Err(RegisterError::Devices {
+            last_fault,
+            in_doubt,
+        }),
+    }
+}
