@@ -22,7 +22,7 @@ fn kernels(c: &mut Criterion) {
     group.throughput(Throughput::Elements(NONCES));
     for kernel in CpuKernel::supported() {
         group.bench_function(BenchmarkId::from_parameter(kernel), |b| {
-            b.iter(|| kernel.first_candidate(&midstate, 1 << 32, NONCES, job.target.high()))
+            b.iter(|| kernel.first_candidate(&midstate, 1 << 32, NONCES, job.bound.high()))
         });
     }
     group.finish();

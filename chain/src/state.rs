@@ -227,8 +227,8 @@ mod tests {
     fn preflight_refusals_name_the_rule() {
         let cold = PublicKey([3; 32]);
         assert_eq!(state().refusal(1, &cold), None);
-        type Change = fn(&mut SubnetState);
-        let cases: [(Change, &str); 5] = [
+        type Edit = fn(&mut SubnetState);
+        let cases: [(Edit, &str); 5] = [
             (|s| s.subnet.exists = false, "does not exist"),
             (
                 |s| s.subnet.pow_allowed = false,

@@ -95,7 +95,7 @@ async fn a_second_ctrl_c_exits_at_once_saying_the_submission_may_still_land() {
     let pid = child.id();
     // Wait for the submission (it sits in the pool: no block comes for an hour).
     let deadline = Instant::now() + Duration::from_secs(30);
-    while devnet.node.lock().pool.pending().is_empty() {
+    while devnet.node.lock().tx_pool.pending().is_empty() {
         assert!(Instant::now() < deadline, "nothing submitted");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

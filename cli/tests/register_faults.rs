@@ -347,7 +347,7 @@ async fn wrong_seals_from_a_device_are_never_submitted() {
     );
     assert_eq!(faults(&events).len(), 1, "{events:?}");
     assert_eq!(submissions(&events), 0);
-    assert!(devnet.node.lock().pool.pending().is_empty());
+    assert!(devnet.node.lock().tx_pool.pending().is_empty());
     assert_eq!(uid_on_chain(&devnet), None);
     devnet.stop().await;
 }
@@ -459,7 +459,7 @@ async fn reorg_scenario(depth: usize) {
     backend.opened.notify_all();
     // The held seal must be dropped; the new head's seal goes into the pool.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while devnet.node.lock().pool.pending().is_empty() {
+    while devnet.node.lock().tx_pool.pending().is_empty() {
         assert!(std::time::Instant::now() < deadline, "nothing submitted");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -19,12 +19,12 @@ pub mod config;
 pub mod events;
 pub mod extrinsic;
 pub mod node;
-pub mod pool;
 pub mod pow;
 pub mod rpc;
 pub mod runtime;
 pub mod server;
 pub mod storage;
+pub mod tx_pool;
 pub mod validity;
 
 pub use config::{DevnetConfig, SubnetConfig};

@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 use crate::chain::{Chain, Header};
 use crate::config::DevnetConfig;
 use crate::events::EventRecord;
-use crate::pool::{Pool, TxStatus};
+use crate::tx_pool::{TxPool, TxStatus};
 
 /// The chain and the transaction pool, under one lock so that admission and block
 /// building always see the same state.
@@ -17,7 +17,7 @@ pub struct Ledger {
     /// Blocks and state.
     pub chain: Chain,
     /// Transactions waiting for the next block.
-    pub pool: Pool,
+    pub tx_pool: TxPool,
 }
 
 /// A block just produced, as announced to subscribers and the CLI's log.
@@ -46,7 +46,7 @@ impl Node {
         Self {
             ledger: Mutex::new(Ledger {
                 chain: Chain::new(&config),
-                pool: Pool::default(),
+                tx_pool: TxPool::default(),
             }),
             blocks,
             config,
@@ -77,14 +77,14 @@ impl Node {
     pub fn produce_block(&self) -> Imported {
         let (imported, finalizing) = {
             let mut guard = self.lock();
-            let Ledger { chain, pool } = &mut *guard;
-            let block = pool.build_block(chain);
+            let Ledger { chain, tx_pool } = &mut *guard;
+            let block = tx_pool.build_block(chain);
             let imported = Imported {
                 hash: block.hash,
                 header: block.header.clone(),
                 events: block.events.clone(),
             };
-            (imported, pool.take_finalizing())
+            (imported, tx_pool.take_finalizing())
         };
         let _ = self.blocks.send(imported.clone());
         let finalize = move || {

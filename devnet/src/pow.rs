@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use regpow_rules::pool;
+use regpow_rules::tx_pool;
 use regpow_rules::window::in_window;
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 
@@ -112,9 +112,9 @@ impl PowError {
     /// `SubnetNotExists`, 25 for `NonAssociatedColdKey`, 255 ("bad request") otherwise.
     pub fn pool_code(self) -> u8 {
         match self {
-            PowError::SubnetNotExists => pool::SUBNET_NOT_EXISTS,
-            PowError::NonAssociatedColdKey => pool::NON_ASSOCIATED_COLDKEY,
-            _ => pool::BAD_REQUEST,
+            PowError::SubnetNotExists => tx_pool::SUBNET_NOT_EXISTS,
+            PowError::NonAssociatedColdKey => tx_pool::NON_ASSOCIATED_COLDKEY,
+            _ => tx_pool::BAD_REQUEST,
         }
     }
 }
@@ -223,7 +223,7 @@ impl PowState {
         if seal.0 != call.work {
             return Err(InvalidSeal);
         }
-        if !seal.meets(&subnet.effective_difficulty().target()) {
+        if !seal.meets(&subnet.effective_difficulty().bound()) {
             return Err(InvalidDifficulty);
         }
         if self.system_accounts.contains(&call.hotkey) {

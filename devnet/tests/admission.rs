@@ -62,7 +62,7 @@ fn mined(
         coldkey: PublicKey(coldkey),
     };
     let prefix = ch.prefix();
-    let target = Difficulty::new(difficulty).unwrap().target();
+    let target = Difficulty::new(difficulty).unwrap().bound();
     let nonce = (0u64..)
         .find(|&n| reference_seal(&prefix, n).meets(&target))
         .unwrap();
@@ -163,7 +163,7 @@ fn each_rule_refuses_with_its_error() {
                     hotkey: PublicKey(HOT),
                     coldkey: PublicKey(COLD),
                 };
-                let target = Difficulty::new(50).unwrap().target();
+                let target = Difficulty::new(50).unwrap().bound();
                 let nonce = (0u64..)
                     .find(|&n| !reference_seal(&ch.prefix(), n).meets(&target))
                     .unwrap();

@@ -66,7 +66,7 @@ fn probe(program: &str, args: &[&str]) -> Result<String, String> {
 }
 
 /// What a client run printed, and how it ended.
-struct Outcome {
+struct ClientRun {
     /// Exit status, or `None` if it was killed at the timeout.
     success: Option<bool>,
     stdout: String,
@@ -75,7 +75,7 @@ struct Outcome {
 
 /// Runs a client script as a child process, polling (without blocking the runtime that
 /// serves the devnet) until it exits or [`CLIENT_TIMEOUT`] passes, when it is killed.
-async fn run_client(program: &str, args: &[&str], dir: &Path) -> Outcome {
+async fn run_client(program: &str, args: &[&str], dir: &Path) -> ClientRun {
     let mut child = Command::new(program)
         .args(args)
         .current_dir(dir)
@@ -105,7 +105,7 @@ async fn run_client(program: &str, args: &[&str], dir: &Path) -> Outcome {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    Outcome {
+    ClientRun {
         success,
         stdout: stdout.join().unwrap(),
         stderr: stderr.join().unwrap(),

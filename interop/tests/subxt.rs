@@ -410,7 +410,7 @@ async fn each_admission_rule_is_refused_with_its_code_and_error() {
                     coldkey: PublicKey(cold),
                 };
                 let nonce = (0u64..)
-                    .find(|&k| !reference_seal(&challenge.prefix(), k).meets(&difficulty.target()))
+                    .find(|&k| !reference_seal(&challenge.prefix(), k).meets(&difficulty.bound()))
                     .unwrap();
                 PowRegister {
                     netuid: 1,
@@ -478,7 +478,7 @@ async fn the_second_registration_in_a_full_block_fails_with_too_many_registratio
         watches.push(progress);
     }
     assert_eq!(
-        devnet.node.lock().pool.pending().len(),
+        devnet.node.lock().tx_pool.pending().len(),
         2,
         "both admitted: the head's block had no registrations"
     );

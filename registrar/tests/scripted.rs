@@ -108,7 +108,7 @@ impl Script {
         if seal.0 != call.work {
             self.breaches.push("the seal is not the nonce's".into());
         }
-        if !seal.meets(&Difficulty::new(DIFFICULTY).unwrap().target()) {
+        if !seal.meets(&Difficulty::new(DIFFICULTY).unwrap().bound()) {
             self.breaches.push("the seal misses the difficulty".into());
         }
     }
@@ -376,7 +376,7 @@ async fn fatal_pool_codes_end_the_run_and_others_are_retried() {
     let (outcome, _, submissions, breaches) = scenario(
         "fatal",
         vec![Reply::Refuse(PoolRefusal::Custom(
-            regpow_rules::pool::NON_ASSOCIATED_COLDKEY,
+            regpow_rules::tx_pool::NON_ASSOCIATED_COLDKEY,
         ))],
     )
     .await;
@@ -384,7 +384,7 @@ async fn fatal_pool_codes_end_the_run_and_others_are_retried() {
         matches!(
             &outcome,
             Outcome::Refused { refused: Refused::PoolCode(code), in_doubt: None }
-                if *code == regpow_rules::pool::NON_ASSOCIATED_COLDKEY
+                if *code == regpow_rules::tx_pool::NON_ASSOCIATED_COLDKEY
         ),
         "{outcome:?}"
     );
@@ -395,7 +395,7 @@ async fn fatal_pool_codes_end_the_run_and_others_are_retried() {
         "retried",
         vec![
             Reply::Refuse(PoolRefusal::NonceRace("Transaction is outdated".into())),
-            Reply::Refuse(PoolRefusal::Custom(regpow_rules::pool::BAD_REQUEST)),
+            Reply::Refuse(PoolRefusal::Custom(regpow_rules::tx_pool::BAD_REQUEST)),
             Reply::Include,
         ],
     )

@@ -1,4 +1,6 @@
-//! Difficulty and the 256-bit target (`docs/SPEC.md`, "Difficulty").
+//! Difficulty and the 256-bit target bound a seal must not exceed (`docs/SPEC.md`,
+//! "Difficulty"). The bound is [`TargetBound`]: "target" alone means a registration target
+//! (a hotkey on a subnet) everywhere else in regpow.
 //!
 //! The chain accepts a seal iff `U256::from_little_endian(seal) <= U256::MAX / D`, where D is
 //! the *effective* difficulty: the stored `Difficulty` clamped into `[MinDifficulty,
@@ -35,9 +37,9 @@ impl Difficulty {
         self.0.get()
     }
 
-    /// The target seals must not exceed.
-    pub fn target(self) -> Target {
-        Target::from_difficulty(self)
+    /// The target bound seals must not exceed: `(2^256 − 1) / difficulty`.
+    pub fn bound(self) -> TargetBound {
+        TargetBound::from_difficulty(self)
     }
 }
 
@@ -61,11 +63,11 @@ impl FromStr for Difficulty {
 
 /// `U256::MAX / D` as four u64 limbs, least significant first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Target {
+pub struct TargetBound {
     limbs: [u64; 4],
 }
 
-impl Target {
+impl TargetBound {
     /// `floor((2^256 - 1) / D)` by schoolbook division, most significant limb first.
     pub fn from_difficulty(difficulty: Difficulty) -> Self {
         let d = u128::from(difficulty.get());
@@ -117,14 +119,14 @@ mod tests {
 
     #[test]
     fn target_of_one_is_everything() {
-        let t = Difficulty::new(1).unwrap().target();
+        let t = Difficulty::new(1).unwrap().bound();
         assert_eq!(t.limbs(), [u64::MAX; 4]);
         assert!(t.is_met_by(&[u64::MAX; 4]));
     }
 
     #[test]
     fn target_of_two_is_half() {
-        let t = Difficulty::new(2).unwrap().target();
+        let t = Difficulty::new(2).unwrap().bound();
         assert_eq!(t.limbs(), [u64::MAX, u64::MAX, u64::MAX, u64::MAX >> 1]);
     }
 
@@ -160,7 +162,7 @@ mod tests {
             u64::MAX,
         ] {
             let diff = Difficulty::new(d).unwrap();
-            let t = diff.target();
+            let t = diff.bound();
             let at = t.limbs();
             assert!(
                 t.is_met_by(&at) && product_fits(&at, diff),

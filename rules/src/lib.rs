@@ -22,13 +22,13 @@ pub mod difficulty;
 pub mod error;
 pub mod keccak;
 pub mod keys;
-pub mod pool;
 pub mod seal;
 pub mod sha256;
+pub mod tx_pool;
 pub mod window;
 
 pub use challenge::{Challenge, Prefix, PREFIX_LEN, SEAL_TAG};
-pub use difficulty::{Difficulty, Target};
+pub use difficulty::{Difficulty, TargetBound};
 pub use error::InputError;
 pub use keys::PublicKey;
 pub use seal::{reference_seal, Seal};

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use sha3::Keccak256;
 
 use crate::challenge::Prefix;
-use crate::difficulty::Target;
+use crate::difficulty::TargetBound;
 
 /// A 32-byte seal as the chain stores it in `work`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,9 +27,9 @@ impl Seal {
         limbs
     }
 
-    /// True when the seal, read little-endian, is at most the target.
-    pub fn meets(&self, target: &Target) -> bool {
-        target.is_met_by(&self.limbs())
+    /// True when the seal, read little-endian, is at most the target bound.
+    pub fn meets(&self, bound: &TargetBound) -> bool {
+        bound.is_met_by(&self.limbs())
     }
 }
 

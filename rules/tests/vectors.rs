@@ -18,7 +18,7 @@ fn reference_seal_matches_every_vector() {
         let seal = reference_seal(&prefix, int(&vector.nonce));
         assert_eq!(seal.to_string(), vector.seal, "nonce {}", vector.nonce);
         let difficulty = Difficulty::new(int(&vector.difficulty)).unwrap();
-        assert_eq!(seal.meets(&difficulty.target()), vector.valid);
+        assert_eq!(seal.meets(&difficulty.bound()), vector.valid);
         assert_eq!(product_fits(&seal.limbs(), difficulty), vector.valid);
         valid += usize::from(vector.valid);
     }

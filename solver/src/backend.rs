@@ -10,7 +10,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 use regpow_rules::challenge::{Challenge, Prefix};
-use regpow_rules::difficulty::{Difficulty, Target};
+use regpow_rules::difficulty::{Difficulty, TargetBound};
 use regpow_rules::seal::{reference_seal, Seal};
 
 /// One unit of work: a challenge and the difficulty its seal must meet.
@@ -23,17 +23,17 @@ pub struct Job {
     /// The (effective) difficulty.
     pub difficulty: Difficulty,
     /// `U256::MAX / difficulty`.
-    pub target: Target,
+    pub bound: TargetBound,
 }
 
 impl Job {
-    /// Prepares a job: the prefix and target are derived once here, not per nonce.
+    /// Prepares a job: the prefix and target bound are derived once here, not per nonce.
     pub fn new(challenge: Challenge, difficulty: Difficulty) -> Self {
         Self {
             challenge,
             prefix: challenge.prefix(),
             difficulty,
-            target: difficulty.target(),
+            bound: difficulty.bound(),
         }
     }
 
@@ -41,7 +41,7 @@ impl Job {
     /// hit only if it meets the target. Backends call this on every candidate.
     pub fn verify(&self, nonce: u64) -> Option<Hit> {
         let seal = reference_seal(&self.prefix, nonce);
-        seal.meets(&self.target).then_some(Hit { nonce, seal })
+        seal.meets(&self.bound).then_some(Hit { nonce, seal })
     }
 }
 

@@ -30,7 +30,7 @@ impl GpuJob {
             midstate,
             state14,
             block2,
-            target_high: job.target.high(),
+            target_high: job.bound.high(),
         }
     }
 }

@@ -18,7 +18,7 @@ pub(crate) const IN_FLIGHT: usize = 2;
 pub(crate) trait Dispatcher: Sync {
     /// A submitted dispatch, to be collected.
     type Pending;
-    /// The device's dispatch size, which [`run_device`] keeps at its target length.
+    /// The device's dispatch size, which [`run_device`] keeps at its length length.
     fn sizing(&self) -> &BatchSize;
     /// Nonces per dispatch now.
     fn batch(&self) -> u32 {
@@ -32,7 +32,7 @@ pub(crate) trait Dispatcher: Sync {
         job: &GpuJob,
         chunk: NonceRange,
     ) -> Result<Self::Pending, BackendError>;
-    /// Waits for a dispatch; returns the nonces whose seal lane 3 is within the target
+    /// Waits for a dispatch; returns the nonces whose seal lane 3 is within the target bound
     /// (candidates, not yet verified).
     fn collect(&self, pending: Self::Pending) -> Result<Vec<u64>, BackendError>;
 }
@@ -216,19 +216,19 @@ pub(crate) const TUNING_MIN: Duration = Duration::from_millis(40);
 /// Each tuning measurement is the fastest of this many runs: other work on the machine only
 /// ever adds time.
 const TUNING_RUNS: usize = 3;
-/// How far one observed dispatch moves the batch towards the size that would have met the
-/// target: a quarter, so one slow dispatch (the machine was busy) barely moves it.
+/// How far one observed dispatch moves the batch towards the size that would have lasted the
+/// chosen length: a quarter, so one slow dispatch (the machine was busy) barely moves it.
 const ADAPT_STEP: f64 = 0.25;
 
 /// Nonces per dispatch for one device. A tuned size follows the device's speed: every full
-/// dispatch's duration moves it towards [`BatchSize::target`], so a device that slows down
+/// dispatch's duration moves it towards [`BatchSize::length`], so a device that slows down
 /// (a busy host under a software driver, a throttling GPU) keeps its retarget time, and one
 /// that speeds up keeps its fixed costs small. A size the user chose stays as it is.
 #[derive(Debug)]
 pub(crate) struct BatchSize {
     granule: u32,
     nonces: AtomicU32,
-    target: Option<Duration>,
+    length: Option<Duration>,
 }
 
 impl BatchSize {
@@ -237,16 +237,16 @@ impl BatchSize {
         Self {
             granule,
             nonces: AtomicU32::new(round_batch(granule, u64::from(nonces))),
-            target: None,
+            length: None,
         }
     }
 
-    /// A tuned size: `nonces` to start with, kept near `target` per dispatch.
-    pub(crate) fn tuned(granule: u32, nonces: u64, target: Duration) -> Self {
+    /// A tuned size: `nonces` to start with, kept near `length` per dispatch.
+    pub(crate) fn tuned(granule: u32, nonces: u64, length: Duration) -> Self {
         Self {
             granule,
             nonces: AtomicU32::new(round_batch(granule, nonces)),
-            target: Some(target),
+            length: Some(length),
         }
     }
 
@@ -256,16 +256,16 @@ impl BatchSize {
     }
 
     /// A full dispatch of `nonces` took `took` on the device: moves the size
-    /// [`ADAPT_STEP`] of the way towards what would have lasted the target, by at most a
+    /// [`ADAPT_STEP`] of the way towards what would have lasted the chosen length, by at most a
     /// factor of two.
     pub(crate) fn observe(&self, nonces: u64, took: Duration) {
-        let Some(target) = self.target else {
+        let Some(length) = self.length else {
             return;
         };
         if nonces == 0 || took < Duration::from_micros(50) {
             return; // too short to time
         }
-        let ideal = nonces as f64 * target.as_secs_f64() / took.as_secs_f64();
+        let ideal = nonces as f64 * length.as_secs_f64() / took.as_secs_f64();
         let now = f64::from(self.get());
         let next = (now + (ideal - now) * ADAPT_STEP).clamp(now / 2.0, now * 2.0);
         self.nonces
@@ -277,21 +277,21 @@ impl BatchSize {
 /// next to no hashing) and one long timed dispatch (`larger`: nonces, time): the device's
 /// rate in nonces per second and how long its dispatches should last, [`COST_FACTOR`] times
 /// the fixed cost within [`SHORTEST_DISPATCH`]..=[`LONGEST_DISPATCH`].
-pub(crate) fn dispatch_target(fixed: Duration, larger: (u32, Duration)) -> (f64, Duration) {
+pub(crate) fn dispatch_length(fixed: Duration, larger: (u32, Duration)) -> (f64, Duration) {
     let (nonces, took) = (f64::from(larger.0), larger.1.as_secs_f64().max(1e-9));
     let hashing = took - fixed.as_secs_f64();
     // A long dispatch no slower than an empty one: the timings are noise; use the plain rate.
     let rate = nonces / if hashing > took / 2.0 { hashing } else { took };
-    let target = fixed
+    let length = fixed
         .mul_f64(COST_FACTOR)
         .clamp(SHORTEST_DISPATCH, LONGEST_DISPATCH);
-    (rate, target)
+    (rate, length)
 }
 
 /// The dispatch size for `device`: `requested` as a fixed size, or else measured. The fixed
 /// cost per dispatch is the time of a one-granule dispatch; the rate comes from a test
 /// dispatch grown fourfold until it takes at least [`TUNING_MIN`]; each is the fastest of
-/// [`TUNING_RUNS`] runs. [`dispatch_target`] turns them into a starting size and a target
+/// [`TUNING_RUNS`] runs. [`dispatch_length`] turns them into a starting size and a length
 /// length, which [`BatchSize`] then holds to as the device's speed changes.
 pub(crate) fn choose_batch<D: Dispatcher>(
     device: &D,
@@ -301,7 +301,7 @@ pub(crate) fn choose_batch<D: Dispatcher>(
     if let Some(n) = requested {
         return Ok(BatchSize::fixed(granule, n));
     }
-    // Any job will do: the target rejects everything, so only hashing is timed.
+    // Any job will do: the target bound rejects everything, so only hashing is timed.
     let job = GpuJob {
         midstate: [1; 8],
         state14: [2; 8],
@@ -328,11 +328,11 @@ pub(crate) fn choose_batch<D: Dispatcher>(
     loop {
         let took = time_batch(batch)?;
         if took >= TUNING_MIN || batch >= u32::MAX / 8 {
-            let (rate, target) = dispatch_target(fixed, (batch, fastest(batch, took)?));
+            let (rate, length) = dispatch_length(fixed, (batch, fastest(batch, took)?));
             return Ok(BatchSize::tuned(
                 granule,
-                (rate * target.as_secs_f64()) as u64,
-                target,
+                (rate * length.as_secs_f64()) as u64,
+                length,
             ));
         }
         batch = batch.saturating_mul(4);
@@ -358,23 +358,23 @@ mod tests {
     #[test]
     fn a_real_gpu_gets_short_dispatches_and_a_costly_driver_long_ones() {
         // A GPU: 1 G nonces/s and 20 µs per launch.
-        let (rate, target) = dispatch_target(
+        let (rate, length) = dispatch_length(
             Duration::from_micros(20),
             (40_000_000, Duration::from_micros(40_020)),
         );
         assert!((rate - 1e9).abs() < 1e6, "{rate}");
-        assert_eq!(target, SHORTEST_DISPATCH);
+        assert_eq!(length, SHORTEST_DISPATCH);
         // lavapipe on this machine: 2.3 M/s and ~0.5 ms per dispatch.
-        let (rate, target) = dispatch_target(Duration::from_micros(500), (262_144, ms(114)));
+        let (rate, length) = dispatch_length(Duration::from_micros(500), (262_144, ms(114)));
         assert!((rate - 2.31e6).abs() < 0.01e6, "{rate}");
-        assert_eq!(target, SHORTEST_DISPATCH);
+        assert_eq!(length, SHORTEST_DISPATCH);
         // A driver with 10 ms per dispatch: the longest dispatches.
-        let (rate, target) = dispatch_target(ms(10), (135_168, ms(70)));
+        let (rate, length) = dispatch_length(ms(10), (135_168, ms(70)));
         assert!((rate - 2.25e6).abs() < 0.01e6, "{rate}");
-        assert_eq!(target, LONGEST_DISPATCH);
+        assert_eq!(length, LONGEST_DISPATCH);
         // 1.5 ms per dispatch: 30 ms dispatches.
-        let (_, target) = dispatch_target(Duration::from_micros(1500), (4_000_000, ms(40)));
-        assert!(target > ms(29) && target < ms(31), "{target:?}");
+        let (_, length) = dispatch_length(Duration::from_micros(1500), (4_000_000, ms(40)));
+        assert!(length > ms(29) && length < ms(31), "{length:?}");
     }
 
     #[test]
@@ -406,8 +406,8 @@ mod tests {
     #[test]
     fn timings_that_do_not_fit_use_the_plain_rate() {
         // The long dispatch was no slower than an empty one: noise, not a negative rate.
-        let (rate, target) = dispatch_target(ms(60), (1000, ms(50)));
+        let (rate, length) = dispatch_length(ms(60), (1000, ms(50)));
         assert_eq!(rate, 20_000.0);
-        assert_eq!(target, LONGEST_DISPATCH);
+        assert_eq!(length, LONGEST_DISPATCH);
     }
 }

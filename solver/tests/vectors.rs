@@ -71,7 +71,7 @@ fn no_valid_nonce_is_ever_missed_at_low_difficulty() {
     for start in [0u64, (1 << 32) - 2_000, u64::MAX - 3_000] {
         let range = NonceRange::with_len(start, 5_003);
         let want: Vec<u64> = (range.start..=range.end)
-            .filter(|&n| reference_seal(&job.prefix, n).meets(&job.target))
+            .filter(|&n| reference_seal(&job.prefix, n).meets(&job.bound))
             .collect();
         assert!(want.len() > 50);
         for kernel in CpuKernel::supported() {

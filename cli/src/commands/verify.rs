@@ -24,7 +24,7 @@ pub fn run(args: &VerifyArgs, json: bool) -> anyhow::Result<()> {
     let seal = reference_seal(&prefix, args.nonce);
     let reason = if args.seal.is_some_and(|claimed| Seal(claimed) != seal) {
         Some("seal does not match the challenge and nonce")
-    } else if !seal.meets(&args.difficulty.target()) {
+    } else if !seal.meets(&args.difficulty.bound()) {
         Some("seal does not meet difficulty")
     } else {
         None

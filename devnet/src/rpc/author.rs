@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::{decode_hash, decode_hex, notify, RpcResult};
 use crate::chain::hex32;
 use crate::node::{Ledger, Node};
-use crate::pool::{SubmitError, TxStatus};
+use crate::tx_pool::{SubmitError, TxStatus};
 
 /// The author API's error object for a refused submission.
 pub fn submit_error(e: &SubmitError) -> ErrorObjectOwned {
@@ -39,8 +39,9 @@ pub fn submit(
 ) -> Result<([u8; 32], Option<mpsc::UnboundedReceiver<TxStatus>>), ErrorObjectOwned> {
     let bytes = decode_hex(hex)?;
     let mut guard = node.lock();
-    let Ledger { chain, pool } = &mut *guard;
-    pool.submit(chain, &bytes, watch)
+    let Ledger { chain, tx_pool } = &mut *guard;
+    tx_pool
+        .submit(chain, &bytes, watch)
         .map_err(|e| submit_error(&e))
 }
 
@@ -65,7 +66,7 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
     m.register_method("author_pendingExtrinsics", |_, node: &Arc<Node>, _| {
         let pending: Vec<String> = node
             .lock()
-            .pool
+            .tx_pool
             .pending()
             .iter()
             .map(|x| hex32(x))
@@ -85,7 +86,7 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
                     }
                 })
                 .collect::<RpcResult<Vec<[u8; 32]>>>()?;
-            let removed = node.lock().pool.remove(&hashes);
+            let removed = node.lock().tx_pool.remove(&hashes);
             Ok(removed.iter().map(|h| hex32(h)).collect())
         },
     )?;

@@ -63,7 +63,7 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
             let key = PublicKey::parse("account", &account)
                 .map_err(|e| error(INVALID_PARAMS, e.to_string()))?;
             let ledger = node.lock();
-            Ok(ledger.pool.next_nonce(&ledger.chain, &key.0))
+            Ok(ledger.tx_pool.next_nonce(&ledger.chain, &key.0))
         },
     )?;
     alias(m, "system_accountNextIndex", &["account_nextIndex"])

@@ -24,7 +24,7 @@ use super::author::submit;
 use super::{error, notify, RpcResult, INVALID_PARAMS};
 use crate::chain::hex32;
 use crate::node::{Ledger, Node};
-use crate::pool::{SubmitError, TxStatus};
+use crate::tx_pool::{SubmitError, TxStatus};
 
 /// Broadcasts under way, by operation id.
 #[derive(Clone, Default)]
@@ -104,8 +104,8 @@ fn admit(
     bytes: &[u8],
 ) -> Result<([u8; 32], mpsc::UnboundedReceiver<TxStatus>), SubmitError> {
     let mut guard = node.lock();
-    let Ledger { chain, pool } = &mut *guard;
-    let (tx, updates) = pool.submit(chain, bytes, true)?;
+    let Ledger { chain, tx_pool } = &mut *guard;
+    let (tx, updates) = tx_pool.submit(chain, bytes, true)?;
     Ok((tx, updates.expect("a watched submission has updates")))
 }
 

@@ -9,8 +9,8 @@ use super::outcome::Refused;
 use super::progress::{Discard, NotRegistered};
 use regpow_chain::{PoolRefusal, SubmitOutcome, SubnetState};
 use regpow_rules::keys::PublicKey;
-use regpow_rules::pool;
 use regpow_rules::seal::reference_seal;
+use regpow_rules::tx_pool;
 use regpow_rules::window::{in_window, last_block_accepting};
 
 /// The checks a found seal passes before it is submitted: the hotkey is not registered,
@@ -33,7 +33,7 @@ pub(crate) fn check_hit(
         });
     }
     let difficulty = state.effective_difficulty();
-    if !seal.meets(&difficulty.target()) {
+    if !seal.meets(&difficulty.bound()) {
         return Err(Discard::DifficultyRose {
             difficulty: difficulty.get(),
         });
@@ -64,7 +64,7 @@ pub(crate) fn check_hit(
 pub(crate) fn is_fatal(outcome: &SubmitOutcome) -> Option<Refused> {
     match outcome {
         SubmitOutcome::Refused(PoolRefusal::Custom(
-            code @ (pool::SUBNET_NOT_EXISTS | pool::NON_ASSOCIATED_COLDKEY),
+            code @ (tx_pool::SUBNET_NOT_EXISTS | tx_pool::NON_ASSOCIATED_COLDKEY),
         )) => Some(Refused::PoolCode(*code)),
         SubmitOutcome::Failed(name) => match name.as_str() {
             "TooManyRegistrationsThisBlock"
@@ -151,7 +151,7 @@ mod tests {
             Difficulty::new(difficulty).unwrap(),
         );
         let nonce = (0u64..)
-            .find(|&n| reference_seal(&job.prefix, n).meets(&job.target))
+            .find(|&n| reference_seal(&job.prefix, n).meets(&job.bound))
             .unwrap();
         Found {
             job,
@@ -194,7 +194,7 @@ mod tests {
 
         let hard = (1u64..)
             .map(|k| 8 * k)
-            .find(|&d| !hit.hit.seal.meets(&Difficulty::new(d).unwrap().target()))
+            .find(|&d| !hit.hit.seal.meets(&Difficulty::new(d).unwrap().bound()))
             .unwrap();
         expect(
             check_hit(&hit, &state(11, hard), 11, &recent(11)),

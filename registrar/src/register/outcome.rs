@@ -1,7 +1,7 @@
 //! How a registration run ends, and why the chain refused it, as types.
 
 use regpow_chain::{ChainError, Head, PoolRefusal, Refusal};
-use regpow_rules::pool;
+use regpow_rules::tx_pool;
 
 /// How a registration run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,8 +93,8 @@ pub enum Refused {
 /// The words for a fatal pool code.
 fn pool_code_words(code: u8) -> String {
     match code {
-        pool::SUBNET_NOT_EXISTS => "the chain says the subnet does not exist".into(),
-        pool::NON_ASSOCIATED_COLDKEY => {
+        tx_pool::SUBNET_NOT_EXISTS => "the chain says the subnet does not exist".into(),
+        tx_pool::NON_ASSOCIATED_COLDKEY => {
             "the chain says the hotkey belongs to another coldkey".into()
         }
         code => format!("refused by the pool (custom code {code})"),

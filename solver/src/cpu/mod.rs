@@ -87,7 +87,7 @@ impl CpuBackend {
         halt: &AtomicBool,
         control: &SearchControl,
     ) -> Option<Hit> {
-        let high = job.target.high();
+        let high = job.bound.high();
         let mut next = chunk.start;
         loop {
             if halt.load(Ordering::Relaxed) || control.is_stopped() {
@@ -179,7 +179,7 @@ pub fn scan_all_hits(kernel: CpuKernel, job: &Job, range: NonceRange) -> Vec<Hit
     let mut next = range.start;
     loop {
         let count = (range.end - next).min(STEP - 1) + 1;
-        match kernel.first_candidate(&midstate, next, count, job.target.high()) {
+        match kernel.first_candidate(&midstate, next, count, job.bound.high()) {
             Some(nonce) => {
                 hits.extend(job.verify(nonce));
                 if nonce == range.end {

@@ -28,7 +28,7 @@ pub struct PoolJob {
     pub job: Job,
     /// The number of the block whose hash the challenge carries (hits report it back).
     pub work_block: u64,
-    /// Share of the pool relative to the other jobs (at least 1 is used).
+    /// Weight of the job relative to the other jobs of the assignment (at least 1 is used).
     pub weight: u32,
     /// Nonces to search; `None` = all of them, each device starting at a random point of
     /// its stripe.
@@ -161,7 +161,7 @@ struct State {
     jobs: Arc<[PoolJob]>,
     /// Random start of each unbounded job's nonces (per stripe), fixed per assignment.
     offsets: Arc<[u64]>,
-    plans: Vec<Vec<plan::Share>>,
+    plans: Vec<Vec<plan::Allocation>>,
     devices: Vec<DeviceState>,
     published_at: Instant,
     retarget_reported: u64,

@@ -17,7 +17,7 @@ use crate::backend::NonceRange;
 
 /// One job on one device: which job, what share of the device's time, and which stripe.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Share {
+pub(crate) struct Allocation {
     /// Index of the job in the assignment.
     pub job: usize,
     /// Fraction of the device's time (1.0 when the device has only this job).
@@ -28,9 +28,9 @@ pub(crate) struct Share {
     pub stripes: usize,
 }
 
-/// The shares of every device. `rates[d]` is device `d`'s measured hashrate (`Some(0.0)` or
+/// The allocations of every device. `rates[d]` is device `d`'s measured hashrate (`Some(0.0)` or
 /// any equal values when unknown), `None` when the device has left the pool.
-pub(crate) fn split(weights: &[u32], rates: &[Option<f64>]) -> Vec<Vec<Share>> {
+pub(crate) fn split(weights: &[u32], rates: &[Option<f64>]) -> Vec<Vec<Allocation>> {
     let mut plans = vec![Vec::new(); rates.len()];
     let live: Vec<usize> = (0..rates.len()).filter(|&d| rates[d].is_some()).collect();
     if weights.is_empty() || live.is_empty() {
@@ -40,7 +40,7 @@ pub(crate) fn split(weights: &[u32], rates: &[Option<f64>]) -> Vec<Vec<Share>> {
     if weights.len() > live.len() {
         for &d in &live {
             plans[d] = (0..weights.len())
-                .map(|job| Share {
+                .map(|job| Allocation {
                     job,
                     time: f64::from(weights[job].max(1)) / total_weight,
                     stripe: live.iter().position(|&x| x == d).unwrap_or(0),
@@ -78,7 +78,7 @@ pub(crate) fn split(weights: &[u32], rates: &[Option<f64>]) -> Vec<Vec<Share>> {
     for job in 0..weights.len() {
         let on_job: Vec<usize> = live.iter().copied().filter(|&d| owner[d] == job).collect();
         for (stripe, &d) in on_job.iter().enumerate() {
-            plans[d] = vec![Share {
+            plans[d] = vec![Allocation {
                 job,
                 time: 1.0,
                 stripe,
@@ -107,7 +107,7 @@ pub(crate) fn stripe_of(range: NonceRange, stripe: usize, stripes: usize) -> Opt
 mod tests {
     use super::*;
 
-    fn jobs_of(plans: &[Vec<Share>]) -> Vec<Vec<usize>> {
+    fn jobs_of(plans: &[Vec<Allocation>]) -> Vec<Vec<usize>> {
         plans
             .iter()
             .map(|p| p.iter().map(|s| s.job).collect())

@@ -75,7 +75,7 @@ fn every_hit_carries_its_own_job_across_assignments() {
         };
         assert_eq!(device, 0);
         assert_eq!(reference_seal(&job.job.prefix, hit.nonce), hit.seal);
-        assert!(hit.seal.meets(&job.job.target));
+        assert!(hit.seal.meets(&job.job.bound));
         assert_eq!(job.job.challenge.block_hash, [job.work_block as u8; 32]);
         if generation == second {
             assert_eq!(job.work_block, 2);

@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::plan::{stripe_of, Share};
+use super::plan::{stripe_of, Allocation};
 use super::{PoolEvent, PoolJob, Shared};
 use crate::backend::{Backend, BackendError, NonceRange, SearchControl, SearchOutcome};
 
@@ -21,16 +21,16 @@ struct Cursor {
     end: u64,
 }
 
-/// The start of this device's share of `job`: its stripe of the job's range, or of every
+/// The start of this device's allocation of `job`: its stripe of the job's range, or of every
 /// nonce from a random point in the stripe's first half (`offset`, drawn per assignment).
-fn start_cursor(job: &PoolJob, offset: u64, share: &Share) -> Option<Cursor> {
+fn start_cursor(job: &PoolJob, offset: u64, allocation: &Allocation) -> Option<Cursor> {
     match job.range {
-        Some(range) => stripe_of(range, share.stripe, share.stripes).map(|s| Cursor {
+        Some(range) => stripe_of(range, allocation.stripe, allocation.stripes).map(|s| Cursor {
             next: Some(s.start),
             end: s.end,
         }),
         None => {
-            let s = stripe_of(NonceRange::from(0), share.stripe, share.stripes)?;
+            let s = stripe_of(NonceRange::from(0), allocation.stripe, allocation.stripes)?;
             let half = ((s.end - s.start) / 2).max(1);
             Some(Cursor {
                 next: Some(s.start + offset % half),
@@ -53,7 +53,7 @@ struct Held {
     version: u64,
     generation: u64,
     jobs: Arc<[PoolJob]>,
-    plan: Vec<Share>,
+    plan: Vec<Allocation>,
     cursors: Vec<Option<Cursor>>,
     /// Time given to each share so far (time slicing).
     used: Vec<Duration>,
@@ -143,12 +143,12 @@ pub(super) fn run(shared: Arc<Shared>, index: usize, backend: Arc<dyn Backend>, 
             }
             continue;
         };
-        let share = held.plan[pick];
-        let job = held.jobs[share.job];
+        let allocation = held.plan[pick];
+        let job = held.jobs[allocation.job];
         let cursor = held.cursors[pick].expect("picked a live cursor");
         let range = NonceRange::new(cursor.next.expect("live"), cursor.end).expect("in stripe");
         let control = Arc::new(if held.plan.len() > 1 {
-            SearchControl::until(Instant::now() + SLICE_PERIOD.mul_f64(share.time))
+            SearchControl::until(Instant::now() + SLICE_PERIOD.mul_f64(allocation.time))
         } else {
             SearchControl::new()
         });
@@ -201,7 +201,7 @@ pub(super) fn run(shared: Arc<Shared>, index: usize, backend: Arc<dyn Backend>, 
                     event = Some(PoolEvent::Exhausted {
                         device: index,
                         generation: held.generation,
-                        job: share.job,
+                        job: allocation.job,
                     });
                 }
                 None

@@ -76,14 +76,14 @@ struct Pooled {
 
 /// Transactions waiting for the next block, in arrival order.
 #[derive(Default)]
-pub struct Pool {
+pub struct TxPool {
     ready: Vec<Pooled>,
     /// Watchers of the transactions in the newest block, with its hash, until the node
     /// tells them `Finalized` (see `Node::produce_block` in `node.rs`).
     awaiting_finality: Vec<(mpsc::UnboundedSender<TxStatus>, [u8; 32])>,
 }
 
-impl Pool {
+impl TxPool {
     /// Validates `bytes` against the head and pools them; with `watch`, also returns the
     /// receiver of the transaction's status updates (starting with `Ready`).
     pub fn submit(
