@@ -55,7 +55,7 @@ fn backend_all_threads(c: &mut Criterion) {
             b.iter(|| {
                 let control = SearchControl::new();
                 backend
-                    .search(&job, NonceRange::with_len(0, NONCES), &control)
+                    .search(0, &job, NonceRange::with_len(0, NONCES), &control)
                     .unwrap()
             })
         },

@@ -35,7 +35,7 @@ fn wgpu_search(c: &mut Criterion) {
             b.iter(|| {
                 let control = SearchControl::new();
                 backend
-                    .search(&job, NonceRange::with_len(0, nonces), &control)
+                    .search(0, &job, NonceRange::with_len(0, nonces), &control)
                     .unwrap()
             })
         });

@@ -96,14 +96,6 @@ impl Backend for TestBackend {
     }
     fn search(
         &self,
-        job: &Job,
-        range: NonceRange,
-        control: &SearchControl,
-    ) -> Result<SearchOutcome, BackendError> {
-        self.search_device(0, job, range, control)
-    }
-    fn search_device(
-        &self,
         device: usize,
         job: &Job,
         range: NonceRange,
@@ -395,6 +387,7 @@ impl Backend for HeldHit {
     }
     fn search(
         &self,
+        _device: usize,
         job: &Job,
         range: NonceRange,
         control: &SearchControl,

@@ -233,36 +233,21 @@ pub trait Backend: Send + Sync {
     /// The devices this backend searches on.
     fn devices(&self) -> Vec<DeviceInfo>;
 
-    /// Searches `range` for `job` until a verified hit, the end of the range, or a stop.
-    /// Hashes are added to `control` as batches complete.
+    /// Searches `range` for `job` on device `device` alone (an index into
+    /// [`Backend::devices`]) until a verified hit, the end of the range, or a stop, on the
+    /// calling thread, adding its hashes to `control` as device 0. This is the only way a
+    /// backend searches: the device pool gives each device its own long-lived thread and
+    /// calls this there, so one device's fault or panic does not stop the others and a device
+    /// never holds two jobs at once. Several devices at once is the pool's job
+    /// ([`crate::search::solve`]). A device the backend does not have is
+    /// [`BackendError::Unavailable`].
     fn search(
-        &self,
-        job: &Job,
-        range: NonceRange,
-        control: &SearchControl,
-    ) -> Result<SearchOutcome, BackendError>;
-
-    /// Searches on device `device` alone (an index into [`Backend::devices`]), on the calling
-    /// thread, counting its hashes as device 0 of `control`. The device pool gives each
-    /// device its own long-lived thread this way, so one device's fault or panic does not
-    /// stop the others and a device never holds two jobs at once. Backends with one device
-    /// need not override it.
-    fn search_device(
         &self,
         device: usize,
         job: &Job,
         range: NonceRange,
         control: &SearchControl,
-    ) -> Result<SearchOutcome, BackendError> {
-        if device == 0 {
-            self.search(job, range, control)
-        } else {
-            Err(BackendError::Unavailable(format!(
-                "{} has no device {device}",
-                self.name()
-            )))
-        }
-    }
+    ) -> Result<SearchOutcome, BackendError>;
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::backend::{
@@ -18,7 +17,7 @@ pub(crate) const IN_FLIGHT: usize = 2;
 pub(crate) trait Dispatcher: Sync {
     /// A submitted dispatch, to be collected.
     type Pending;
-    /// The device's dispatch size, which [`run_device`] keeps at its length length.
+    /// The device's dispatch size, which [`run_device`] keeps at its chosen length.
     fn sizing(&self) -> &BatchSize;
     /// Nonces per dispatch now.
     fn batch(&self) -> u32 {
@@ -37,20 +36,11 @@ pub(crate) trait Dispatcher: Sync {
     fn collect(&self, pending: Self::Pending) -> Result<Vec<u64>, BackendError>;
 }
 
-/// `Backend::search` and `Backend::search_device` for a backend whose devices are the
-/// dispatchers in `self.workers`: every GPU backend searches through this pipeline.
+/// `Backend::search` for a backend whose devices are the dispatchers in `self.workers`:
+/// every GPU backend searches through this pipeline.
 macro_rules! gpu_search_methods {
     () => {
         fn search(
-            &self,
-            job: &$crate::backend::Job,
-            range: $crate::backend::NonceRange,
-            control: &$crate::backend::SearchControl,
-        ) -> Result<$crate::backend::SearchOutcome, $crate::backend::BackendError> {
-            $crate::gpu_pipeline::search_devices(&self.workers, job, range, control)
-        }
-
-        fn search_device(
             &self,
             device: usize,
             job: &$crate::backend::Job,
@@ -133,7 +123,7 @@ pub(crate) fn run_device<D: Dispatcher>(
 }
 
 /// Device `device` of `devices` alone, on the calling thread (what
-/// [`crate::Backend::search_device`] asks of a multi-GPU backend named `backend`): the
+/// [`crate::Backend::search`] asks of a multi-GPU backend named `backend`): the
 /// device pool's worker thread drives the GPU itself, no thread is spawned per job.
 pub(crate) fn search_one_device<D: Dispatcher>(
     backend: &str,
@@ -152,53 +142,6 @@ pub(crate) fn search_one_device<D: Dispatcher>(
         Some(hit) => SearchOutcome::Found(hit),
         None if control.is_stopped() => SearchOutcome::Stopped,
         None => SearchOutcome::Exhausted,
-    })
-}
-
-/// Searches `range` on every device at once, one host thread each.
-pub(crate) fn search_devices<D: Dispatcher>(
-    devices: &[D],
-    job: &Job,
-    range: NonceRange,
-    control: &SearchControl,
-) -> Result<SearchOutcome, BackendError> {
-    let cursor = ChunkCursor::new(range);
-    let halt = AtomicBool::new(false);
-    let found: Mutex<Option<Hit>> = Mutex::new(None);
-    let fault: Mutex<Option<BackendError>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for (index, device) in devices.iter().enumerate() {
-            let (cursor, halt, found, fault) = (&cursor, &halt, &found, &fault);
-            scope.spawn(
-                move || match run_device(device, index, job, cursor, halt, control) {
-                    Ok(Some(hit)) => {
-                        let mut slot = found.lock().unwrap_or_else(|e| e.into_inner());
-                        if slot.is_none_or(|h| hit.nonce < h.nonce) {
-                            *slot = Some(hit);
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        halt.store(true, Ordering::Relaxed);
-                        fault
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .get_or_insert(e);
-                    }
-                },
-            );
-        }
-    });
-    if let Some(hit) = found.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Ok(SearchOutcome::Found(hit));
-    }
-    if let Some(e) = fault.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    Ok(if control.is_stopped() {
-        SearchOutcome::Stopped
-    } else {
-        SearchOutcome::Exhausted
     })
 }
 

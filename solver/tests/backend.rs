@@ -23,7 +23,9 @@ fn an_exhausted_range_counts_every_nonce() {
         // Odd length, crossing chunk boundaries and ending at u64::MAX.
         let range = NonceRange::with_len(u64::MAX - 200_002, 200_003);
         let control = SearchControl::new();
-        let outcome = backend.search(&unreachable_job(), range, &control).unwrap();
+        let outcome = backend
+            .search(0, &unreachable_job(), range, &control)
+            .unwrap();
         assert_eq!(outcome, SearchOutcome::Exhausted, "{kernel}");
         assert_eq!(u128::from(control.hashes()), range.len(), "{kernel}");
     }
@@ -40,7 +42,7 @@ fn a_stop_ends_the_search_promptly() {
             control.stop();
         });
         backend
-            .search(&unreachable_job(), NonceRange::from(0), &control)
+            .search(0, &unreachable_job(), NonceRange::from(0), &control)
             .unwrap()
     });
     assert_eq!(outcome, SearchOutcome::Stopped);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use regpow_rules::{reference_seal, Challenge, Difficulty, PublicKey};
 use regpow_solver::search::solve;
 use regpow_solver::DevicePool;
-use regpow_solver::{Backend, Job, NonceRange, SearchControl, SearchOutcome};
+use regpow_solver::{Backend, Job, NonceRange};
 
 fn backend(devices: Option<Vec<usize>>) -> Option<CudaBackend> {
     let missing = cuda::status()
@@ -77,20 +77,16 @@ fn every_device_takes_part_in_a_search() {
     let Some(all) = backend(None) else {
         return;
     };
+    // Several devices at once is the pool's job: one worker per GPU, stripes of the range.
     let n = all.devices().len();
+    let pool = DevicePool::new(vec![Arc::new(all)]);
     let ch = Challenge::new(5, [5; 32], PublicKey([6; 32]), PublicKey([7; 32])).unwrap();
     let job = Job::new(ch, Difficulty::new(u64::MAX).unwrap());
     let range = NonceRange::with_len(u64::MAX - (1 << 24), 1 << 24);
-    let control = SearchControl::new();
-    assert_eq!(
-        all.search(&job, range, &control).unwrap(),
-        SearchOutcome::Exhausted
-    );
-    assert_eq!(u128::from(control.hashes()), range.len());
-    for d in 0..n {
-        assert!(
-            control.device_hashes(d) > 0,
-            "device {d} did no work (of {n})"
-        );
+    let report = solve(&pool, &job, range, None).unwrap();
+    assert!(report.hit.is_none() && report.exhausted, "{report:?}");
+    assert_eq!(u128::from(report.hashes), range.len());
+    for (d, hashes) in report.device_hashes.iter().enumerate() {
+        assert!(*hashes > 0, "device {d} did no work (of {n})");
     }
 }

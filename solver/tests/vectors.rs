@@ -104,7 +104,7 @@ fn cpu_backend_solves_every_challenge() {
         let report = solve(&single_pool, &job, range, None).unwrap();
         assert_eq!(report.hit.unwrap().nonce, int(&vector.nonce));
         let control = SearchControl::new();
-        let outcome = single.search(&job, range, &control).unwrap();
+        let outcome = single.search(0, &job, range, &control).unwrap();
         assert!(matches!(outcome, SearchOutcome::Found(h) if h.nonce == int(&vector.nonce)));
         assert_eq!(control.hashes(), int(&vector.nonce) - range.start + 1);
     }

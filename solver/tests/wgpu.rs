@@ -92,7 +92,7 @@ fn an_exhausted_range_counts_every_nonce_and_a_stop_ends_the_search() {
     let range = NonceRange::with_len(u64::MAX - 100_000, 100_001);
     let control = SearchControl::new();
     assert_eq!(
-        backend.search(&job, range, &control).unwrap(),
+        backend.search(0, &job, range, &control).unwrap(),
         SearchOutcome::Exhausted
     );
     assert_eq!(u128::from(control.hashes()), range.len());
@@ -101,7 +101,9 @@ fn an_exhausted_range_counts_every_nonce_and_a_stop_ends_the_search() {
     let control = SearchControl::new();
     control.stop();
     assert_eq!(
-        backend.search(&job, NonceRange::from(0), &control).unwrap(),
+        backend
+            .search(0, &job, NonceRange::from(0), &control)
+            .unwrap(),
         SearchOutcome::Stopped
     );
 }

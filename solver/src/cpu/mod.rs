@@ -137,12 +137,20 @@ impl Backend for CpuBackend {
         }]
     }
 
+    /// The CPU is one device (device 0): every thread of its rayon pool claims chunks of
+    /// `range` from one cursor.
     fn search(
         &self,
+        device: usize,
         job: &Job,
         range: NonceRange,
         control: &SearchControl,
     ) -> Result<SearchOutcome, BackendError> {
+        if device != 0 {
+            return Err(BackendError::Unavailable(format!(
+                "cpu has no device {device}"
+            )));
+        }
         let midstate = SealMidstate::new(&job.prefix);
         let cursor = ChunkCursor::new(range);
         let halt = AtomicBool::new(false);

@@ -134,6 +134,7 @@ impl Backend for SlowToDrain {
     }
     fn search(
         &self,
+        _device: usize,
         _job: &Job,
         _range: NonceRange,
         control: &SearchControl,
@@ -182,6 +183,7 @@ impl Backend for Faulty {
     }
     fn search(
         &self,
+        _device: usize,
         job: &Job,
         range: NonceRange,
         _control: &SearchControl,
@@ -244,6 +246,7 @@ impl Backend for Recorder {
     }
     fn search(
         &self,
+        _device: usize,
         _job: &Job,
         range: NonceRange,
         control: &SearchControl,

@@ -163,7 +163,7 @@ pub(super) fn run(shared: Arc<Shared>, index: usize, backend: Arc<dyn Backend>, 
 
         let began = Instant::now();
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            backend.search_device(local, &job.job, range, &control)
+            backend.search(local, &job.job, range, &control)
         }))
         .unwrap_or_else(|panic| {
             Err(BackendError::Fault(format!(
