@@ -175,3 +175,72 @@ impl Telemetry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regpow_chain::PoolRefusal;
+    use regpow_registrar::register::{NotRegistered, ReadFailure};
+    use regpow_registrar::TargetId;
+    use regpow_rules::PublicKey;
+
+    fn event(progress: Progress) -> TargetEvent {
+        TargetEvent {
+            target: TargetSpec::new(TargetId(2), 3, PublicKey([4; 32])),
+            progress,
+        }
+    }
+
+    #[test]
+    fn each_submission_is_counted_once_by_the_event_that_ends_it() {
+        let path = std::env::temp_dir().join(format!("regpow-journal-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let metrics = Arc::new(Metrics::new());
+        let pool = Arc::new(DevicePool::new(Vec::new()));
+        let journal = Journal::open(&path).unwrap();
+        let mut telemetry = Telemetry::new(Some(metrics.clone()), Some(journal), pool);
+        let lost = "the connection dropped".to_string();
+        for progress in [
+            Progress::Submitting {
+                work_block: 5,
+                nonce: 1,
+            },
+            // A failed read while the submission is in flight is not its outcome.
+            Progress::ReadFailed(ReadFailure::State("timed out".into())),
+            Progress::NotRegistered(NotRegistered::Refused(PoolRefusal::Custom(255))),
+            Progress::Submitting {
+                work_block: 6,
+                nonce: 2,
+            },
+            Progress::StatusLost {
+                work_block: 6,
+                reason: lost,
+            },
+            // Its settlement later is journaled, not counted a second time.
+            Progress::NotRegistered(NotRegistered::Expired { work_block: 6 }),
+        ] {
+            telemetry.event(&event(progress));
+        }
+        let text = metrics.encode();
+        assert!(text.contains("regpow_submissions_total{outcome=\"not_registered\"} 1"));
+        assert!(text.contains("regpow_submissions_total{outcome=\"status_lost\"} 1"));
+        assert!(!text.contains("outcome=\"registered\""), "{text}");
+        let journal = std::fs::read_to_string(&path).unwrap();
+        let kinds: Vec<String> = journal
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].to_string())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "\"submitting\"",
+                "\"not_registered\"",
+                "\"submitting\"",
+                "\"status_lost\"",
+                "\"not_registered\""
+            ]
+        );
+        assert!(journal.lines().all(|l| l.contains("\"target\":2")));
+        std::fs::remove_file(&path).unwrap();
+    }
+}

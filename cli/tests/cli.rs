@@ -558,3 +558,50 @@ fn refused_urls_are_quoted_without_their_secrets() {
         );
     }
 }
+
+/// The README's two set-up commands: "run it" (with `cargo run --release --`, here the
+/// binary under test) registers a hotkey end to end on the embedded devnet and prints the
+/// registration; "test it" is the command CI runs.
+#[test]
+fn the_readme_run_it_command_registers_on_the_devnet() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let setup = readme
+        .split("## Set up")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh").nth(1))
+        .and_then(|block| block.split("```").next())
+        .expect("a sh block under ## Set up");
+    let joined = setup.replace("\\\n", " ");
+    let run_it = joined
+        .lines()
+        .find(|l| l.trim_start().starts_with("cargo run --release -- "))
+        .expect("a cargo run --release -- line");
+    assert!(
+        joined
+            .lines()
+            .any(|l| l.starts_with("cargo test --workspace")),
+        "{setup}"
+    );
+    let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../.ci/run")).unwrap();
+    assert!(
+        ci.contains("cargo test --workspace"),
+        "CI runs the README's test command"
+    );
+    let args: Vec<&str> = run_it
+        .trim_start()
+        .trim_start_matches("cargo run --release -- ")
+        .split('#')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(args.first(), Some(&"register"), "{run_it}");
+    let out = regpow(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(
+        printed.starts_with("registered: netuid 1 uid 0 hotkey "),
+        "{printed}"
+    );
+}
