@@ -66,7 +66,7 @@ struct VersionLabel {
 
 /// How a submission ended, as the `outcome` label says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SubmissionOutcome {
+pub enum SubmissionEnd {
     /// The chain registered the hotkey with it.
     Registered,
     /// Refused, or included but failed.
@@ -75,7 +75,7 @@ pub enum SubmissionOutcome {
     StatusLost,
 }
 
-impl SubmissionOutcome {
+impl SubmissionEnd {
     fn label(self) -> &'static str {
         match self {
             Self::Registered => "registered",
@@ -203,7 +203,7 @@ impl Metrics {
     }
 
     /// A submission ended.
-    pub fn submission(&self, outcome: SubmissionOutcome) {
+    pub fn submission(&self, outcome: SubmissionEnd) {
         self.submissions
             .get_or_create(&OutcomeLabel {
                 outcome: outcome.label().into(),
@@ -367,7 +367,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.devices(&[device("cpu", 1000, 1)], &[("cpu".into(), 500.0)]);
         metrics.devices(&[device("cpu", 2500, 3)], &[("cpu".into(), 1500.0)]);
-        metrics.submission(SubmissionOutcome::Registered);
+        metrics.submission(SubmissionEnd::Registered);
         metrics.registration(7);
         metrics.targets(&[("registered", 1), ("running", 0)]);
         metrics.head(42);
@@ -409,7 +409,7 @@ mod tests {
                 .unwrap();
         let metrics = Metrics::new();
         metrics.devices(&[device("cpu", 1, 1)], &[("cpu".into(), 1.0)]);
-        metrics.submission(SubmissionOutcome::NotRegistered);
+        metrics.submission(SubmissionEnd::NotRegistered);
         metrics.registration(1);
         metrics.targets(&[("running", 1)]);
         metrics.retarget(0.01);

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::events::{event_json, target_json};
 use crate::failure::Failure;
-use crate::metrics::{Metrics, SubmissionOutcome};
+use crate::metrics::{Metrics, SubmissionEnd};
 
 /// The append-only journal file.
 pub struct Journal {
@@ -91,7 +91,7 @@ impl Telemetry {
         }
     }
 
-    fn count(&self, outcome: SubmissionOutcome) {
+    fn count(&self, outcome: SubmissionEnd) {
         if let Some(m) = &self.metrics {
             m.submission(outcome);
         }
@@ -119,12 +119,12 @@ impl Telemetry {
             Progress::Submitting { .. } => true,
             Progress::NotRegistered(why) => {
                 if !why.settles_doubt() {
-                    self.count(SubmissionOutcome::NotRegistered);
+                    self.count(SubmissionEnd::NotRegistered);
                 }
                 true
             }
             Progress::StatusLost { .. } => {
-                self.count(SubmissionOutcome::StatusLost);
+                self.count(SubmissionEnd::StatusLost);
                 true
             }
             _ => false,
@@ -152,7 +152,7 @@ impl Telemetry {
     /// A registration was won with this run's seal (by `regpow register`, or a farm target),
     /// whether its submission's status arrived or the chain's state told.
     pub fn registered(&mut self, target: &TargetSpec) {
-        self.count(SubmissionOutcome::Registered);
+        self.count(SubmissionEnd::Registered);
         if let Some(m) = &self.metrics {
             m.registration(target.netuid);
         }
