@@ -3,6 +3,7 @@
 //! `regpow farm` and the farm's journal all write these. Each `reason` is the CLI's words
 //! ([`crate::words`]); each `kind` names the fact in one word.
 
+use regpow_chain::SessionEvent;
 use regpow_registrar::farm::TargetState;
 use regpow_registrar::register::{Discard, NotRegistered, Progress, ReadFailure, TargetEvent};
 use regpow_registrar::{DeviceEvent, TargetSpec};
@@ -54,10 +55,6 @@ fn progress_json(event: &Progress) -> serde_json::Value {
             },
             "reason": why.to_string(),
         }),
-        Progress::Reconnecting { reason, retry_in } => json!({
-            "event": "reconnecting", "reason": reason, "retry_in": retry_in.as_secs_f64(),
-        }),
-        Progress::Reconnected => json!({"event": "reconnected"}),
         Progress::StatusLost { work_block, reason } => {
             json!({"event": "status_lost", "work_block": work_block, "reason": reason})
         }
@@ -93,6 +90,18 @@ fn discard_kind(why: &Discard) -> &'static str {
         Discard::Reorganised { .. } => "reorganised",
         Discard::NotFollowed { .. } => "not_followed",
         Discard::WorkBlockClaimed { .. } => "work_block_claimed",
+    }
+}
+
+/// The `--json` line for a session event worth showing (the connection dropping and coming
+/// back; heads show through the registrations).
+pub fn session_json(event: &SessionEvent) -> Option<serde_json::Value> {
+    match event {
+        SessionEvent::Reconnecting { reason, retry_in } => Some(json!({
+            "event": "reconnecting", "reason": reason, "retry_in": retry_in.as_secs_f64(),
+        })),
+        SessionEvent::Reconnected => Some(json!({"event": "reconnected"})),
+        SessionEvent::Head { .. } | SessionEvent::Lost(_) => None,
     }
 }
 

@@ -12,11 +12,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use regpow_chain::{ChainClient, Network, Session};
+use regpow_chain::{ChainClient, Network, Session, SessionEvent};
 use regpow_registrar::{watch_devices, DeviceEvent, DeviceShare, DEVICE_STALL};
 use regpow_solver::DevicePool;
 use tokio::runtime::Runtime;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::args::BackendArgs;
 use crate::connect::{connect, failure, Connection};
@@ -48,6 +48,8 @@ pub struct Started {
     pub cancel: mpsc::UnboundedReceiver<()>,
     /// The device stream.
     pub devices: mpsc::UnboundedReceiver<DeviceEvent>,
+    /// The session's events (subscribed as it started, so no drop is missed).
+    pub chain: broadcast::Receiver<SessionEvent>,
 }
 
 impl Live {
@@ -88,6 +90,7 @@ impl Live {
             .runtime
             .block_on(Session::start(self.connection.client.clone()))
             .map_err(failure)?;
+        let chain = session.subscribe();
         let devices = {
             let _entered = self.runtime.enter();
             watch_devices(pool.clone(), DEVICE_STALL)
@@ -98,18 +101,23 @@ impl Live {
             session,
             cancel,
             devices,
+            chain,
         })
     }
 
     /// Runs the future `run` makes (it reports through the sender it is given), feeding its
-    /// events and the device stream to `view` as they come, until it ends; then the events
-    /// still queued.
+    /// events, the device stream and the session's events (`streams`) to `view` as they
+    /// come, until it ends; then the events still queued.
     pub fn drive<E, F: Future>(
         &self,
         view: &mut impl EventSink<E>,
-        mut devices: mpsc::UnboundedReceiver<DeviceEvent>,
+        streams: (
+            mpsc::UnboundedReceiver<DeviceEvent>,
+            broadcast::Receiver<SessionEvent>,
+        ),
         run: impl FnOnce(mpsc::UnboundedSender<E>) -> F,
     ) -> F::Output {
+        let (mut devices, mut chain) = streams;
         let (events_tx, mut events) = mpsc::unbounded_channel();
         self.runtime.block_on(async {
             let run = run(events_tx);
@@ -119,6 +127,7 @@ impl Live {
                     biased;
                     Some(event) = events.recv() => view.on_event(event),
                     Some(event) = devices.recv() => view.on_device(event),
+                    Ok(event) = chain.recv() => view.on_session(event),
                     outcome = &mut run => break outcome,
                 }
             };

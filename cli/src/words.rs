@@ -2,7 +2,7 @@
 //! text view (`register`, `farm`, the final reports) and by the `reason` fields of `--json`.
 //! The library returns enums; only this file turns them into sentences for people.
 
-use regpow_chain::Refusal;
+use regpow_chain::{Refusal, SessionEvent};
 use regpow_registrar::farm::{TargetState, WaitReason};
 use regpow_registrar::register::Progress;
 use regpow_registrar::DeviceEvent;
@@ -66,12 +66,20 @@ pub fn progress(progress: &Progress) -> Option<String> {
             at_most,
         } => settling(*work_block, at_most.as_secs()),
         Progress::Discarded(why) => format!("seal dropped: {why}"),
-        Progress::Reconnecting { reason, retry_in } => format!(
+    })
+}
+
+/// The line a session event gets in a text view, if any (the connection dropping and coming
+/// back: said once for every registration that follows the network).
+pub fn session(event: &SessionEvent) -> Option<String> {
+    match event {
+        SessionEvent::Reconnecting { reason, retry_in } => Some(format!(
             "connection lost ({reason}); reconnecting in {}",
             humantime::format_duration(*retry_in)
-        ),
-        Progress::Reconnected => "reconnected".into(),
-    })
+        )),
+        SessionEvent::Reconnected => Some("reconnected".into()),
+        SessionEvent::Head { .. } | SessionEvent::Lost(_) => None,
+    }
 }
 
 /// What a run that ends says while it waits for the chain to settle a submission.

@@ -201,7 +201,8 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
     };
     let hashes_before = started.pool.hashes();
     let (session, share, cancel) = (started.session, started.share, started.cancel);
-    let finals = live.drive(&mut view, started.devices, |events| {
+    let streams = (started.devices, started.chain);
+    let finals = live.drive(&mut view, streams, |events| {
         farm(
             session,
             share,

@@ -70,7 +70,8 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s));
     let hashes_before = started.pool.hashes();
     let (session, share, cancel) = (started.session, started.share, started.cancel);
-    let outcome = live.drive(&mut view, started.devices, |events| {
+    let streams = (started.devices, started.chain);
+    let outcome = live.drive(&mut view, streams, |events| {
         register(
             session,
             share,

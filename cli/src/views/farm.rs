@@ -252,6 +252,10 @@ impl EventSink<FarmEvent> for FarmView {
         self.redraw();
     }
 
+    fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
     fn on_device(&mut self, event: DeviceEvent) {
         self.telemetry.device(&event);
         if self.screen.json {

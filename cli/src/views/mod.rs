@@ -10,16 +10,31 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use regpow_chain::SessionEvent;
 use regpow_registrar::DeviceEvent;
 
 use crate::output;
 
-/// What a view does with the two streams of a run.
+/// What a view does with the streams of a run: its own events, the devices' and the chain
+/// session's (each said once, however many targets share them).
 pub trait EventSink<E> {
     /// An event of the run (a registration's, or a farm's).
     fn on_event(&mut self, event: E);
     /// An event of the devices.
     fn on_device(&mut self, event: DeviceEvent);
+    /// An event of the chain session: the connection dropping and coming back are shown.
+    fn on_session(&mut self, event: SessionEvent) {
+        if let Some(line) = crate::events::session_json(&event) {
+            if self.screen().json {
+                output::json(&line);
+            }
+        }
+        if let Some(text) = crate::words::session(&event) {
+            self.screen().note(text);
+        }
+    }
+    /// Where the view writes.
+    fn screen(&self) -> &Screen;
 }
 
 /// Where a view writes: a live line redrawn in place on a terminal (notes go above it), or

@@ -143,6 +143,10 @@ impl EventSink<TargetEvent> for RegisterView {
         self.screen.set_live(self.status());
     }
 
+    fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
     fn on_device(&mut self, event: DeviceEvent) {
         if let Some(telemetry) = &mut self.telemetry {
             telemetry.device(&event);

@@ -165,14 +165,8 @@ fn on_session<C: ChainApi, P: FnMut(TargetEvent)>(
             run.on_head(new, received);
             None
         }
-        Ok(SessionEvent::Reconnecting { reason, retry_in }) => {
-            run.emit(Progress::Reconnecting { reason, retry_in });
-            None
-        }
-        Ok(SessionEvent::Reconnected) => {
-            run.emit(Progress::Reconnected);
-            None
-        }
+        // The session reports these once for everyone who follows it.
+        Ok(SessionEvent::Reconnecting { .. } | SessionEvent::Reconnected) => None,
         Ok(SessionEvent::Lost(e)) => Some(Err(e.into())),
         // Heads were missed: the next one's parent is unknown, so the window is read again
         // from the chain.

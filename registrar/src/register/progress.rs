@@ -10,7 +10,8 @@ use crate::target::TargetSpec;
 
 /// A progress event tagged with the target it belongs to: the per-target stream every view
 /// (the terminal, `--json`, metrics, the journal) reads, one registration or many. What the
-/// devices do is the other stream ([`crate::device_watch`]).
+/// devices do is the device stream ([`crate::device_watch`]); the connection's drops and
+/// returns are the session's own events (`regpow_chain::SessionEvent`), once per network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TargetEvent {
     /// The target.
@@ -63,15 +64,6 @@ pub enum Progress {
     },
     /// A found seal was dropped before submission.
     Discarded(Discard),
-    /// The connection dropped; reconnecting after `retry_in`.
-    Reconnecting {
-        /// What failed.
-        reason: String,
-        /// Wait before the next attempt.
-        retry_in: Duration,
-    },
-    /// Connected again.
-    Reconnected,
 }
 
 /// How a submission ended without registering the hotkey.
