@@ -550,3 +550,36 @@ async fn a_session_reconnects_when_its_head_subscription_ends() {
     );
     producer.abort();
 }
+
+/// A hotkey that became registered to this coldkey between the caller's look and the run's
+/// first read (an earlier run's submission landing) is the chain's answer, not a refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hotkey_already_ours_at_the_first_read_is_registered_elsewhere() {
+    let (url, script, producer) = start_script("already-ours", 100);
+    let coldkey = Arc::new(Coldkey::from_uri("//Alice").unwrap());
+    {
+        let mut script = script.lock().unwrap();
+        script.registered = Some((4, 0));
+        script.last_pow_block = Some(98);
+        script.owner = Some(coldkey.public());
+    }
+    let chain = Scripted::connect(&url).await.unwrap();
+    let pool = Arc::new(DevicePool::new(vec![Arc::new(
+        CpuBackend::new(Some(1), None).unwrap(),
+    )]));
+    let (_cancel_tx, cancel) = mpsc::unbounded_channel();
+    let outcome = register(
+        Session::start(chain).await.unwrap(),
+        DeviceShare::new(pool),
+        Submitter::new(coldkey),
+        TargetSpec::new(TargetId(0), NETUID, HOTKEY),
+        Some(tokio::time::Instant::now() + Duration::from_secs(30)),
+        |_| {},
+        cancel,
+    )
+    .await
+    .unwrap();
+    producer.abort();
+    assert_eq!(outcome, Outcome::RegisteredElsewhere { uid: 4 });
+    assert!(script.lock().unwrap().submissions.is_empty());
+}

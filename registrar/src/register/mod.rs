@@ -89,6 +89,13 @@ pub async fn register<C: ChainApi>(
                 .await
         } => read?,
     };
+    // Registered to this coldkey since the caller last looked (an earlier run's submission
+    // that landed, another process): that is the chain's answer, not a refusal.
+    if let Some(uid) = first.hotkey.uid {
+        if first.hotkey.owner.is_none_or(|owner| owner == coldkey) {
+            return Ok(Outcome::RegisteredElsewhere { uid });
+        }
+    }
     if let Some(refusal) = first.refusal(target.netuid, &coldkey) {
         let refused = refusal.into();
         return Ok(Outcome::Refused {
