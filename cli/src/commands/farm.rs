@@ -129,6 +129,22 @@ fn resolve(
     Ok((planned, signers.into_iter().map(|(_, s)| s).collect()))
 }
 
+/// The targets of `shard`, numbered in plan order: a target's id is its place among them.
+fn shard_of(planned: Vec<Planned>, shard: Shard) -> Vec<Planned> {
+    planned
+        .into_iter()
+        .filter(|p| shard.keeps(&p.spec.hotkey, p.spec.netuid))
+        .enumerate()
+        .map(|(id, p)| Planned {
+            spec: TargetSpec {
+                id: TargetId(u32::try_from(id).expect("fewer than 2^32 targets")),
+                ..p.spec
+            },
+            ..p
+        })
+        .collect()
+}
+
 /// Runs the farm.
 pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
     // First, while this is the only thread: no core dumps, the password out of the
@@ -143,23 +159,11 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
     let file = args.config.display().to_string();
     let plan = farm_config::load(&args.config).map_err(plan_errors)?;
 
-    // Keys: every hotkey's public key and every coldkey's, before any connection. The
-    // shard's targets are numbered in plan order: a target's id is its row.
+    // Keys: every hotkey's public key and every coldkey's, before any connection.
     let (planned, signers) =
         resolve(&plan, &file, args.allow_insecure_keyfile, &password).map_err(plan_errors)?;
     let shard = args.shard.unwrap_or(Shard::ALL);
-    let planned: Vec<Planned> = planned
-        .into_iter()
-        .filter(|p| shard.keeps(&p.spec.hotkey, p.spec.netuid))
-        .enumerate()
-        .map(|(id, p)| Planned {
-            spec: TargetSpec {
-                id: TargetId(u32::try_from(id).expect("fewer than 2^32 targets")),
-                ..p.spec
-            },
-            ..p
-        })
-        .collect();
+    let planned = shard_of(planned, shard);
     let network = match (&args.network, &plan.network) {
         (Some(n), _) | (None, Some(n)) => n.clone(),
         (None, None) => Network::parse("finney").expect("a known network"),
