@@ -18,7 +18,7 @@
 //! - A target that cannot use a seal now (its subnet's block is full, its own submission
 //!   is in flight or in doubt) yields its devices to the others; when no target can use
 //!   one, the ready-later ones hash rather than leave the devices idle.
-//! - A target above its `max_difficulty` is never hashed.
+//! - A target above its difficulty cap (the plan's `max_difficulty`) is never hashed.
 
 /// One registration as the policy sees it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -29,7 +29,7 @@ pub struct Candidate {
     pub weight: u32,
     /// Whether it can use a seal now (see the module documentation).
     pub ready: bool,
-    /// Whether its difficulty is within its `max_difficulty`.
+    /// Whether its difficulty is within its cap ([`crate::TargetSpec::allows`]).
     pub allowed: bool,
 }
 
@@ -120,7 +120,7 @@ mod tests {
     }
 
     #[test]
-    fn weight_makes_a_job_more_urgent_and_max_difficulty_excludes() {
+    fn weight_makes_a_job_more_urgent_and_the_difficulty_cap_excludes() {
         let mut targets = [target(1_000), target(3_000)];
         targets[1].weight = 4; // 3,000 / 4 = 750 < 1,000
         assert_eq!(allocate(&targets, 10.0, 12.0), vec![0, SCALE as u32]);
