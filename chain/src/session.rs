@@ -144,7 +144,7 @@ impl<C: ChainApi> Session<C> {
 
     /// The subnet's and the hotkey's state at `head` (with `signer`'s nonce). The subnet's
     /// part is read once per head for every registration; the hotkey's joins the other
-    /// hotkeys asked about within [`BATCH_WINDOW`] in one round.
+    /// hotkeys asked about within `BATCH_WINDOW` (2 ms) in one round.
     pub async fn subnet_state(
         &self,
         head: Head,

@@ -1,4 +1,4 @@
-//! Keccak-f[1600]'s constants, for the seal kernels (the CPU's SIMD Keccak and the GPU
+//! Keccak-f\[1600\]'s constants, for the seal kernels (the CPU's SIMD Keccak and the GPU
 //! kernels' round-constant buffers). The reference seal itself uses the `sha3` crate.
 
 /// Iota's round constants (FIPS 202, 3.2.5): round `i` XORs `ROUND_CONSTANTS[i]` into lane 0.

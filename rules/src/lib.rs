@@ -12,9 +12,9 @@
 //! - [`difficulty`]: effective difficulty, the 256-bit target and the little-endian check.
 //! - [`sha256`]: the nonce-independent SHA-256 work of a challenge (midstate, block 2's
 //!   constant rounds), shared by the CPU and GPU kernels' hosts.
-//! - [`keccak`]: Keccak-f[1600]'s round constants, for the kernels.
+//! - [`keccak`]: Keccak-f\[1600\]'s round constants, for the kernels.
 //! - [`window`]: the five-block work window.
-//! - [`pool`]: the transaction pool's refusal codes.
+//! - [`tx_pool`]: the transaction pool's refusal codes.
 //! - [`error`]: why a user-supplied value cannot be used.
 
 pub mod challenge;

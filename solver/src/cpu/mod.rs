@@ -1,7 +1,7 @@
 //! The CPU backend: every core searching its own chunks of the nonce range.
 //!
-//! Work distribution: a shared cursor hands out chunks of [`CHUNK`] nonces; each thread runs
-//! the kernel over its chunk in steps of [`STEP`] nonces, checking the stop flag and adding to
+//! Work distribution: a shared cursor hands out chunks of `CHUNK` nonces; each thread runs
+//! the kernel over its chunk in steps of `STEP` nonces, checking the stop flag and adding to
 //! the hash counter after each step (so a stop takes effect within about a millisecond).
 //! Every candidate from the kernel is re-derived with the reference seal before it counts.
 
