@@ -74,14 +74,33 @@ pub trait ChainApi: Clone + Send + Sync + Sized + 'static {
         }
     }
 
-    /// Signs `call` with `coldkey` at `at` and follows it to its outcome (see
-    /// `ChainClient::submit_pow_register`).
+    /// The account's next nonce counting its transactions in the node's pool
+    /// (`system_accountNextIndex`): the nonce a new transaction of it should carry.
+    fn account_next_index(
+        &self,
+        account: &PublicKey,
+    ) -> impl Future<Output = Result<u64, ChainError>> + Send;
+
+    /// Signs `call` with `coldkey` as `signing` says and follows it to its outcome (see
+    /// `ChainClient::submit_pow_register`). `sent` is called once the node has answered the
+    /// submission (taken or refused it) or may have it, and never when nothing reached it.
     fn submit_pow_register(
         &self,
         call: &PowRegisterCall,
         coldkey: &Coldkey,
-        at: Head,
+        signing: Signing,
+        sent: impl FnOnce() + Send,
     ) -> impl Future<Output = Result<SubmitOutcome, ChainError>> + Send;
+}
+
+/// How a submission is signed: the coldkey's nonce it carries, and the block its mortal era
+/// starts at (the newest head the registration knows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signing {
+    /// The signer nonce (from [`ChainApi::account_next_index`] and the submitter's books).
+    pub nonce: u64,
+    /// The block signed at.
+    pub at: Head,
 }
 
 /// A `pow_register` call's arguments.

@@ -11,7 +11,7 @@ use subxt::utils::H256;
 
 use subxt::{OnlineClient, SubstrateConfig};
 
-use crate::api::{ChainApi, Heads, PowRegisterCall};
+use crate::api::{ChainApi, Heads, PowRegisterCall, Signing};
 use crate::outcome::{classify_refusal, SubmitOutcome};
 use crate::runtime::check_runtime;
 use crate::state::{Head, HotkeyInfo, NewHead, SubnetInfo, SubnetState};
@@ -139,6 +139,19 @@ impl ChainClient {
         }))
     }
 
+    /// The legacy RPC methods on this connection.
+    fn legacy(
+        &self,
+    ) -> subxt::rpcs::LegacyRpcMethods<subxt::config::RpcConfigFor<SubstrateConfig>> {
+        subxt::rpcs::LegacyRpcMethods::new(self.rpc.clone())
+    }
+
+    /// The account's next nonce counting the node's pool (`system_accountNextIndex`).
+    pub async fn account_next_index(&self, account: &PublicKey) -> Result<u64, ChainError> {
+        let id = subxt::utils::AccountId32(account.0);
+        timed("next index", self.legacy().system_account_next_index(&id)).await
+    }
+
     /// The blocks of `head`'s own chain from `head` back to `from` (inclusive), newest
     /// first, read header by header through their parent hashes: after a re-organisation
     /// this is the only way to learn the hashes of blocks no subscription announced.
@@ -149,10 +162,7 @@ impl ChainClient {
         from: u64,
         known: impl Fn(u64, &[u8; 32]) -> bool,
     ) -> Result<Vec<Head>, ChainError> {
-        let methods =
-            subxt::rpcs::LegacyRpcMethods::<subxt::config::RpcConfigFor<SubstrateConfig>>::new(
-                self.rpc.clone(),
-            );
+        let methods = self.legacy();
         let mut chain = vec![head.head];
         let mut parent = head.parent;
         let mut number = head.head.number;
@@ -304,27 +314,26 @@ impl ChainClient {
         futures::future::try_join_all(reads).await
     }
 
-    /// Signs `pow_register` with the coldkey (zero tip), submits it and follows it into a
-    /// block; decodes the outcome, including the pool's refusal codes.
-    /// The account nonce is read at `at` (the best head), not at the finalized head, so a
-    /// registration attempt that just landed in a best block is counted. Once the node may
-    /// hold the transaction, every failure to learn its fate is [`SubmitOutcome::Unknown`],
-    /// never a refusal; an error return means nothing was sent. The whole submission is
-    /// bounded by [`SUBMISSION_TIMEOUT`].
+    /// Signs `pow_register` with the coldkey (zero tip, the nonce `signing` gives, mortal
+    /// from `signing.at`), submits it and follows it into a block; decodes the outcome,
+    /// including the pool's refusal codes. `sent` is called once the node answered the
+    /// submission or may hold it. Once the node may hold the transaction, every failure to
+    /// learn its fate is [`SubmitOutcome::Unknown`], never a refusal; an error return means
+    /// nothing was sent. The whole submission is bounded by [`SUBMISSION_TIMEOUT`].
     pub async fn submit_pow_register(
         &self,
         call: &PowRegisterCall,
         coldkey: &Coldkey,
-        at: Head,
+        signing: Signing,
+        sent: impl FnOnce(),
     ) -> Result<SubmitOutcome, ChainError> {
-        use subxt::transactions::Signer;
+        let Signing { nonce, at } = signing;
         let block = timed(
             "block",
             self.api.at_block_hash_and_number(H256(at.hash), at.number),
         )
         .await?;
         let mut transactions = block.transactions();
-        let nonce = timed("nonce", transactions.account_nonce(&coldkey.account_id())).await?;
         let payload = dynamic::transaction(
             "SubtensorModule",
             "pow_register",
@@ -347,8 +356,11 @@ impl ChainClient {
         .await?;
         let unknown = |reason: String| SubmitOutcome::Unknown { reason, nonce };
         let watched = tokio::time::timeout(SUBMISSION_TIMEOUT, async {
-            let mut progress =
-                match tokio::time::timeout(RPC_TIMEOUT, signed.submit_and_watch()).await {
+            let answer = tokio::time::timeout(RPC_TIMEOUT, signed.submit_and_watch()).await;
+            // Only a transport fault before the request left leaves the node without it;
+            // subxt does not say which, so every answer (and silence) counts as sent.
+            sent();
+            let mut progress = match answer {
                     Err(_) => {
                         return unknown(format!("submit: no answer in {}s", RPC_TIMEOUT.as_secs()))
                     }
@@ -497,13 +509,18 @@ impl ChainApi for ChainClient {
         ChainClient::hotkey_infos(self, head, netuid, hotkeys).await
     }
 
+    async fn account_next_index(&self, account: &PublicKey) -> Result<u64, ChainError> {
+        ChainClient::account_next_index(self, account).await
+    }
+
     async fn submit_pow_register(
         &self,
         call: &PowRegisterCall,
         coldkey: &Coldkey,
-        at: Head,
+        signing: Signing,
+        sent: impl FnOnce() + Send,
     ) -> Result<SubmitOutcome, ChainError> {
-        ChainClient::submit_pow_register(self, call, coldkey, at).await
+        ChainClient::submit_pow_register(self, call, coldkey, signing, sent).await
     }
 }
 

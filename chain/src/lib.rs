@@ -10,7 +10,7 @@
 //!   became of a submission ([`outcome`]).
 //! - [`session`]: one per network, shared by every registration: heads, reconnects, and
 //!   each subnet's state read once per head.
-//! - [`submitter`]: one per coldkey, so its account nonce is used serially.
+//! - [`submitter`]: one per coldkey: its nonces, its submissions in flight, its bounds.
 //! - [`wallet`]: bittensor wallets on disk and the coldkey that signs.
 //!
 //! The modules depend one way: `api` (the trait and its vocabulary) uses `state` and
@@ -27,7 +27,7 @@ pub mod state;
 pub mod submitter;
 pub mod wallet;
 
-pub use api::{ChainApi, Heads, PowRegisterCall};
+pub use api::{ChainApi, Heads, PowRegisterCall, Signing};
 pub use client::ChainClient;
 pub use network::Network;
 pub use outcome::{classify_refusal, PoolRefusal, SubmitOutcome};

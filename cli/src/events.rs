@@ -5,7 +5,9 @@
 
 use regpow_chain::SessionEvent;
 use regpow_registrar::farm::TargetState;
-use regpow_registrar::register::{Discard, NotRegistered, Progress, ReadFailure, TargetEvent};
+use regpow_registrar::register::{
+    Discard, NotRegistered, Progress, ReadFailure, Resign, TargetEvent,
+};
 use regpow_registrar::{DeviceEvent, TargetSpec};
 use serde_json::json;
 
@@ -38,9 +40,23 @@ fn progress_json(event: &Progress) -> serde_json::Value {
             "event": "head", "block": number, "difficulty": difficulty, "full": full,
             "retarget_ms": retarget_ms,
         }),
-        Progress::Submitting { work_block, nonce } => {
-            json!({"event": "submitting", "work_block": work_block, "nonce": nonce})
-        }
+        Progress::Submitting {
+            work_block,
+            nonce,
+            signer_nonce,
+            signature,
+        } => json!({
+            "event": "submitting", "work_block": work_block, "nonce": nonce,
+            "signer_nonce": signer_nonce, "signature": signature,
+        }),
+        Progress::Resigning { work_block, why } => json!({
+            "event": "resigning", "work_block": work_block,
+            "kind": match why {
+                Resign::NonceRace(_) => "nonce_race",
+                Resign::Stranded { .. } => "stranded",
+            },
+            "reason": why.to_string(),
+        }),
         Progress::NotRegistered(why) => json!({
             "event": "not_registered", "kind": not_registered_kind(why), "reason": why.to_string(),
         }),
@@ -80,7 +96,7 @@ fn not_registered_kind(why: &NotRegistered) -> &'static str {
 }
 
 /// One word for why a seal was dropped.
-fn discard_kind(why: &Discard) -> &'static str {
+pub fn discard_kind(why: &Discard) -> &'static str {
     match why {
         Discard::AlreadyRegistered { .. } => "already_registered",
         Discard::NotReverified { .. } => "not_reverified",
@@ -90,6 +106,8 @@ fn discard_kind(why: &Discard) -> &'static str {
         Discard::Reorganised { .. } => "reorganised",
         Discard::NotFollowed { .. } => "not_followed",
         Discard::WorkBlockClaimed { .. } => "work_block_claimed",
+        Discard::SignaturesSpent { .. } => "signatures_spent",
+        Discard::Superseded { .. } => "superseded",
     }
 }
 

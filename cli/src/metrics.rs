@@ -50,6 +50,11 @@ struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NetuidLabel {
     netuid: String,
 }
@@ -73,6 +78,10 @@ pub enum SubmissionEnd {
     NotRegistered,
     /// Its final status was lost (the chain's state settles it later).
     StatusLost,
+    /// Refused for its coldkey nonce; its seal is signed again.
+    NonceRace,
+    /// Its nonce was stranded behind a gap; its seal is signed again.
+    Stranded,
 }
 
 impl SubmissionEnd {
@@ -81,6 +90,8 @@ impl SubmissionEnd {
             Self::Registered => "registered",
             Self::NotRegistered => "not_registered",
             Self::StatusLost => "status_lost",
+            Self::NonceRace => "nonce_race",
+            Self::Stranded => "stranded",
         }
     }
 }
@@ -92,6 +103,7 @@ pub struct Metrics {
     hashrate: Family<DeviceLabel, Gauge<f64, AtomicU64>>,
     seals_found: Counter,
     submissions: Family<OutcomeLabel, Counter>,
+    seals_discarded: Family<ReasonLabel, Counter>,
     registrations: Family<NetuidLabel, Counter>,
     targets: Family<StateLabel, Gauge>,
     head_block: Gauge,
@@ -109,6 +121,7 @@ impl Metrics {
         let hashrate = Family::<DeviceLabel, Gauge<f64, AtomicU64>>::default();
         let seals_found = Counter::default();
         let submissions = Family::<OutcomeLabel, Counter>::default();
+        let seals_discarded = Family::<ReasonLabel, Counter>::default();
         let registrations = Family::<NetuidLabel, Counter>::default();
         let targets = Family::<StateLabel, Gauge>::default();
         let head_block = Gauge::default();
@@ -134,6 +147,11 @@ impl Metrics {
             "regpow_submissions",
             "pow_register submissions, by outcome",
             submissions.clone(),
+        );
+        registry.register(
+            "regpow_seals_discarded",
+            "Seals dropped before or instead of submission, by reason",
+            seals_discarded.clone(),
         );
         registry.register(
             "regpow_registrations",
@@ -171,6 +189,7 @@ impl Metrics {
             hashrate,
             seals_found,
             submissions,
+            seals_discarded,
             registrations,
             targets,
             head_block,
@@ -207,6 +226,15 @@ impl Metrics {
         self.submissions
             .get_or_create(&OutcomeLabel {
                 outcome: outcome.label().into(),
+            })
+            .inc();
+    }
+
+    /// A seal was dropped, for `reason` (one word, as `--json` says it).
+    pub fn seal_discarded(&self, reason: &str) {
+        self.seals_discarded
+            .get_or_create(&ReasonLabel {
+                reason: reason.into(),
             })
             .inc();
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use regpow_registrar::farm::TargetState;
-use regpow_registrar::register::{Progress, TargetEvent};
+use regpow_registrar::register::{NotRegistered, Progress, Resign, TargetEvent};
 use regpow_registrar::{DeviceEvent, TargetSpec};
 use regpow_solver::DevicePool;
 use serde_json::json;
@@ -117,11 +117,26 @@ impl Telemetry {
                 false
             }
             Progress::Submitting { .. } => true,
+            // Nothing reached a node: no submission to count or journal.
+            Progress::NotRegistered(NotRegistered::NotSent { .. }) => false,
             Progress::NotRegistered(why) => {
                 if !why.settles_doubt() {
                     self.count(SubmissionEnd::NotRegistered);
                 }
                 true
+            }
+            Progress::Resigning { why, .. } => {
+                self.count(match why {
+                    Resign::NonceRace(_) => SubmissionEnd::NonceRace,
+                    Resign::Stranded { .. } => SubmissionEnd::Stranded,
+                });
+                true
+            }
+            Progress::Discarded(why) => {
+                if let Some(m) = &self.metrics {
+                    m.seal_discarded(crate::events::discard_kind(why));
+                }
+                false
             }
             Progress::StatusLost { .. } => {
                 self.count(SubmissionEnd::StatusLost);
@@ -204,6 +219,8 @@ mod tests {
             Progress::Submitting {
                 work_block: 5,
                 nonce: 1,
+                signer_nonce: 0,
+                signature: 1,
             },
             // A failed read while the submission is in flight is not its outcome.
             Progress::ReadFailed(ReadFailure::State("timed out".into())),
@@ -211,6 +228,8 @@ mod tests {
             Progress::Submitting {
                 work_block: 6,
                 nonce: 2,
+                signer_nonce: 1,
+                signature: 1,
             },
             Progress::StatusLost {
                 work_block: 6,

@@ -52,8 +52,25 @@ pub fn target_state(state: &TargetState) -> String {
 pub fn progress(progress: &Progress) -> Option<String> {
     Some(match progress {
         Progress::Head { .. } => return None,
-        Progress::Submitting { work_block, nonce } => {
-            format!("seal found (work block {work_block}, nonce {nonce}): submitting")
+        Progress::Submitting {
+            work_block,
+            nonce,
+            signer_nonce,
+            signature: 1,
+        } => format!(
+            "seal submitted (work block {work_block}, nonce {nonce}, coldkey nonce {signer_nonce})"
+        ),
+        Progress::Submitting {
+            work_block,
+            signer_nonce,
+            signature,
+            ..
+        } => format!(
+            "seal on work block {work_block} submitted again (signature {signature}, coldkey \
+             nonce {signer_nonce})"
+        ),
+        Progress::Resigning { work_block, why } => {
+            format!("{why}: the seal on work block {work_block} will be signed again")
         }
         Progress::NotRegistered(why) => format!("not registered: {why}; solving on"),
         Progress::StatusLost { work_block, reason } => format!(

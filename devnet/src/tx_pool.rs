@@ -1,6 +1,15 @@
 //! The transaction pool: admits a submitted extrinsic with the same checks as the chain's pool
-//! (signature, nonce, era, then the PoW admission rules), keeps it until the next block, and
+//! (signature, nonce, era, then the PoW admission rules), keeps it until a block takes it, and
 //! tells watchers what became of it.
+//!
+//! As a Substrate node's pool does, it keeps two queues per account, by nonce: *ready*
+//! transactions (their nonces follow the account's without a gap, so the next block takes
+//! them) and *future* ones (a nonce above a gap: they wait). A transaction that fills the gap
+//! promotes those behind it; `system_accountNextIndex` counts the ready ones only. After each
+//! block the future queue is checked again: what became stale (its nonce used, its PoW no
+//! longer admissible) is dropped, what became ready is promoted. A transaction whose tags
+//! (its signer nonce, its hotkey and work block) a ready one already provides is refused with
+//! `1014`, at submission and at promotion alike.
 
 use tokio::sync::mpsc;
 
@@ -13,6 +22,8 @@ use crate::validity::InvalidTransaction;
 pub enum TxStatus {
     /// In the pool, ready for the next block.
     Ready,
+    /// In the pool behind a gap in its signer's nonces.
+    Future,
     /// Included in the block with this hash.
     InBlock([u8; 32]),
     /// That block is final (announced a moment after `InBlock`; see `Node::produce_block`).
@@ -74,18 +85,21 @@ struct Pooled {
     watchers: Vec<mpsc::UnboundedSender<TxStatus>>,
 }
 
-/// Transactions waiting for the next block, in arrival order.
+/// Transactions waiting for a block: ready ones in the order they became ready, and future
+/// ones.
 #[derive(Default)]
 pub struct TxPool {
     ready: Vec<Pooled>,
+    future: Vec<Pooled>,
     /// Watchers of the transactions in the newest block, with its hash, until the node
     /// tells them `Finalized` (see `Node::produce_block` in `node.rs`).
     awaiting_finality: Vec<(mpsc::UnboundedSender<TxStatus>, [u8; 32])>,
 }
 
 impl TxPool {
-    /// Validates `bytes` against the head and pools them; with `watch`, also returns the
-    /// receiver of the transaction's status updates (starting with `Ready`).
+    /// Validates `bytes` against the head and pools them (ready, or future behind a gap in
+    /// the signer's nonces); with `watch`, also returns the receiver of the transaction's
+    /// status updates (starting with `Ready` or `Future`).
     pub fn submit(
         &mut self,
         chain: &Chain,
@@ -96,43 +110,96 @@ impl TxPool {
             Decoded::Signed(xt) => *xt,
             Decoded::Bare => return Err(InvalidTransaction::Call.into()),
         };
-        if self.ready.iter().any(|p| p.xt.hash == xt.hash) {
+        if self.all().any(|p| p.xt.hash == xt.hash) {
             return Err(SubmitError::AlreadyImported);
         }
-        let next_nonce = self.next_nonce(chain, &xt.signer);
-        let valid = chain.validate(&xt, next_nonce)?;
-        if self
-            .ready
-            .iter()
-            .any(|p| p.provides.iter().any(|tag| valid.provides.contains(tag)))
-        {
+        // The runtime's validation accepts any nonce not yet used (a later one requires its
+        // predecessor); whether it waits is the pool's business.
+        let valid = chain.validate(&xt, u32::MAX)?;
+        let ready = xt.nonce == self.next_nonce(chain, &xt.signer);
+        if ready && self.conflicts(&valid.provides) {
             return Err(SubmitError::TooLowPriority);
         }
         let hash = xt.hash;
         let mut watchers = Vec::new();
         let receiver = watch.then(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
-            let _ = sender.send(TxStatus::Ready);
+            let _ = sender.send(if ready {
+                TxStatus::Ready
+            } else {
+                TxStatus::Future
+            });
             watchers.push(sender);
             receiver
         });
-        self.ready.push(Pooled {
+        let pooled = Pooled {
             xt,
             provides: valid.provides,
             watchers,
-        });
+        };
+        if ready {
+            let signer = pooled.xt.signer;
+            self.ready.push(pooled);
+            self.promote(chain, &signer);
+        } else {
+            self.future.push(pooled);
+        }
         Ok((hash, receiver))
     }
 
-    /// The signer's next nonce counting its pooled transactions (`system_accountNextIndex`).
+    /// Every pooled transaction, ready and future.
+    fn all(&self) -> impl Iterator<Item = &Pooled> {
+        self.ready.iter().chain(&self.future)
+    }
+
+    /// Whether a ready transaction already provides one of these tags.
+    fn conflicts(&self, provides: &[Vec<u8>]) -> bool {
+        self.ready
+            .iter()
+            .any(|p| p.provides.iter().any(|tag| provides.contains(tag)))
+    }
+
+    /// Moves the signer's future transactions that no gap holds back any more to the ready
+    /// queue, in nonce order; one whose tags a ready transaction provides is dropped (its
+    /// watchers hear `Invalid`), as a node's pool drops a promotion it cannot import.
+    fn promote(&mut self, chain: &Chain, signer: &[u8; 32]) {
+        loop {
+            let next = self.next_nonce(chain, signer);
+            let Some(at) = self
+                .future
+                .iter()
+                .position(|p| &p.xt.signer == signer && p.xt.nonce == next)
+            else {
+                return;
+            };
+            let pooled = self.future.remove(at);
+            if self.conflicts(&pooled.provides) {
+                for watcher in pooled.watchers {
+                    let _ = watcher.send(TxStatus::Invalid);
+                }
+                continue;
+            }
+            for watcher in &pooled.watchers {
+                let _ = watcher.send(TxStatus::Ready);
+            }
+            self.ready.push(pooled);
+        }
+    }
+
+    /// The signer's next nonce counting its ready transactions (`system_accountNextIndex`).
     pub fn next_nonce(&self, chain: &Chain, signer: &[u8; 32]) -> u32 {
         let pooled = self.ready.iter().filter(|p| &p.xt.signer == signer).count();
         chain.account(signer).nonce + pooled as u32
     }
 
-    /// The pooled extrinsics, encoded (`author_pendingExtrinsics`).
+    /// The pooled extrinsics, ready then future, encoded (`author_pendingExtrinsics`).
     pub fn pending(&self) -> Vec<Vec<u8>> {
-        self.ready.iter().map(|p| p.xt.bytes.clone()).collect()
+        self.all().map(|p| p.xt.bytes.clone()).collect()
+    }
+
+    /// How many transactions wait in the future queue.
+    pub fn future_len(&self) -> usize {
+        self.future.len()
     }
 
     /// Removes the pooled transactions with these hashes (`author_removeExtrinsic`); their
@@ -142,6 +209,12 @@ impl TxPool {
             .into_iter()
             .partition(|p| hashes.contains(&p.xt.hash));
         self.ready = kept;
+        let (removed_future, kept): (Vec<Pooled>, Vec<Pooled>) =
+            std::mem::take(&mut self.future)
+                .into_iter()
+                .partition(|p| hashes.contains(&p.xt.hash));
+        self.future = kept;
+        let removed = removed.into_iter().chain(removed_future);
         removed
             .into_iter()
             .map(|p| {
@@ -159,25 +232,75 @@ impl TxPool {
         std::mem::take(&mut self.awaiting_finality)
     }
 
-    /// Hands every pooled transaction to block building and tells its watchers the outcome.
+    /// Hands every ready transaction to block building and tells its watchers the outcome;
+    /// then checks the future queue against the new block (see the module's notes).
     pub fn build_block<'c>(&mut self, chain: &'c mut Chain) -> &'c crate::chain::Block {
         let taken = std::mem::take(&mut self.ready);
         let (xts, watchers): (Vec<_>, Vec<_>) =
             taken.into_iter().map(|p| (p.xt, p.watchers)).unzip();
-        let (block, outcomes) = chain.produce_block(xts);
-        for ((_, inclusion), watchers) in outcomes.iter().zip(watchers) {
-            for watcher in watchers {
-                match inclusion {
-                    Inclusion::Included(_) => {
-                        let _ = watcher.send(TxStatus::InBlock(block.hash));
-                        self.awaiting_finality.push((watcher, block.hash));
+        let (hash, outcomes) = {
+            let (block, outcomes) = chain.produce_block(xts.clone());
+            (block.hash, outcomes)
+        };
+        for ((xt, (_, inclusion)), watchers) in xts.into_iter().zip(outcomes).zip(watchers) {
+            match inclusion {
+                Inclusion::Included(_) => {
+                    for watcher in watchers {
+                        let _ = watcher.send(TxStatus::InBlock(hash));
+                        self.awaiting_finality.push((watcher, hash));
                     }
-                    Inclusion::Dropped(_) => {
+                }
+                // Its nonce came after one the block could not take: it waits again.
+                Inclusion::Dropped(InvalidTransaction::Future) => {
+                    for watcher in &watchers {
+                        let _ = watcher.send(TxStatus::Future);
+                    }
+                    if let Ok(valid) = chain.validate(&xt, u32::MAX) {
+                        self.future.push(Pooled {
+                            xt,
+                            provides: valid.provides,
+                            watchers,
+                        });
+                    } else {
+                        for watcher in watchers {
+                            let _ = watcher.send(TxStatus::Invalid);
+                        }
+                    }
+                }
+                Inclusion::Dropped(_) => {
+                    for watcher in watchers {
                         let _ = watcher.send(TxStatus::Invalid);
                     }
                 }
             }
         }
-        block
+        self.revalidate_future(chain);
+        chain.head()
+    }
+
+    /// Drops the future transactions the new head makes invalid (a used nonce, a PoW that is
+    /// no longer admissible) and promotes those whose gap closed.
+    fn revalidate_future(&mut self, chain: &Chain) {
+        let mut kept = Vec::new();
+        for mut pooled in std::mem::take(&mut self.future) {
+            match chain.validate(&pooled.xt, u32::MAX) {
+                Ok(valid) => {
+                    pooled.provides = valid.provides;
+                    kept.push(pooled);
+                }
+                Err(_) => {
+                    for watcher in pooled.watchers {
+                        let _ = watcher.send(TxStatus::Invalid);
+                    }
+                }
+            }
+        }
+        self.future = kept;
+        let mut signers: Vec<[u8; 32]> = self.future.iter().map(|p| p.xt.signer).collect();
+        signers.sort_unstable();
+        signers.dedup();
+        for signer in signers {
+            self.promote(chain, &signer);
+        }
     }
 }

@@ -12,10 +12,10 @@ use futures::StreamExt;
 use regpow_chain::wallet::Coldkey;
 use regpow_chain::{
     ChainApi, ChainError, Head, Heads, HotkeyInfo, NewHead, PoolRefusal, PowRegisterCall, Session,
-    SessionEvent, SubmitOutcome, Submitter, SubnetInfo,
+    SessionEvent, Signing, SubmitOutcome, Submitter, SubnetInfo,
 };
 use regpow_registrar::register::{
-    register, NotRegistered, Outcome, Progress, Refused, TargetEvent,
+    register, NotRegistered, Outcome, Progress, Refused, Resign, TargetEvent,
 };
 use regpow_registrar::DeviceShare;
 use regpow_registrar::{TargetId, TargetSpec};
@@ -223,12 +223,19 @@ impl ChainApi for Scripted {
             .collect())
     }
 
+    async fn account_next_index(&self, _account: &PublicKey) -> Result<u64, ChainError> {
+        let script = self.lock();
+        Ok(script.signer_nonce + u64::from(script.registered.is_some()))
+    }
+
     async fn submit_pow_register(
         &self,
         call: &PowRegisterCall,
         coldkey: &Coldkey,
-        _at: Head,
+        signing: Signing,
+        sent: impl FnOnce() + Send,
     ) -> Result<SubmitOutcome, ChainError> {
+        sent();
         let reply = {
             let mut script = self.lock();
             let head = script.head().number;
@@ -239,7 +246,7 @@ impl ChainApi for Scripted {
         // The pool answers, or the block comes, a moment later.
         tokio::time::sleep(BLOCK).await;
         let mut script = self.lock();
-        let nonce = script.signer_nonce;
+        let nonce = signing.nonce;
         let land = |script: &mut Script| {
             let at = script.head().number + 1;
             script.registered = Some((7, at));
@@ -402,11 +409,21 @@ async fn fatal_pool_codes_end_the_run_and_others_are_retried() {
     .await;
     assert!(matches!(outcome, Outcome::Registered { .. }), "{outcome:?}");
     assert_eq!(submissions.len(), 3);
-    let refusals = progress
-        .iter()
-        .filter(|p| matches!(p, Progress::NotRegistered(NotRegistered::Refused(_))))
-        .count();
-    assert!(refusals >= 2, "{progress:?}");
+    // A nonce race costs a signature, not the seal: it is queued to be signed again (or a
+    // newer seal takes its place); the pool's 255 ends that seal.
+    assert!(
+        progress
+            .iter()
+            .any(|p| matches!(p, Progress::Resigning { why: Resign::NonceRace(_), .. })),
+        "{progress:?}"
+    );
+    assert!(
+        progress.iter().any(|p| matches!(
+            p,
+            Progress::NotRegistered(NotRegistered::Refused(PoolRefusal::Custom(255)))
+        )),
+        "{progress:?}"
+    );
     assert!(breaches.is_empty(), "{breaches:?}");
 }
 

@@ -25,6 +25,7 @@ pub fn submit_error(e: &SubmitError) -> ErrorObjectOwned {
 fn status_json(status: &TxStatus) -> Value {
     match status {
         TxStatus::Ready => json!("ready"),
+        TxStatus::Future => json!("future"),
         TxStatus::InBlock(hash) => json!({ "inBlock": hex32(hash) }),
         TxStatus::Finalized(hash) => json!({ "finalized": hex32(hash) }),
         TxStatus::Invalid => json!("invalid"),

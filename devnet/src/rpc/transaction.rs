@@ -60,7 +60,7 @@ fn included(node: &Node, block: &[u8; 32], tx: &[u8; 32]) -> Option<Value> {
 /// The watch event for one pool status.
 fn watch_event(node: &Node, tx: &[u8; 32], status: &TxStatus) -> Value {
     match status {
-        TxStatus::Ready => json!({ "event": "validated" }),
+        TxStatus::Ready | TxStatus::Future => json!({ "event": "validated" }),
         TxStatus::InBlock(block) => {
             json!({ "event": "bestChainBlockIncluded", "block": included(node, block, tx) })
         }

@@ -103,19 +103,16 @@ impl Doubt {
     }
 }
 
-/// Whether a registered hotkey in `state` is this run's registration: our coldkey owns it
-/// and its last PoW registration used a work block we submitted.
-pub(crate) fn is_ours(
-    state: &SubnetState,
-    coldkey: &PublicKey,
-    submitted: &std::collections::BTreeSet<u64>,
-) -> bool {
+/// Whether a registered hotkey in `state` is proven the registration of the submission in
+/// `doubt` (whose own status was lost): our coldkey owns it, its last PoW registration used
+/// the doubt's work block, and the coldkey's nonce moved past the doubt's. Anything less (a
+/// registration by another process of this coldkey, even on the same work block, leaves the
+/// nonce where it was or takes another) is not claimed as this run's.
+pub(crate) fn doubt_registered(state: &SubnetState, coldkey: &PublicKey, doubt: &Doubt) -> bool {
     state.hotkey.uid.is_some()
         && state.hotkey.owner == Some(*coldkey)
-        && state
-            .hotkey
-            .last_pow_block
-            .is_some_and(|b| submitted.contains(&b))
+        && state.hotkey.last_pow_block == Some(doubt.work_block)
+        && state.hotkey.signer_nonce.is_some_and(|n| n > doubt.nonce)
 }
 
 #[cfg(test)]
@@ -296,18 +293,28 @@ mod tests {
     }
 
     #[test]
-    fn our_registration_is_recognised_from_state() {
-        let submitted = [7u64, 9].into_iter().collect();
+    fn a_registration_is_claimed_from_state_only_with_the_doubts_block_and_nonce() {
+        let doubt = Doubt {
+            work_block: 9,
+            nonce: 4,
+        };
         let mut s = state(11, 8);
-        assert!(!is_ours(&s, &COLDKEY, &submitted));
+        s.hotkey.signer_nonce = Some(5);
+        assert!(!doubt_registered(&s, &COLDKEY, &doubt), "not registered");
         s.hotkey.uid = Some(3);
         s.hotkey.owner = Some(COLDKEY);
         s.hotkey.last_pow_block = Some(9);
-        assert!(is_ours(&s, &COLDKEY, &submitted));
+        assert!(doubt_registered(&s, &COLDKEY, &doubt));
+        s.hotkey.signer_nonce = Some(4);
+        assert!(
+            !doubt_registered(&s, &COLDKEY, &doubt),
+            "the nonce did not move: another submission registered it"
+        );
+        s.hotkey.signer_nonce = Some(5);
         s.hotkey.last_pow_block = Some(8);
-        assert!(!is_ours(&s, &COLDKEY, &submitted));
+        assert!(!doubt_registered(&s, &COLDKEY, &doubt), "another work block");
         s.hotkey.last_pow_block = Some(9);
         s.hotkey.owner = Some(HOTKEY);
-        assert!(!is_ours(&s, &COLDKEY, &submitted));
+        assert!(!doubt_registered(&s, &COLDKEY, &doubt), "another coldkey");
     }
 }

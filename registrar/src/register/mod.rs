@@ -41,7 +41,7 @@ use regpow_chain::{ChainApi, ChainError};
 use run::{Ending, Finish, Inbox, Run};
 
 pub use outcome::{Outcome, Refused, RegisterError};
-pub use progress::{Discard, NotRegistered, Progress, ReadFailure, TargetEvent};
+pub use progress::{Discard, NotRegistered, Progress, ReadFailure, Resign, TargetEvent};
 
 /// Waits for the next cancel request; a closed channel never cancels.
 async fn cancelled(cancel: &mut mpsc::UnboundedReceiver<()>) {
@@ -147,7 +147,7 @@ async fn drive<C: ChainApi, P: FnMut(TargetEvent)>(
             },
             _ = until(run.settle_deadline()) => Some(run.give_up(None)),
             Some(event) = inbox.devices.recv() => run.on_device(event),
-            Some((found, outcome)) = inbox.results.recv() => run.on_result(found, outcome),
+            Some(report) = inbox.reports.recv() => run.on_report(report),
             Some(read) = inbox.states.recv() => run.on_state(read),
             // A head whose devices have not all moved yet is reported without its retarget.
             _ = tick.tick() => {

@@ -1,5 +1,6 @@
 //! How a registration run ends, and why the chain refused it, as types.
 
+use regpow_chain::submitter::SigningStopped;
 use regpow_chain::{ChainError, Head, PoolRefusal, Refusal};
 use regpow_rules::tx_pool;
 
@@ -80,6 +81,10 @@ pub enum Refused {
         /// How many.
         count: u32,
     },
+    /// The coldkey stopped signing: the node refused too many of its submissions in a row
+    /// (of every registration it signs).
+    #[error(transparent)]
+    SigningStopped(SigningStopped),
     /// The node rejected this many submissions in a row.
     #[error("the node rejected {count} submissions in a row: {last}")]
     Rejected {

@@ -35,12 +35,25 @@ pub enum Progress {
         /// (`None` when a newer head overtook it first, or the target had no devices).
         retarget_ms: Option<f64>,
     },
-    /// A seal was found and passed every check; it is being submitted.
+    /// A seal passed every check against the newest state, was signed and reached the node
+    /// (the node answered, or may hold it).
     Submitting {
         /// Its work block.
         work_block: u64,
         /// Its nonce.
         nonce: u64,
+        /// The coldkey nonce it was signed with.
+        signer_nonce: u64,
+        /// Which signature of this seal it is (1 the first; more after nonce races).
+        signature: u32,
+    },
+    /// A submitted seal will be signed again with a fresh coldkey nonce (at the next head at
+    /// the earliest): the seal itself is still good.
+    Resigning {
+        /// Its work block.
+        work_block: u64,
+        /// Why its signature did not do.
+        why: Resign,
     },
     /// A submission ended without registering; solving goes on.
     NotRegistered(NotRegistered),
@@ -70,7 +83,7 @@ pub enum Progress {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NotRegistered {
     /// Nothing was sent: the submitter could not prepare it (the nonce or the block could
-    /// not be read).
+    /// not be read). The seal is kept and signed at the next head.
     #[error("not sent: {error}")]
     NotSent {
         /// The read that failed.
@@ -109,6 +122,21 @@ impl NotRegistered {
     pub fn settles_doubt(&self) -> bool {
         matches!(self, Self::Expired { .. } | Self::NonceMovedOn { .. })
     }
+}
+
+/// Why a seal is signed again.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Resign {
+    /// The node refused the signature for its nonce (used meanwhile, by this coldkey's other
+    /// process or an earlier submission; or a pooled transaction holds the nonce).
+    #[error("nonce race: {0}")]
+    NonceRace(String),
+    /// The signature's nonce waited above a gap in the coldkey's nonces that nothing filled.
+    #[error("coldkey nonce {signer_nonce} was stranded behind a gap")]
+    Stranded {
+        /// The nonce it carried.
+        signer_nonce: u64,
+    },
 }
 
 /// A read of the chain at a head that failed.
@@ -166,6 +194,20 @@ pub enum Discard {
     /// The work block is not on the chain regpow follows.
     #[error("block {work_block} is not on the chain regpow follows")]
     NotFollowed {
+        /// The seal's work block.
+        work_block: u64,
+    },
+    /// The seal was signed as often as one seal may be.
+    #[error("the seal on work block {work_block} was signed {signatures} times without landing")]
+    SignaturesSpent {
+        /// The seal's work block.
+        work_block: u64,
+        /// Its signatures.
+        signatures: u32,
+    },
+    /// A seal on a later work block took its place.
+    #[error("a seal on a later work block replaced the one on {work_block}")]
+    Superseded {
         /// The seal's work block.
         work_block: u64,
     },

@@ -4,21 +4,22 @@
 //! device event) and returns `Some` when the run is over. The guard "can a seal be used now"
 //! is [`Run::can_use_seal`], and only there.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::checks::{check_hit, is_fatal, is_ours, Doubt};
+use super::checks::{check_hit, doubt_registered, is_fatal, Doubt};
 use super::devices::{Devices, Found};
 use super::outcome::{Outcome, Refused, RegisterError};
-use super::progress::{NotRegistered, Progress, ReadFailure, TargetEvent};
+use super::progress::{Discard, NotRegistered, Progress, ReadFailure, Resign, TargetEvent};
 use crate::target::TargetSpec;
 use regpow_chain::session::{Session, HEAD_SILENCE};
-use regpow_chain::submitter::Submitter;
+use regpow_chain::submitter::{SigningStopped, Submitter, Turn};
 use regpow_chain::{
-    ChainApi, ChainError, Head, NewHead, PoolRefusal, PowRegisterCall, SubmitOutcome, SubnetState,
+    ChainApi, ChainError, Head, NewHead, PoolRefusal, PowRegisterCall, Signing, SubmitOutcome,
+    SubnetState,
 };
 use regpow_rules::challenge::Challenge;
 use regpow_rules::difficulty::Difficulty;
@@ -32,6 +33,14 @@ const MAX_REJECTIONS_IN_A_ROW: u32 = 3;
 /// Pool refusals with code 255 in a row before giving up: the rules regpow checks itself
 /// pass, so the refusal is one it cannot see (and would repeat for ever).
 const MAX_POOL_REFUSALS_IN_A_ROW: u32 = 20;
+
+/// Signatures one seal gets at most (the first and the re-signatures after nonce races or a
+/// stranded nonce), one per head at most.
+pub(super) const MAX_SIGNATURES_PER_SEAL: u32 = 4;
+
+/// Heads a submission may go without an outcome before the run asks whether its nonce is
+/// stranded.
+const HEADS_BEFORE_STRANDED_CHECK: u64 = 2;
 
 /// Block time assumed until two heads have been seen (subtensor's 12 s).
 const DEFAULT_BLOCK_TIME: Duration = Duration::from_secs(12);
@@ -54,27 +63,67 @@ pub(super) enum Ending {
     Devices(String),
 }
 
-/// Where the run's one submission stands (nothing is submitted while one is in flight or
-/// in doubt).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where the run's one submission stands (nothing else is submitted while one waits for
+/// its turn, is in flight or in doubt).
+#[derive(Debug)]
 enum Submission {
     /// None, or the last one settled.
     Idle,
-    /// Sent; its outcome is awaited.
-    InFlight { work_block: u64 },
+    /// A seal waits for the coldkey's turn (see [`Submitter::turn`]).
+    Waiting,
+    /// Signed and sent; its outcome is awaited.
+    InFlight(InFlight),
     /// Its final status was lost: only the chain's state can settle it.
     InDoubt(Doubt),
+}
+
+/// A submission on its way.
+#[derive(Debug)]
+struct InFlight {
+    /// The seal it carries.
+    sealed: Sealed,
+    /// The coldkey nonce it was signed with, once the node has it.
+    signer_nonce: Option<u64>,
+    /// The newest head when it was signed.
+    signed_at: u64,
+    /// Set while a stranded-nonce check is running.
+    checking: bool,
+    /// The task that sends it and follows it.
+    task: tokio::task::AbortHandle,
 }
 
 impl Submission {
     /// The work block of the submission whose outcome is not known yet.
     fn unsettled(&self) -> Option<u64> {
         match self {
-            Self::Idle => None,
-            Self::InFlight { work_block } => Some(*work_block),
+            Self::Idle | Self::Waiting => None,
+            Self::InFlight(flight) => Some(flight.sealed.found.work_block),
             Self::InDoubt(doubt) => Some(doubt.work_block),
         }
     }
+}
+
+/// A verified seal and how many times it has been signed.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sealed {
+    found: Found,
+    signatures: u32,
+}
+
+/// What comes back from the tasks a run starts for its submission.
+pub(super) enum Report {
+    /// The coldkey's turn (or why it stopped signing).
+    Turn(Result<Turn, SigningStopped>),
+    /// The node answered the submission signed with this nonce (or may have it).
+    Sent { signer_nonce: u64 },
+    /// The submission's outcome; its turn is returned once the outcome is handled.
+    Done {
+        sealed: Sealed,
+        turn: Turn,
+        outcome: Result<SubmitOutcome, ChainError>,
+    },
+    /// Whether the submission with this nonce is stranded (see [`Submitter::stranded`]).
+    Stranded { signer_nonce: u64, stranded: bool },
 }
 
 /// The subnet's state at a head, with the head's recent ancestry (for re-orgs).
@@ -115,7 +164,7 @@ struct ChainView {
 /// Where the run's results come back to it.
 pub(super) struct Inbox {
     pub(super) devices: mpsc::UnboundedReceiver<PoolEvent>,
-    pub(super) results: mpsc::UnboundedReceiver<(Found, Result<SubmitOutcome, ChainError>)>,
+    pub(super) reports: mpsc::UnboundedReceiver<Report>,
     pub(super) states: mpsc::UnboundedReceiver<StateRead>,
 }
 
@@ -139,16 +188,16 @@ pub(super) struct Run<C: ChainApi, P: FnMut(TargetEvent)> {
     difficulty: Difficulty,
     /// The newest head's event, until its state and its retarget time are both known.
     head_report: Option<HeadReport>,
-    /// The newest verified hit not yet submitted.
-    pending: Option<Found>,
+    /// The newest verified hit not yet submitted, or a seal to sign again.
+    pending: Option<Sealed>,
     submission: Submission,
-    /// Every work block this run submitted (to recognise its registration in state).
-    submitted: BTreeSet<u64>,
+    /// The newest head a submission was signed at (at most one per head).
+    signed_at: Option<u64>,
     streaks: Streaks,
     /// Set once the run must end; it ends when nothing is in flight or in doubt, or when
     /// the wait runs out.
     ending: Option<(Ending, tokio::time::Instant)>,
-    results: mpsc::UnboundedSender<(Found, Result<SubmitOutcome, ChainError>)>,
+    reports: mpsc::UnboundedSender<Report>,
     states: mpsc::UnboundedSender<StateRead>,
 }
 
@@ -164,7 +213,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         progress: P,
     ) -> (Self, Inbox) {
         let head_received = Instant::now();
-        let (results, results_rx) = mpsc::unbounded_channel();
+        let (reports, reports_rx) = mpsc::unbounded_channel();
         let (states, states_rx) = mpsc::unbounded_channel();
         let head = first.subnet.head;
         let mut run = Run {
@@ -185,10 +234,10 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             },
             pending: None,
             submission: Submission::Idle,
-            submitted: BTreeSet::new(),
+            signed_at: None,
             streaks: Streaks::default(),
             ending: None,
-            results,
+            reports,
             states,
             target,
         };
@@ -205,7 +254,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         });
         let inbox = Inbox {
             devices: devices.1,
-            results: results_rx,
+            reports: reports_rx,
             states: states_rx,
         };
         (run, inbox)
@@ -264,7 +313,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
     /// full. A run that cannot use one yields its devices to the other registrations.
     pub(super) fn can_use_seal(&self) -> bool {
         self.solving()
-            && self.submission == Submission::Idle
+            && matches!(self.submission, Submission::Idle)
             && !self.chain.awaiting_ancestry
             && !self.chain.state.block_is_full()
     }
@@ -298,6 +347,9 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         }
         self.devices.stop();
         self.pending = None;
+        if matches!(self.submission, Submission::Waiting) {
+            self.submission = Submission::Idle; // the turn goes back when it comes
+        }
         let Some(work_block) = self.in_doubt() else {
             return Some(conclude(ending, None));
         };
@@ -338,34 +390,91 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         })
     }
 
-    /// Submits the newest hit when a seal can be used now and it passes every check.
+    /// Asks for the coldkey's turn when a seal waits and can be used now: not twice at one
+    /// head, and only for a seal that passes every check now (it is checked again when the
+    /// turn comes).
     pub(super) fn try_submit(&mut self) {
-        if !self.can_use_seal() {
+        if !self.can_use_seal() || self.signed_at == Some(self.chain.newest.number) {
             return;
         }
-        let Some(found) = self.pending.take() else {
+        let Some(sealed) = self.pending else {
             return;
         };
-        let chain = &self.chain;
-        if let Err(discard) = check_hit(&found, &chain.state, chain.newest.number, &chain.recent) {
-            self.emit(Progress::Discarded(discard));
+        if let Err(discard) = self.check(&sealed) {
+            self.pending = None;
+            self.drop_seal(&sealed, discard);
             return;
         }
-        if let Err(claimed) = self.submitter.claim(&self.target.hotkey, found.work_block) {
-            self.emit(Progress::Discarded(super::Discard::WorkBlockClaimed {
+        self.submission = Submission::Waiting;
+        let (submitter, reports) = (self.submitter.clone(), self.reports.clone());
+        let (netuid, per_block) = (
+            self.target.netuid,
+            self.chain.state.subnet.max_registrations_per_block,
+        );
+        tokio::spawn(async move {
+            let turn = submitter.turn(netuid, per_block).await;
+            let _ = reports.send(Report::Turn(turn));
+        });
+    }
+
+    /// Every check a seal passes before it is signed, against the newest head and state.
+    fn check(&self, sealed: &Sealed) -> Result<(), Discard> {
+        let chain = &self.chain;
+        check_hit(&sealed.found, &chain.state, chain.newest.number, &chain.recent)?;
+        if sealed.signatures >= MAX_SIGNATURES_PER_SEAL {
+            return Err(Discard::SignaturesSpent {
+                work_block: sealed.found.work_block,
+                signatures: sealed.signatures,
+            });
+        }
+        Ok(())
+    }
+
+    /// A seal that can no longer land: its claim goes (a later seal may use the block).
+    fn drop_seal(&mut self, sealed: &Sealed, discard: Discard) {
+        if sealed.signatures > 0 {
+            self.submitter
+                .release(&self.target.hotkey, sealed.found.work_block);
+        }
+        self.emit(Progress::Discarded(discard));
+    }
+
+    /// The coldkey's turn came: the seal is checked against the newest state once more and
+    /// signed at once, or the turn goes back.
+    fn on_turn(&mut self, turn: Result<Turn, SigningStopped>) -> Option<Finish> {
+        if !matches!(self.submission, Submission::Waiting) {
+            return None; // the run moved on (a registration seen in state, the end)
+        }
+        self.submission = Submission::Idle;
+        let mut turn = match turn {
+            Ok(turn) => turn,
+            Err(stopped) => return self.end(Ending::Refused(Refused::SigningStopped(stopped))),
+        };
+        if !self.can_use_seal() {
+            return None;
+        }
+        let Some(sealed) = self.pending.take() else {
+            return None;
+        };
+        if let Err(discard) = self.check(&sealed) {
+            self.drop_seal(&sealed, discard);
+            return None;
+        }
+        let found = sealed.found;
+        if let Err(claimed) =
+            self.submitter
+                .claim(&self.target.hotkey, self.target.netuid, found.work_block)
+        {
+            self.emit(Progress::Discarded(Discard::WorkBlockClaimed {
                 work_block: found.work_block,
                 claimed,
             }));
-            return;
+            return None;
         }
-        self.emit(Progress::Submitting {
-            work_block: found.work_block,
-            nonce: found.hit.nonce,
-        });
-        self.submission = Submission::InFlight {
-            work_block: found.work_block,
+        let sealed = Sealed {
+            found,
+            signatures: sealed.signatures + 1,
         };
-        self.submitted.insert(found.work_block);
         let call = PowRegisterCall {
             netuid: self.target.netuid,
             work_block: found.work_block,
@@ -373,16 +482,143 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             work: found.hit.seal.0,
             hotkey: self.target.hotkey,
         };
-        let (client, submitter, at, results) = (
+        let (client, submitter, reports) = (
             self.session.client(),
             self.submitter.clone(),
-            self.chain.state.subnet.head,
-            self.results.clone(),
+            self.reports.clone(),
+        );
+        let at = self.chain.newest;
+        let task = tokio::spawn(async move {
+            let outcome = match submitter.nonce(&mut turn, &client).await {
+                Err(e) => Err(e),
+                Ok(nonce) => {
+                    let signing = Signing { nonce, at };
+                    let sent = reports.clone();
+                    let sent = move || {
+                        let _ = sent.send(Report::Sent {
+                            signer_nonce: nonce,
+                        });
+                    };
+                    client
+                        .submit_pow_register(&call, submitter.coldkey(), signing, sent)
+                        .await
+                }
+            };
+            let _ = reports.send(Report::Done {
+                sealed,
+                turn,
+                outcome,
+            });
+        });
+        self.signed_at = Some(at.number);
+        self.submission = Submission::InFlight(InFlight {
+            sealed,
+            signer_nonce: None,
+            signed_at: at.number,
+            checking: false,
+            task: task.abort_handle(),
+        });
+        None
+    }
+
+    /// What came back from a submission's tasks.
+    pub(super) fn on_report(&mut self, report: Report) -> Option<Finish> {
+        match report {
+            Report::Turn(turn) => self.on_turn(turn),
+            Report::Sent { signer_nonce } => {
+                if let Submission::InFlight(flight) = &mut self.submission {
+                    flight.signer_nonce = Some(signer_nonce);
+                    let (found, signature) = (flight.sealed.found, flight.sealed.signatures);
+                    self.emit(Progress::Submitting {
+                        work_block: found.work_block,
+                        nonce: found.hit.nonce,
+                        signer_nonce,
+                        signature,
+                    });
+                }
+                None
+            }
+            Report::Done {
+                sealed,
+                turn,
+                outcome,
+            } => {
+                let finish = self.on_result(sealed, outcome);
+                drop(turn);
+                finish
+            }
+            Report::Stranded {
+                signer_nonce,
+                stranded,
+            } => {
+                self.on_stranded(signer_nonce, stranded);
+                None
+            }
+        }
+    }
+
+    /// Asks whether the submission in flight is stranded, once it has gone
+    /// [`HEADS_BEFORE_STRANDED_CHECK`] heads without an outcome.
+    fn check_stranded(&mut self) {
+        let newest = self.chain.newest.number;
+        let Submission::InFlight(flight) = &mut self.submission else {
+            return;
+        };
+        let Some(signer_nonce) = flight.signer_nonce else {
+            return;
+        };
+        if flight.checking || newest < flight.signed_at + HEADS_BEFORE_STRANDED_CHECK {
+            return;
+        }
+        flight.checking = true;
+        let (client, submitter, reports) = (
+            self.session.client(),
+            self.submitter.clone(),
+            self.reports.clone(),
         );
         tokio::spawn(async move {
-            let outcome = submitter.submit(&client, &call, at).await;
-            let _ = results.send((found, outcome));
+            // A failed read says nothing: the next head asks again.
+            let stranded = submitter
+                .stranded(signer_nonce, &client)
+                .await
+                .unwrap_or(false);
+            let _ = reports.send(Report::Stranded {
+                signer_nonce,
+                stranded,
+            });
         });
+    }
+
+    /// A stranded submission is given up (its task stops following it) and its seal is
+    /// signed again with the nonce that fills the gap.
+    fn on_stranded(&mut self, signer_nonce: u64, stranded: bool) {
+        let Submission::InFlight(flight) = &mut self.submission else {
+            return;
+        };
+        if flight.signer_nonce != Some(signer_nonce) {
+            return;
+        }
+        flight.checking = false;
+        if !stranded {
+            return;
+        }
+        flight.task.abort();
+        let sealed = flight.sealed;
+        self.submission = Submission::Idle;
+        self.resign(sealed, Resign::Stranded { signer_nonce });
+    }
+
+    /// Queues `sealed` to be signed again (at the next head at the earliest), unless a newer
+    /// seal waits already.
+    fn resign(&mut self, sealed: Sealed, why: Resign) {
+        let work_block = sealed.found.work_block;
+        self.emit(Progress::Resigning { work_block, why });
+        match self.pending {
+            Some(newer) if newer.found.work_block > work_block => {
+                self.drop_seal(&sealed, Discard::Superseded { work_block });
+            }
+            _ => self.pending = Some(sealed),
+        }
     }
 
     /// Measures the block time from the arrival of heads (the share plans by it).
@@ -503,12 +739,18 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
     fn judge_state(&mut self) -> Option<Finish> {
         let state = &self.chain.state;
         if let Some(uid) = state.hotkey.uid {
-            if is_ours(state, &self.coldkey, &self.submitted) {
-                let work_block = state.hotkey.last_pow_block.unwrap_or_default();
-                return Some(self.registered(uid, state.subnet.head, work_block));
-            }
             if state.hotkey.owner == Some(self.coldkey) {
-                return Some(Ok(Outcome::RegisteredElsewhere { uid }));
+                match &self.submission {
+                    // Its own outcome says whether it was this one (the events of the block
+                    // that included it).
+                    Submission::InFlight(_) => return None,
+                    Submission::InDoubt(doubt) if doubt_registered(state, &self.coldkey, doubt) => {
+                        let work_block = doubt.work_block;
+                        return Some(self.registered(uid, state.subnet.head, work_block));
+                    }
+                    // Another process of this coldkey (or an earlier run) registered it.
+                    _ => return Some(Ok(Outcome::RegisteredElsewhere { uid })),
+                }
             }
             // Our submission (if one is in doubt) cannot land on a registered hotkey.
             let refused = Refused::TakenDuringRun {
@@ -528,6 +770,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 self.emit(Progress::NotRegistered(ended));
             }
         }
+        self.check_stranded();
         let refusal = self.chain.state.refusal(self.target.netuid, &self.coldkey);
         refusal.and_then(|refusal| self.end(Ending::Refused(refusal.into())))
     }
@@ -570,28 +813,41 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
     }
 
     /// A submission's outcome.
-    pub(super) fn on_result(
+    fn on_result(
         &mut self,
-        found: Found,
+        sealed: Sealed,
         outcome: Result<SubmitOutcome, ChainError>,
     ) -> Option<Finish> {
-        self.submission = Submission::Idle;
-        let registered_or_unknown = matches!(
-            outcome,
-            Ok(SubmitOutcome::Registered { .. } | SubmitOutcome::Unknown { .. })
-        );
-        if !registered_or_unknown {
-            self.submitter
-                .release(&self.target.hotkey, found.work_block);
+        if !matches!(self.submission, Submission::InFlight(_)) {
+            return None; // given up as stranded, or the run moved on
         }
+        self.submission = Submission::Idle;
+        let found = sealed.found;
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(e) => {
+                // Nothing reached a node: the seal waits for the next head, unsigned.
                 let error = e.to_string();
                 self.emit(Progress::NotRegistered(NotRegistered::NotSent { error }));
+                let unsent = Sealed {
+                    signatures: sealed.signatures - 1,
+                    ..sealed
+                };
+                if self.pending.is_none() {
+                    self.pending = Some(unsent);
+                }
                 return None;
             }
         };
+        match &outcome {
+            SubmitOutcome::Refused(refusal) => {
+                if let Some(stopped) = self.submitter.refused(&refusal.to_string()) {
+                    self.submitter.release(&self.target.hotkey, found.work_block);
+                    return self.end(Ending::Refused(Refused::SigningStopped(stopped)));
+                }
+            }
+            _ => self.submitter.taken(),
+        }
         match outcome {
             SubmitOutcome::Registered { uid, block } => {
                 Some(self.registered(uid, block, found.work_block))
@@ -602,10 +858,18 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 self.emit(Progress::StatusLost { work_block, reason });
                 None
             }
-            outcome => match is_fatal(&outcome) {
-                Some(refused) => self.end(Ending::Refused(refused)),
-                None => self.not_registered(outcome),
-            },
+            // The seal does not depend on the nonce: it is signed again while it can land.
+            SubmitOutcome::Refused(PoolRefusal::NonceRace(refusal)) => {
+                self.resign(sealed, Resign::NonceRace(refusal));
+                None
+            }
+            outcome => {
+                self.submitter.release(&self.target.hotkey, found.work_block);
+                match is_fatal(&outcome) {
+                    Some(refused) => self.end(Ending::Refused(refused)),
+                    None => self.not_registered(outcome),
+                }
+            }
         }
     }
 
@@ -616,10 +880,6 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             SubmitOutcome::Failed(error) => {
                 self.streaks = Streaks::default();
                 NotRegistered::Failed { error }
-            }
-            // Our previous attempt used the nonce: the next signs with a fresh one.
-            SubmitOutcome::Refused(refusal @ PoolRefusal::NonceRace(_)) => {
-                NotRegistered::Refused(refusal)
             }
             SubmitOutcome::Refused(refusal @ PoolRefusal::Custom(_)) => {
                 self.streaks.rejections = 0;
@@ -657,9 +917,12 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 let newer = self
                     .pending
                     .as_ref()
-                    .is_none_or(|p| p.work_block <= found.work_block);
+                    .is_none_or(|p| p.found.work_block < found.work_block);
                 if self.solving() && newer {
-                    self.pending = Some(found);
+                    self.pending = Some(Sealed {
+                        found,
+                        signatures: 0,
+                    });
                 }
                 None
             }
