@@ -148,3 +148,23 @@ mod tests {
         assert!(in_doubt(Some(7)).contains("work block 7 may still land"));
     }
 }
+
+/// The farm summary's line on seals: found, submitted, signed again, dropped and why.
+pub fn seal_tally(found: u64, seals: &crate::views::farm::SealTally) -> String {
+    let mut line = format!(
+        "{found} found, {} submitted ({} signature(s) after {} nonce race(s)), {} dropped",
+        seals.submitted,
+        seals.resignatures,
+        seals.nonce_races,
+        seals.discarded_total()
+    );
+    if !seals.discarded.is_empty() {
+        let why: Vec<String> = seals
+            .discarded
+            .iter()
+            .map(|(kind, n)| format!("{n} {}", kind.replace('_', " ")))
+            .collect();
+        line += &format!(" ({})", why.join(", "));
+    }
+    line
+}

@@ -204,6 +204,7 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
         keep_running: args.keep_running,
     };
     let hashes_before = started.pool.hashes();
+    let found_before = seals_found(&started.pool);
     let (session, share, cancel) = (started.session, started.share, started.cancel);
     let streams = (started.devices, started.chain);
     let finals = live.drive(&mut view, streams, |events| {
@@ -221,8 +222,14 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
     view.finish();
     let finals = finals.map_err(register_failure)?;
     let hashes = started.pool.hashes().saturating_sub(hashes_before);
+    let found = seals_found(&started.pool).saturating_sub(found_before);
     live.stop();
-    report(json, &specs, &finals, &view, hashes)
+    report(json, &specs, &finals, &view, (hashes, found))
+}
+
+/// Seals the devices found (re-verified on the CPU), over the pool's life.
+fn seals_found(pool: &regpow_solver::DevicePool) -> u64 {
+    pool.stats().iter().map(|s| s.seals_found).sum()
 }
 
 /// The summary (a line per target and one overall, or a JSON summary), and the exit:
@@ -232,7 +239,7 @@ fn report(
     targets: &[TargetSpec],
     finals: &[TargetState],
     view: &FarmView,
-    hashes: u64,
+    (hashes, found): (u64, u64),
 ) -> anyhow::Result<()> {
     let seconds = view.started.elapsed().as_secs_f64();
     let count = |word: &str| finals.iter().filter(|s| s.word() == word).count();
@@ -245,6 +252,11 @@ fn report(
             "targets": finals.len(), "states": by_state, "seconds": seconds,
             "hashes": hashes, "hashrate": hashes as f64 / seconds.max(1e-9),
             "submissions": view.submissions,
+            "seals": {
+                "found": found, "submitted": view.seals.submitted,
+                "resignatures": view.seals.resignatures, "nonce_races": view.seals.nonce_races,
+                "discarded": view.seals.discarded,
+            },
         }}));
     } else {
         for (target, state) in targets.iter().zip(finals) {
@@ -256,7 +268,7 @@ fn report(
             );
         }
         output::err!(
-            "summary: {} of {} target(s) registered ({} already), {} seals in {}, {} submission(s)",
+            "summary: {} of {} target(s) registered ({} already), {} hashes in {}, {} submission(s)",
             count("registered"),
             finals.len(),
             count("already_registered"),
@@ -264,6 +276,7 @@ fn report(
             output::human_seconds(seconds),
             view.submissions
         );
+        output::err!("seals: {}", words::seal_tally(found, &view.seals));
     }
     let unsettled: Vec<&TargetState> = finals.iter().filter(|s| !s.settled()).collect();
     match unsettled.first() {

@@ -12,7 +12,7 @@ use regpow_registrar::{DeviceEvent, DeviceRate, DeviceShare, TargetId, TargetSpe
 use serde_json::json;
 
 use super::{EventSink, Screen};
-use crate::events::{device_json, event_json, target_json};
+use crate::events::{device_json, discard_kind, event_json, target_json};
 use crate::telemetry::Telemetry;
 use crate::{output, words};
 
@@ -35,6 +35,27 @@ struct Row {
     difficulty: Option<u64>,
 }
 
+/// What became of the seals the farm's registrations took: submitted (once each, however
+/// often signed), signed again after a nonce race or a stranded nonce, and dropped (by why).
+#[derive(Debug, Default)]
+pub struct SealTally {
+    /// Seals submitted at least once.
+    pub submitted: u32,
+    /// Signatures after the first, over all seals.
+    pub resignatures: u32,
+    /// Submissions refused for their coldkey nonce (or stranded), whose seal was kept.
+    pub nonce_races: u32,
+    /// Seals dropped, by `--json`'s word for why.
+    pub discarded: std::collections::BTreeMap<&'static str, u32>,
+}
+
+impl SealTally {
+    /// Seals dropped, for any reason.
+    pub fn discarded_total(&self) -> u32 {
+        self.discarded.values().sum()
+    }
+}
+
 /// The farm command's view.
 pub struct FarmView {
     screen: Screen,
@@ -44,8 +65,10 @@ pub struct FarmView {
     total: f64,
     allocations: HashMap<TargetId, f64>,
     last_status: Instant,
-    /// Seals submitted.
+    /// Submissions that reached a node (a seal signed again counts again).
     pub submissions: u32,
+    /// What became of the seals the registrations took.
+    pub seals: SealTally,
     /// When the farm began.
     pub started: Instant,
     telemetry: Telemetry,
@@ -75,6 +98,7 @@ impl FarmView {
             allocations: HashMap::new(),
             last_status: Instant::now(),
             submissions: 0,
+            seals: SealTally::default(),
             started: Instant::now(),
             telemetry,
         }
@@ -213,7 +237,18 @@ impl FarmView {
                     row.difficulty = Some(difficulty);
                 }
             }
-            Progress::Submitting { .. } => self.submissions += 1,
+            Progress::Submitting { signature, .. } => {
+                self.submissions += 1;
+                if *signature == 1 {
+                    self.seals.submitted += 1;
+                } else {
+                    self.seals.resignatures += 1;
+                }
+            }
+            Progress::Resigning { .. } => self.seals.nonce_races += 1,
+            Progress::Discarded(why) => {
+                *self.seals.discarded.entry(discard_kind(why)).or_default() += 1;
+            }
             _ => {}
         }
         if self.screen.json {

@@ -193,6 +193,9 @@ pub(super) struct Run<C: ChainApi, P: FnMut(TargetEvent)> {
     submission: Submission,
     /// The newest head a submission was signed at (at most one per head).
     signed_at: Option<u64>,
+    /// A turn that came while the newest head's state was still being read: the seal is
+    /// signed once it is known.
+    held_turn: Option<Turn>,
     streaks: Streaks,
     /// Set once the run must end; it ends when nothing is in flight or in doubt, or when
     /// the wait runs out.
@@ -235,6 +238,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             pending: None,
             submission: Submission::Idle,
             signed_at: None,
+            held_turn: None,
             streaks: Streaks::default(),
             ending: None,
             reports,
@@ -349,6 +353,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         self.pending = None;
         if matches!(self.submission, Submission::Waiting) {
             self.submission = Submission::Idle; // the turn goes back when it comes
+            self.held_turn = None;
         }
         let Some(work_block) = self.in_doubt() else {
             return Some(conclude(ending, None));
@@ -394,7 +399,10 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
     /// head, and only for a seal that passes every check now (it is checked again when the
     /// turn comes).
     pub(super) fn try_submit(&mut self) {
-        if !self.can_use_seal() || self.signed_at == Some(self.chain.newest.number) {
+        if !self.can_use_seal()
+            || self.signed_at == Some(self.chain.newest.number)
+            || !self.state_is_current()
+        {
             return;
         }
         let Some(sealed) = self.pending else {
@@ -415,6 +423,11 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             let turn = submitter.turn(netuid, per_block).await;
             let _ = reports.send(Report::Turn(turn));
         });
+    }
+
+    /// Whether the state read is of the newest head (a seal is signed against nothing older).
+    fn state_is_current(&self) -> bool {
+        self.chain.state.subnet.head == self.chain.newest
     }
 
     /// Every check a seal passes before it is signed, against the newest head and state.
@@ -445,11 +458,18 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         if !matches!(self.submission, Submission::Waiting) {
             return None; // the run moved on (a registration seen in state, the end)
         }
-        self.submission = Submission::Idle;
         let mut turn = match turn {
             Ok(turn) => turn,
-            Err(stopped) => return self.end(Ending::Refused(Refused::SigningStopped(stopped))),
+            Err(stopped) => {
+                self.submission = Submission::Idle;
+                return self.end(Ending::Refused(Refused::SigningStopped(stopped)));
+            }
         };
+        if self.solving() && !self.state_is_current() {
+            self.held_turn = Some(turn); // signed when the newest head's state arrives
+            return None;
+        }
+        self.submission = Submission::Idle;
         if !self.can_use_seal() {
             return None;
         }
@@ -732,7 +752,10 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         }
         self.follow_difficulty();
         self.report_state(head);
-        None
+        match self.held_turn.take() {
+            Some(turn) => self.on_turn(Ok(turn)),
+            None => None,
+        }
     }
 
     /// What the new state says about the hotkey and the submission in doubt.
