@@ -361,22 +361,22 @@ impl ChainClient {
             // subxt does not say which, so every answer (and silence) counts as sent.
             sent();
             let mut progress = match answer {
-                    Err(_) => {
-                        return unknown(format!("submit: no answer in {}s", RPC_TIMEOUT.as_secs()))
-                    }
-                    Ok(Ok(progress)) => progress,
-                    Ok(Err(e)) => {
-                        return match rpc_user_error(&e) {
-                            Some(user) => SubmitOutcome::Refused(classify_refusal(
-                                user.code,
-                                &user.message,
-                                user.data.as_deref().map(|raw| raw.get()),
-                            )),
-                            // The request may have reached the node before the fault.
-                            None => unknown(format!("submit: {e}")),
-                        };
-                    }
-                };
+                Err(_) => {
+                    return unknown(format!("submit: no answer in {}s", RPC_TIMEOUT.as_secs()))
+                }
+                Ok(Ok(progress)) => progress,
+                Ok(Err(e)) => {
+                    return match rpc_user_error(&e) {
+                        Some(user) => SubmitOutcome::Refused(classify_refusal(
+                            user.code,
+                            &user.message,
+                            user.data.as_deref().map(|raw| raw.get()),
+                        )),
+                        // The request may have reached the node before the fault.
+                        None => unknown(format!("submit: {e}")),
+                    };
+                }
+            };
             self.follow_submission(&mut progress, call, nonce).await
         })
         .await;
@@ -408,10 +408,14 @@ impl ChainClient {
             let in_block = match status {
                 TransactionStatus::InBestBlock(b) | TransactionStatus::InFinalizedBlock(b) => b,
                 // The node left it out of its own pool; peers may still include it.
-                TransactionStatus::Invalid { message }
-                | TransactionStatus::Dropped { message }
-                | TransactionStatus::Error { message } => {
-                    return unknown(format!("the node dropped it: {message}"))
+                TransactionStatus::Invalid { message } | TransactionStatus::Dropped { message } => {
+                    return SubmitOutcome::Dropped {
+                        reason: message,
+                        nonce,
+                    }
+                }
+                TransactionStatus::Error { message } => {
+                    return unknown(format!("the node's status: {message}"))
                 }
                 _ => continue,
             };

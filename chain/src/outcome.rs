@@ -16,9 +16,19 @@ pub enum SubmitOutcome {
     Failed(String),
     /// The node answered the submission with an error: the transaction is not in its pool.
     Refused(PoolRefusal),
+    /// The node took the transaction into its pool, then left it out (`invalid`, `dropped`:
+    /// its nonce was taken meanwhile, its pool revalidated it away). Peers may still hold
+    /// it, but this node will not include it: its seal may be signed again (the chain takes
+    /// at most one of two transactions with one seal).
+    Dropped {
+        /// The node's words.
+        reason: String,
+        /// The signer nonce it was signed with.
+        nonce: u64,
+    },
     /// The node may have taken the transaction, but its final status never arrived (the
-    /// connection or the status stream was lost, it timed out, or the node dropped it from
-    /// its own pool while peers may still hold it). Only the chain's state can tell.
+    /// connection or the status stream was lost, it timed out). Only the chain's state can
+    /// tell.
     Unknown {
         /// What was lost, in words.
         reason: String,

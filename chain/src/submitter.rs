@@ -266,6 +266,19 @@ impl Submitter {
         self.shared.books().stopped.clone()
     }
 
+    /// Whether [`Submitter::claim`] would succeed now (it claims nothing).
+    pub fn claimable(&self, hotkey: &PublicKey, netuid: u16, work_block: u64) -> Result<(), u64> {
+        let books = self.shared.books();
+        match books.claims.get(&hotkey.0) {
+            Some(&(claimed, on))
+                if claimed > work_block || (claimed == work_block && on != netuid) =>
+            {
+                Err(claimed)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Claims `work_block` for a submission of `hotkey` on `netuid`; fails with the claimed
     /// block when another submission of this hotkey, on a later work block or on the same one
     /// for another subnet, registered or may still register (the chain would refuse this
@@ -273,7 +286,9 @@ impl Submitter {
     pub fn claim(&self, hotkey: &PublicKey, netuid: u16, work_block: u64) -> Result<(), u64> {
         let mut books = self.shared.books();
         match books.claims.get(&hotkey.0) {
-            Some(&(claimed, on)) if claimed > work_block || (claimed == work_block && on != netuid) => {
+            Some(&(claimed, on))
+                if claimed > work_block || (claimed == work_block && on != netuid) =>
+            {
                 Err(claimed)
             }
             _ => {
@@ -315,7 +330,11 @@ mod tests {
         assert_eq!(submitter.claim(&a, 1, 10), Ok(()));
         // The same seal signed again (after a nonce race) keeps its claim.
         assert_eq!(submitter.claim(&a, 1, 10), Ok(()));
-        assert_eq!(submitter.claim(&a, 2, 10), Err(10), "another subnet, same block");
+        assert_eq!(
+            submitter.claim(&a, 2, 10),
+            Err(10),
+            "another subnet, same block"
+        );
         assert_eq!(submitter.claim(&a, 1, 9), Err(10));
         assert_eq!(submitter.claim(&b, 1, 10), Ok(()), "another hotkey is free");
         assert_eq!(submitter.claim(&a, 2, 11), Ok(()));
@@ -337,7 +356,10 @@ mod tests {
         assert!(waiting.await.is_err(), "a fourth turn while three are held");
         drop(second);
         let on_one = tokio::time::timeout(Duration::from_millis(50), submitter.turn(1, 1));
-        assert!(on_one.await.is_err(), "subnet 1 already has its block's one");
+        assert!(
+            on_one.await.is_err(),
+            "subnet 1 already has its block's one"
+        );
         drop(first);
         let again = tokio::time::timeout(Duration::from_millis(500), submitter.turn(1, 1));
         assert!(again.await.is_ok(), "a returned turn wakes a waiter");

@@ -150,6 +150,11 @@ pub struct FarmArgs {
     /// Use coldkey files that other users can read (refused by default).
     #[arg(long)]
     pub allow_insecure_keyfile: bool,
+    /// Submissions of one coldkey in flight at once (1..64): several let one coldkey land
+    /// registrations on several subnets in the same block; 1 signs one at a time.
+    #[arg(long, value_name = "N", default_value_t = regpow_chain::submitter::DEFAULT_IN_FLIGHT,
+          value_parser = parse_in_flight)]
+    pub in_flight: usize,
     #[command(flatten)]
     pub backend: BackendArgs,
     /// Block time of the embedded chain with --network devnet.
@@ -165,6 +170,13 @@ fn parse_metrics_addr(s: &str) -> Result<std::net::SocketAddr, String> {
     s.trim()
         .parse()
         .map_err(|_| format!("{s:?} is not a port or an IP:PORT address (e.g. 127.0.0.1:9108)"))
+}
+
+fn parse_in_flight(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n @ 1..=64) => Ok(n),
+        _ => Err(format!("{s:?} is not a number from 1 to 64")),
+    }
 }
 
 fn parse_shard(s: &str) -> Result<regpow_registrar::farm::Shard, String> {

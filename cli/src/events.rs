@@ -51,10 +51,7 @@ fn progress_json(event: &Progress) -> serde_json::Value {
         }),
         Progress::Resigning { work_block, why } => json!({
             "event": "resigning", "work_block": work_block,
-            "kind": match why {
-                Resign::NonceRace(_) => "nonce_race",
-                Resign::Stranded { .. } => "stranded",
-            },
+            "kind": resign_kind(why),
             "reason": why.to_string(),
         }),
         Progress::NotRegistered(why) => json!({
@@ -92,6 +89,17 @@ fn not_registered_kind(why: &NotRegistered) -> &'static str {
         NotRegistered::Refused(_) => "refused",
         NotRegistered::Expired { .. } => "expired",
         NotRegistered::NonceMovedOn { .. } => "nonce_moved_on",
+    }
+}
+
+/// One word for why a seal is signed again.
+pub fn resign_kind(why: &Resign) -> &'static str {
+    match why {
+        Resign::NonceRace(_) => "nonce_race",
+        Resign::Stranded { .. } => "stranded",
+        Resign::Dropped(_) => "dropped",
+        Resign::BlockFull => "block_full",
+        Resign::PoolRefused => "pool_refused",
     }
 }
 

@@ -78,10 +78,9 @@ pub enum SubmissionEnd {
     NotRegistered,
     /// Its final status was lost (the chain's state settles it later).
     StatusLost,
-    /// Refused for its coldkey nonce; its seal is signed again.
-    NonceRace,
-    /// Its nonce was stranded behind a gap; its seal is signed again.
-    Stranded,
+    /// Did not land for a reason that is not its seal's (a nonce race, a stranded nonce, a
+    /// full block, …, in `--json`'s word): its seal is signed again.
+    Resigned(&'static str),
 }
 
 impl SubmissionEnd {
@@ -90,8 +89,7 @@ impl SubmissionEnd {
             Self::Registered => "registered",
             Self::NotRegistered => "not_registered",
             Self::StatusLost => "status_lost",
-            Self::NonceRace => "nonce_race",
-            Self::Stranded => "stranded",
+            Self::Resigned(kind) => kind,
         }
     }
 }

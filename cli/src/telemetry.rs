@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use regpow_registrar::farm::TargetState;
-use regpow_registrar::register::{NotRegistered, Progress, Resign, TargetEvent};
+use regpow_registrar::register::{NotRegistered, Progress, TargetEvent};
 use regpow_registrar::{DeviceEvent, TargetSpec};
 use regpow_solver::DevicePool;
 use serde_json::json;
@@ -126,10 +126,7 @@ impl Telemetry {
                 true
             }
             Progress::Resigning { why, .. } => {
-                self.count(match why {
-                    Resign::NonceRace(_) => SubmissionEnd::NonceRace,
-                    Resign::Stranded { .. } => SubmissionEnd::Stranded,
-                });
+                self.count(SubmissionEnd::Resigned(crate::events::resign_kind(why)));
                 true
             }
             Progress::Discarded(why) => {

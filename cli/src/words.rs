@@ -149,22 +149,25 @@ mod tests {
     }
 }
 
-/// The farm summary's line on seals: found, submitted, signed again, dropped and why.
+/// The farm summary's line on seals: found, submitted, signed again (and why their first
+/// signature did not do), dropped (and why).
 pub fn seal_tally(found: u64, seals: &crate::views::farm::SealTally) -> String {
-    let mut line = format!(
-        "{found} found, {} submitted ({} signature(s) after {} nonce race(s)), {} dropped",
-        seals.submitted,
-        seals.resignatures,
-        seals.nonce_races,
-        seals.discarded_total()
-    );
-    if !seals.discarded.is_empty() {
-        let why: Vec<String> = seals
-            .discarded
+    let why = |counts: &std::collections::BTreeMap<&'static str, u32>| {
+        if counts.is_empty() {
+            return String::new();
+        }
+        let words: Vec<String> = counts
             .iter()
             .map(|(kind, n)| format!("{n} {}", kind.replace('_', " ")))
             .collect();
-        line += &format!(" ({})", why.join(", "));
-    }
-    line
+        format!(" ({})", words.join(", "))
+    };
+    format!(
+        "{found} found, {} submitted, {} signed again{}, {} dropped{}",
+        seals.submitted,
+        seals.resignatures,
+        why(&seals.kept),
+        seals.discarded_total(),
+        why(&seals.discarded)
+    )
 }

@@ -9,7 +9,7 @@
 //! block the future queue is checked again: what became stale (its nonce used, its PoW no
 //! longer admissible) is dropped, what became ready is promoted. A transaction whose tags
 //! (its signer nonce, its hotkey and work block) a ready one already provides is refused with
-//! `1014`, at submission and at promotion alike.
+//! `1014` at submission, and dropped at promotion.
 
 use tokio::sync::mpsc;
 
@@ -116,10 +116,11 @@ impl TxPool {
         // The runtime's validation accepts any nonce not yet used (a later one requires its
         // predecessor); whether it waits is the pool's business.
         let valid = chain.validate(&xt, u32::MAX)?;
-        let ready = xt.nonce == self.next_nonce(chain, &xt.signer);
-        if ready && self.conflicts(&valid.provides) {
+        // A nonce a ready transaction already holds (or its seal) is refused, ready or not.
+        if self.conflicts(&valid.provides) {
             return Err(SubmitError::TooLowPriority);
         }
+        let ready = xt.nonce == self.next_nonce(chain, &xt.signer);
         let hash = xt.hash;
         let mut watchers = Vec::new();
         let receiver = watch.then(|| {
@@ -209,10 +210,9 @@ impl TxPool {
             .into_iter()
             .partition(|p| hashes.contains(&p.xt.hash));
         self.ready = kept;
-        let (removed_future, kept): (Vec<Pooled>, Vec<Pooled>) =
-            std::mem::take(&mut self.future)
-                .into_iter()
-                .partition(|p| hashes.contains(&p.xt.hash));
+        let (removed_future, kept): (Vec<Pooled>, Vec<Pooled>) = std::mem::take(&mut self.future)
+            .into_iter()
+            .partition(|p| hashes.contains(&p.xt.hash));
         self.future = kept;
         let removed = removed.into_iter().chain(removed_future);
         removed

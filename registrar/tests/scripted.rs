@@ -412,9 +412,13 @@ async fn fatal_pool_codes_end_the_run_and_others_are_retried() {
     // A nonce race costs a signature, not the seal: it is queued to be signed again (or a
     // newer seal takes its place); the pool's 255 ends that seal.
     assert!(
-        progress
-            .iter()
-            .any(|p| matches!(p, Progress::Resigning { why: Resign::NonceRace(_), .. })),
+        progress.iter().any(|p| matches!(
+            p,
+            Progress::Resigning {
+                why: Resign::NonceRace(_),
+                ..
+            }
+        )),
         "{progress:?}"
     );
     assert!(

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use regpow_chain::submitter::SubmitterConfig;
 use regpow_chain::wallet::{protect_process, take_secret_env, Coldkey, Wallet};
 use regpow_chain::{Network, Submitter};
 use regpow_registrar::farm::{farm, FarmOptions, FarmTarget, Shard, TargetState};
@@ -186,7 +187,11 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
     // Coldkeys: unlocked once each (a password prompt per encrypted wallet on a terminal).
     let mut submitters = Vec::new();
     for signer in signers {
-        submitters.push(Submitter::new(Arc::new(unlock(signer)?)));
+        let config = SubmitterConfig {
+            in_flight: args.in_flight,
+            ..SubmitterConfig::default()
+        };
+        submitters.push(Submitter::with_config(Arc::new(unlock(signer)?), config));
     }
     let started = live.start(&args.backend)?;
     let specs: Vec<TargetSpec> = planned.iter().map(|p| p.spec).collect();
@@ -254,7 +259,7 @@ fn report(
             "submissions": view.submissions,
             "seals": {
                 "found": found, "submitted": view.seals.submitted,
-                "resignatures": view.seals.resignatures, "nonce_races": view.seals.nonce_races,
+                "resignatures": view.seals.resignatures, "kept": view.seals.kept,
                 "discarded": view.seals.discarded,
             },
         }}));

@@ -12,7 +12,7 @@ use regpow_registrar::{DeviceEvent, DeviceRate, DeviceShare, TargetId, TargetSpe
 use serde_json::json;
 
 use super::{EventSink, Screen};
-use crate::events::{device_json, discard_kind, event_json, target_json};
+use crate::events::{device_json, discard_kind, event_json, resign_kind, target_json};
 use crate::telemetry::Telemetry;
 use crate::{output, words};
 
@@ -43,8 +43,9 @@ pub struct SealTally {
     pub submitted: u32,
     /// Signatures after the first, over all seals.
     pub resignatures: u32,
-    /// Submissions refused for their coldkey nonce (or stranded), whose seal was kept.
-    pub nonce_races: u32,
+    /// Submissions that did not land for a reason not their seal's (the seal was kept), by
+    /// `--json`'s word for why.
+    pub kept: std::collections::BTreeMap<&'static str, u32>,
     /// Seals dropped, by `--json`'s word for why.
     pub discarded: std::collections::BTreeMap<&'static str, u32>,
 }
@@ -245,7 +246,9 @@ impl FarmView {
                     self.seals.resignatures += 1;
                 }
             }
-            Progress::Resigning { .. } => self.seals.nonce_races += 1,
+            Progress::Resigning { why, .. } => {
+                *self.seals.kept.entry(resign_kind(why)).or_default() += 1;
+            }
             Progress::Discarded(why) => {
                 *self.seals.discarded.entry(discard_kind(why)).or_default() += 1;
             }

@@ -68,6 +68,9 @@ pub(crate) fn is_fatal(outcome: &SubmitOutcome) -> Option<Refused> {
         )) => Some(Refused::PoolCode(*code)),
         SubmitOutcome::Failed(name) => match name.as_str() {
             "TooManyRegistrationsThisBlock"
+            // Another submission (this coldkey's other process, or anyone's) took the hotkey
+            // in the same block: the state at the next head says whose it is.
+            | "HotKeyAlreadyRegisteredInSubNet"
             | "InvalidWorkBlock"
             | "InvalidDifficulty"
             | "InvalidSeal" => None,
@@ -237,6 +240,7 @@ mod tests {
         for retry in [
             SubmitOutcome::Refused(PoolRefusal::Custom(255)),
             SubmitOutcome::Failed("TooManyRegistrationsThisBlock".into()),
+            SubmitOutcome::Failed("HotKeyAlreadyRegisteredInSubNet".into()),
             SubmitOutcome::Failed("InvalidWorkBlock".into()),
             SubmitOutcome::Failed("InvalidDifficulty".into()),
             SubmitOutcome::Refused(PoolRefusal::NonceRace("Transaction is outdated".into())),
@@ -312,7 +316,10 @@ mod tests {
         );
         s.hotkey.signer_nonce = Some(5);
         s.hotkey.last_pow_block = Some(8);
-        assert!(!doubt_registered(&s, &COLDKEY, &doubt), "another work block");
+        assert!(
+            !doubt_registered(&s, &COLDKEY, &doubt),
+            "another work block"
+        );
         s.hotkey.last_pow_block = Some(9);
         s.hotkey.owner = Some(HOTKEY);
         assert!(!doubt_registered(&s, &COLDKEY, &doubt), "another coldkey");

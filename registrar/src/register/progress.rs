@@ -124,7 +124,9 @@ impl NotRegistered {
     }
 }
 
-/// Why a seal is signed again.
+/// Why a seal is signed again: its submission did not land, for a reason that is not the
+/// seal's (a seal does not depend on the coldkey's nonce, nor on who else registered in a
+/// block). It is checked against the newest state first, as every seal is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Resign {
     /// The node refused the signature for its nonce (used meanwhile, by this coldkey's other
@@ -137,6 +139,17 @@ pub enum Resign {
         /// The nonce it carried.
         signer_nonce: u64,
     },
+    /// The node took it into its pool and then left it out.
+    #[error("the node dropped it from its pool: {0}")]
+    Dropped(String),
+    /// Included when the subnet's block was already full (`TooManyRegistrationsThisBlock`):
+    /// the chain took the nonce, not the seal.
+    #[error("the subnet's block was full when it was included")]
+    BlockFull,
+    /// The pool refused it with code 255 (a PoW rule failed at the node's head, which may
+    /// have moved on from the one it was checked at).
+    #[error("refused by the pool (custom code 255)")]
+    PoolRefused,
 }
 
 /// A read of the chain at a head that failed.

@@ -24,7 +24,7 @@ use regpow_chain::{
 use regpow_rules::challenge::Challenge;
 use regpow_rules::difficulty::Difficulty;
 use regpow_rules::keys::PublicKey;
-use regpow_rules::WORK_WINDOW;
+use regpow_rules::{tx_pool, WORK_WINDOW};
 use regpow_solver::{Job, PoolEvent};
 
 /// Node rejections (other than nonce races and pool codes) in a row before giving up.
@@ -196,6 +196,9 @@ pub(super) struct Run<C: ChainApi, P: FnMut(TargetEvent)> {
     /// A turn that came while the newest head's state was still being read: the seal is
     /// signed once it is known.
     held_turn: Option<Turn>,
+    /// Seals on work blocks up to this one can never land (another submission of the hotkey
+    /// claimed it, or the chain used it): the devices' hits on them are let go unreported.
+    unusable_up_to: Option<u64>,
     streaks: Streaks,
     /// Set once the run must end; it ends when nothing is in flight or in doubt, or when
     /// the wait runs out.
@@ -239,6 +242,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             submission: Submission::Idle,
             signed_at: None,
             held_turn: None,
+            unusable_up_to: None,
             streaks: Streaks::default(),
             ending: None,
             reports,
@@ -433,18 +437,41 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
     /// Every check a seal passes before it is signed, against the newest head and state.
     fn check(&self, sealed: &Sealed) -> Result<(), Discard> {
         let chain = &self.chain;
-        check_hit(&sealed.found, &chain.state, chain.newest.number, &chain.recent)?;
+        check_hit(
+            &sealed.found,
+            &chain.state,
+            chain.newest.number,
+            &chain.recent,
+        )?;
         if sealed.signatures >= MAX_SIGNATURES_PER_SEAL {
             return Err(Discard::SignaturesSpent {
                 work_block: sealed.found.work_block,
                 signatures: sealed.signatures,
             });
         }
-        Ok(())
+        let (hotkey, netuid, work_block) = (
+            &self.target.hotkey,
+            self.target.netuid,
+            sealed.found.work_block,
+        );
+        self.submitter
+            .claimable(hotkey, netuid, work_block)
+            .map_err(|claimed| Discard::WorkBlockClaimed {
+                work_block,
+                claimed,
+            })
     }
 
     /// A seal that can no longer land: its claim goes (a later seal may use the block).
     fn drop_seal(&mut self, sealed: &Sealed, discard: Discard) {
+        let never = match discard {
+            Discard::WorkBlockClaimed { claimed, .. } => Some(claimed),
+            Discard::WorkBlockUsed { work_block } => Some(work_block),
+            _ => None,
+        };
+        if let Some(up_to) = never {
+            self.unusable_up_to = self.unusable_up_to.max(Some(up_to));
+        }
         if sealed.signatures > 0 {
             self.submitter
                 .release(&self.target.hotkey, sealed.found.work_block);
@@ -485,10 +512,14 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             self.submitter
                 .claim(&self.target.hotkey, self.target.netuid, found.work_block)
         {
-            self.emit(Progress::Discarded(Discard::WorkBlockClaimed {
-                work_block: found.work_block,
-                claimed,
-            }));
+            let work_block = found.work_block;
+            self.drop_seal(
+                &sealed,
+                Discard::WorkBlockClaimed {
+                    work_block,
+                    claimed,
+                },
+            );
             return None;
         }
         let sealed = Sealed {
@@ -865,7 +896,8 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         match &outcome {
             SubmitOutcome::Refused(refusal) => {
                 if let Some(stopped) = self.submitter.refused(&refusal.to_string()) {
-                    self.submitter.release(&self.target.hotkey, found.work_block);
+                    self.submitter
+                        .release(&self.target.hotkey, found.work_block);
                     return self.end(Ending::Refused(Refused::SigningStopped(stopped)));
                 }
             }
@@ -881,13 +913,36 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 self.emit(Progress::StatusLost { work_block, reason });
                 None
             }
-            // The seal does not depend on the nonce: it is signed again while it can land.
+            // The seal does not depend on the nonce, nor on who filled the block: it is signed
+            // again while it can land.
             SubmitOutcome::Refused(PoolRefusal::NonceRace(refusal)) => {
                 self.resign(sealed, Resign::NonceRace(refusal));
                 None
             }
+            SubmitOutcome::Dropped { reason, .. } => {
+                self.resign(sealed, Resign::Dropped(reason));
+                None
+            }
+            SubmitOutcome::Failed(error) if error == "TooManyRegistrationsThisBlock" => {
+                self.streaks = Streaks::default();
+                self.resign(sealed, Resign::BlockFull);
+                None
+            }
+            SubmitOutcome::Refused(PoolRefusal::Custom(tx_pool::BAD_REQUEST)) => {
+                self.streaks.rejections = 0;
+                self.streaks.pool_refusals += 1;
+                if self.streaks.pool_refusals >= MAX_POOL_REFUSALS_IN_A_ROW {
+                    self.submitter
+                        .release(&self.target.hotkey, found.work_block);
+                    let count = MAX_POOL_REFUSALS_IN_A_ROW;
+                    return self.end(Ending::Refused(Refused::OpaqueRefusals { count }));
+                }
+                self.resign(sealed, Resign::PoolRefused);
+                None
+            }
             outcome => {
-                self.submitter.release(&self.target.hotkey, found.work_block);
+                self.submitter
+                    .release(&self.target.hotkey, found.work_block);
                 match is_fatal(&outcome) {
                     Some(refused) => self.end(Ending::Refused(refused)),
                     None => self.not_registered(outcome),
@@ -906,11 +961,6 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             }
             SubmitOutcome::Refused(refusal @ PoolRefusal::Custom(_)) => {
                 self.streaks.rejections = 0;
-                self.streaks.pool_refusals += 1;
-                if self.streaks.pool_refusals >= MAX_POOL_REFUSALS_IN_A_ROW {
-                    let count = MAX_POOL_REFUSALS_IN_A_ROW;
-                    return self.end(Ending::Refused(Refused::OpaqueRefusals { count }));
-                }
                 NotRegistered::Refused(refusal)
             }
             SubmitOutcome::Refused(refusal) => {
@@ -921,7 +971,9 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 }
                 NotRegistered::Refused(refusal)
             }
-            SubmitOutcome::Registered { .. } | SubmitOutcome::Unknown { .. } => return None,
+            SubmitOutcome::Registered { .. }
+            | SubmitOutcome::Unknown { .. }
+            | SubmitOutcome::Dropped { .. } => return None,
         };
         self.emit(Progress::NotRegistered(ended));
         None
@@ -941,7 +993,8 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                     .pending
                     .as_ref()
                     .is_none_or(|p| p.found.work_block < found.work_block);
-                if self.solving() && newer {
+                let usable = self.unusable_up_to.is_none_or(|n| found.work_block > n);
+                if self.solving() && newer && usable {
                     self.pending = Some(Sealed {
                         found,
                         signatures: 0,
