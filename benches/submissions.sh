@@ -75,7 +75,7 @@ TOML
 tally() {
   python3 - "$@" <<'PY'
 import json, sys
-regs, subs, races, resigned, dropped, blocks = 0, 0, 0, 0, {}, []
+regs, subs, resigned, kept, dropped, blocks = 0, 0, 0, {}, {}, []
 for path in sys.argv[1:]:
     for line in open(path):
         l = json.loads(line)
@@ -87,13 +87,14 @@ for path in sys.argv[1:]:
             subs += 1
             resigned += l["signature"] > 1
         elif ev == "resigning":
-            races += 1
+            kept[l["kind"]] = kept.get(l["kind"], 0) + 1
         elif ev == "discarded":
             dropped[l["kind"]] = dropped.get(l["kind"], 0) + 1
 with_regs = len(set(blocks))
 span = (max(blocks) - min(blocks) + 1) if blocks else 0
 print(f"registrations {regs}, submissions {subs} ({subs / max(regs, 1):.2f} per registration), "
-      f"re-signed {resigned}, nonce races {races}, seals dropped {sum(dropped.values())} {dropped or ''}")
+      f"signed again {resigned}, seals kept after not landing {sum(kept.values())} {kept or ''}, "
+      f"seals dropped {sum(dropped.values())} {dropped or ''}")
 print(f"registrations per block: {regs / max(with_regs, 1):.2f} over the {with_regs} blocks with one, "
       f"{regs / max(span, 1):.2f} over the span of {span}")
 PY
@@ -126,12 +127,12 @@ shards() {
     pids=()
     for i in $(seq 0 $((n - 1))); do
       "$regpow" --json farm --config "$work/shards.toml" --backend cpu --threads 1 \
-        --shard "$i/$n" --max-seconds 300 >"$work/shard$i" 2>/dev/null &
+        --shard "$i/$n" --max-seconds 300 >"$work/out-shard$i" 2>/dev/null &
       pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid" || true; done
-    echo "shards, $n of one coldkey, $((n * 4)) targets: $(tally "$work"/shard* | tr '\n' ';')"
-    rm -f "$work"/shard*
+    echo "shards, $n of one coldkey, $((n * 4)) targets: $(tally "$work"/out-shard* | tr '\n' ';')"
+    rm -f "$work"/out-shard*
   done
 }
 

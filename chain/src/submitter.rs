@@ -5,9 +5,10 @@
 //! needs:
 //!
 //! - **Turns.** Up to [`SubmitterConfig::in_flight`] submissions of the coldkey are in flight
-//!   at once, and per subnet no more than the subnet takes in one block (two seals for one
-//!   subnet in one block would waste the second: `TooManyRegistrationsThisBlock`). A
-//!   registration waits for a [`Turn`], checks its seal against the newest state, then signs.
+//!   at once, and per subnet no more than the subnet takes in one block, counted over every
+//!   coldkey of the process that shares one [`SubnetSlots`] (more would fail with
+//!   `TooManyRegistrationsThisBlock`). A registration waits for a [`Turn`], checks its seal
+//!   against the newest state, then signs.
 //! - **Nonces.** Each signature takes the node's pool-aware next index
 //!   (`system_accountNextIndex`) reconciled with this process's own submissions in flight: the
 //!   lowest nonce at or above the node's index that none of them holds. A gap left by a
@@ -71,12 +72,31 @@ pub struct SigningStopped {
     pub last: String,
 }
 
+/// Submissions in flight per subnet, over every submitter that shares it: a process's
+/// coldkeys together never send a subnet more in one block than it takes. Clones share.
+#[derive(Clone, Default)]
+pub struct SubnetSlots {
+    inner: Arc<SlotsInner>,
+}
+
+#[derive(Default)]
+struct SlotsInner {
+    held: Mutex<HashMap<u16, usize>>,
+    /// Woken whenever a turn is returned (or a coldkey stops signing).
+    freed: Notify,
+}
+
+impl SubnetSlots {
+    fn held(&self) -> MutexGuard<'_, HashMap<u16, usize>> {
+        self.inner.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// What the submitter keeps, under one lock.
 #[derive(Default)]
 struct Books {
-    /// Turns held, in all and per subnet.
+    /// Turns held.
     turns: usize,
-    turns_by_netuid: HashMap<u16, usize>,
     /// Nonces of this process's submissions signed and not yet settled.
     nonces: BTreeSet<u64>,
     /// Per hotkey: the work block and subnet of the newest submission that registered it or
@@ -90,8 +110,7 @@ struct Shared {
     coldkey: Arc<Coldkey>,
     config: SubmitterConfig,
     books: Mutex<Books>,
-    /// Woken whenever a turn is returned (or signing stops).
-    freed: Notify,
+    slots: SubnetSlots,
 }
 
 impl Shared {
@@ -126,17 +145,18 @@ impl Drop for Turn {
         {
             let mut books = self.shared.books();
             books.turns -= 1;
-            if let Some(held) = books.turns_by_netuid.get_mut(&self.netuid) {
-                *held -= 1;
-                if *held == 0 {
-                    books.turns_by_netuid.remove(&self.netuid);
-                }
-            }
             if let Some(nonce) = self.nonce {
                 books.nonces.remove(&nonce);
             }
+            let mut held = self.shared.slots.held();
+            if let Some(count) = held.get_mut(&self.netuid) {
+                *count -= 1;
+                if *count == 0 {
+                    held.remove(&self.netuid);
+                }
+            }
         }
-        self.shared.freed.notify_waiters();
+        self.shared.slots.inner.freed.notify_waiters();
     }
 }
 
@@ -152,11 +172,12 @@ impl std::fmt::Debug for Turn {
 impl Submitter {
     /// The submitter of `coldkey` with the default bounds; make one per coldkey and share it.
     pub fn new(coldkey: Arc<Coldkey>) -> Self {
-        Self::with_config(coldkey, SubmitterConfig::default())
+        Self::with_config(coldkey, SubmitterConfig::default(), SubnetSlots::default())
     }
 
-    /// The submitter of `coldkey` with these bounds.
-    pub fn with_config(coldkey: Arc<Coldkey>, config: SubmitterConfig) -> Self {
+    /// The submitter of `coldkey` with these bounds, counting its subnets' places in a block
+    /// with `slots` (share one among the coldkeys of a process).
+    pub fn with_config(coldkey: Arc<Coldkey>, config: SubmitterConfig, slots: SubnetSlots) -> Self {
         let config = SubmitterConfig {
             in_flight: config.in_flight.max(1),
             max_refusals_in_a_row: config.max_refusals_in_a_row.max(1),
@@ -166,7 +187,7 @@ impl Submitter {
                 coldkey,
                 config,
                 books: Mutex::new(Books::default()),
-                freed: Notify::new(),
+                slots,
             }),
         }
     }
@@ -187,7 +208,7 @@ impl Submitter {
     pub async fn turn(&self, netuid: u16, per_block: u16) -> Result<Turn, SigningStopped> {
         let per_subnet = usize::from(per_block.max(1));
         loop {
-            let freed = self.shared.freed.notified();
+            let freed = self.shared.slots.inner.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
             {
@@ -195,10 +216,11 @@ impl Submitter {
                 if let Some(stopped) = &books.stopped {
                     return Err(stopped.clone());
                 }
-                let on_subnet = books.turns_by_netuid.get(&netuid).copied().unwrap_or(0);
+                let mut held = self.shared.slots.held();
+                let on_subnet = held.get(&netuid).copied().unwrap_or(0);
                 if books.turns < self.shared.config.in_flight && on_subnet < per_subnet {
                     books.turns += 1;
-                    *books.turns_by_netuid.entry(netuid).or_default() += 1;
+                    *held.entry(netuid).or_default() += 1;
                     return Ok(Turn {
                         shared: self.shared.clone(),
                         netuid,
@@ -251,7 +273,7 @@ impl Submitter {
             });
             stopped.clone()
         };
-        self.shared.freed.notify_waiters();
+        self.shared.slots.inner.freed.notify_waiters();
         Some(stopped)
     }
 
@@ -320,6 +342,7 @@ mod tests {
                 in_flight,
                 max_refusals_in_a_row: 3,
             },
+            SubnetSlots::default(),
         )
     }
 
@@ -364,6 +387,24 @@ mod tests {
         let again = tokio::time::timeout(Duration::from_millis(500), submitter.turn(1, 1));
         assert!(again.await.is_ok(), "a returned turn wakes a waiter");
         drop(third);
+    }
+
+    #[tokio::test]
+    async fn coldkeys_sharing_slots_share_a_subnets_places_in_a_block() {
+        let slots = SubnetSlots::default();
+        let config = SubmitterConfig::default();
+        let [alice, bob] = ["//Alice", "//Bob"].map(|uri| {
+            let coldkey = Arc::new(Coldkey::from_uri(uri).unwrap());
+            Submitter::with_config(coldkey, config, slots.clone())
+        });
+        let first = alice.turn(1, 1).await.unwrap();
+        let waiting = tokio::time::timeout(Duration::from_millis(50), bob.turn(1, 1));
+        assert!(waiting.await.is_err(), "subnet 1 took its one from Alice");
+        let other = tokio::time::timeout(Duration::from_millis(50), bob.turn(2, 1));
+        assert!(other.await.is_ok(), "subnet 2 is free");
+        drop(first);
+        let again = tokio::time::timeout(Duration::from_millis(500), bob.turn(1, 1));
+        assert!(again.await.is_ok(), "Alice's returned turn wakes Bob");
     }
 
     #[tokio::test]

@@ -348,7 +348,11 @@ async fn shards_sharing_a_coldkey_never_lose_a_seal_to_a_nonce() {
         // race for the coldkey's next nonce and for the subnets' places in each block: a
         // lost race costs a signature. Two shards stay within 1.5 submissions per target;
         // four, within 2 (benches/submissions.sh measures them).
-        let bound = if shards == 2 { targets * 3 / 2 } else { targets * 2 };
+        let bound = if shards == 2 {
+            targets * 3 / 2
+        } else {
+            targets * 2
+        };
         assert!(
             submissions <= bound,
             "{submissions} submissions for {targets} targets:\n{stories}"
@@ -487,6 +491,61 @@ async fn a_node_refusing_every_submission_gets_a_bounded_number_and_a_clear_exit
         assert!(reason.contains("in a row"), "{reason}");
     }
     assert!(error_lines(&out).len() <= 1, "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_in_flight_across_a_re_organisation_still_register_every_target() {
+    // Four targets on four subnets, their seals in flight together; while they wait in the
+    // pool for the next block, the chain re-organises its newest block (their work block):
+    // the pool drops them, and their seals, bound to an orphaned block, must not be signed
+    // again; new seals on the new chain register every target.
+    let devnet = devnet_with(Duration::from_millis(600), pow_subnets(4, 20_000)).await;
+    let dir = tempfile_dir::new("reorg");
+    let jobs: Vec<(Vec<u16>, Vec<String>)> = (1..=4u16)
+        .map(|netuid| (vec![netuid], vec![hotkey(40 + usize::from(netuid))]))
+        .collect();
+    let plan = write_plan(&dir.0, &devnet.url, &jobs);
+    let journal = dir.0.join("journal.jsonl");
+    // A chain with blocks to re-organise first.
+    while devnet.node.lock().chain.head().header.number < 2 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let child = farm(
+        &plan,
+        &[
+            "--journal",
+            journal.to_str().unwrap(),
+            "--max-seconds",
+            "150",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let submitted = || {
+        std::fs::read_to_string(&journal)
+            .unwrap_or_default()
+            .matches("\"submitting\"")
+            .count()
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while submitted() < 2 && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(submitted() >= 2, "no submissions to re-organise under");
+    devnet.node.reorg(1).unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let won = registrations(&devnet, 4);
+    assert_eq!(won.len(), 4, "{won:?}\n{}", story(&lines));
+    // A seal on the orphaned block was let go, never signed again.
+    assert!(
+        of(&lines, "submitting").iter().all(|l| l["signature"] == 1),
+        "{}",
+        story(&lines)
+    );
 }
 
 mod tempfile_dir {

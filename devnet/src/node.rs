@@ -108,17 +108,21 @@ impl Node {
 
 impl Node {
     /// Development only: re-organises the newest `depth` blocks onto a fork of `depth + 1`
-    /// new blocks (see [`Chain::reorg`]) and announces the new head alone, as a node
-    /// announces its new best block after a re-organisation.
+    /// new blocks (see [`Chain::reorg`]), checks the pool again against the new head, and
+    /// announces the new head alone, as a node announces its new best block after a
+    /// re-organisation.
     pub fn reorg(&self, depth: usize) -> Result<Imported, String> {
         let imported = {
             let mut guard = self.lock();
-            let block = guard.chain.reorg(depth)?;
-            Imported {
+            let Ledger { chain, tx_pool } = &mut *guard;
+            let block = chain.reorg(depth)?;
+            let imported = Imported {
                 hash: block.hash,
                 header: block.header.clone(),
                 events: block.events.clone(),
-            }
+            };
+            tx_pool.after_reorg(chain);
+            imported
         };
         let _ = self.blocks.send(imported.clone());
         Ok(imported)

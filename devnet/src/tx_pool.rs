@@ -278,6 +278,15 @@ impl TxPool {
         chain.head()
     }
 
+    /// After a re-organisation: every pooled transaction is checked again against the new
+    /// head, as a node's pool does when its best chain changes (the accounts' nonces went
+    /// back to the fork point's, so what was ready may now wait behind a gap, or be stale).
+    pub fn after_reorg(&mut self, chain: &Chain) {
+        let ready = std::mem::take(&mut self.ready);
+        self.future.splice(0..0, ready);
+        self.revalidate_future(chain);
+    }
+
     /// Drops the future transactions the new head makes invalid (a used nonce, a PoW that is
     /// no longer admissible) and promotes those whose gap closed.
     fn revalidate_future(&mut self, chain: &Chain) {

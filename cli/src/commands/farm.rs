@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use regpow_chain::submitter::SubmitterConfig;
+use regpow_chain::submitter::{SubmitterConfig, SubnetSlots};
 use regpow_chain::wallet::{protect_process, take_secret_env, Coldkey, Wallet};
 use regpow_chain::{Network, Submitter};
 use regpow_registrar::farm::{farm, FarmOptions, FarmTarget, Shard, TargetState};
@@ -186,12 +186,14 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
     let journal = args.journal.as_deref().map(Journal::open).transpose()?;
     // Coldkeys: unlocked once each (a password prompt per encrypted wallet on a terminal).
     let mut submitters = Vec::new();
+    let slots = SubnetSlots::default();
     for signer in signers {
         let config = SubmitterConfig {
             in_flight: args.in_flight,
             ..SubmitterConfig::default()
         };
-        submitters.push(Submitter::with_config(Arc::new(unlock(signer)?), config));
+        let coldkey = Arc::new(unlock(signer)?);
+        submitters.push(Submitter::with_config(coldkey, config, slots.clone()));
     }
     let started = live.start(&args.backend)?;
     let specs: Vec<TargetSpec> = planned.iter().map(|p| p.spec).collect();
