@@ -9,7 +9,8 @@
 #   scale      TARGETS targets over 10 coldkeys in one process: submissions per registration
 #
 # Usage: benches/submissions.sh [SCENARIO…]   (default: pipelined shards scale)
-#        TARGETS=1000 (scale), BLOCK_TIME=1s; REGPOW=path/to/regpow to use a given binary
+#        TARGETS=1000 (scale), BLOCK_TIME=1s, IN_FLIGHT="1 8" (pipelined; `default` passes no
+#        flag, for builds before --in-flight); REGPOW=path/to/regpow to use a given binary
 #        (default: a release build made here). Needs python3 (standard library only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,7 +86,7 @@ for path in sys.argv[1:]:
         ev = l.get("event")
         if ev == "submitting":
             subs += 1
-            resigned += l["signature"] > 1
+            resigned += l.get("signature", 1) > 1
         elif ev == "resigning":
             kept[l["kind"]] = kept.get(l["kind"], 0) + 1
         elif ev == "discarded":
@@ -105,7 +106,9 @@ plan() { # FILE then job lines on stdin
 }
 
 pipelined() {
-  for k in 1 8; do
+  for k in ${IN_FLIGHT:-1 8}; do
+    flag=()
+    [ "$k" = default ] || flag=(--in-flight "$k")
     start_devnet 4 1 256
     {
       for netuid in 1 2 3 4; do
@@ -113,7 +116,7 @@ pipelined() {
           "$netuid" "$(hotkeys $((netuid * 3)) 3)"
       done
     } | plan "$work/pipelined.toml"
-    "$regpow" --json farm --config "$work/pipelined.toml" --backend cpu --in-flight $k \
+    "$regpow" --json farm --config "$work/pipelined.toml" --backend cpu "${flag[@]}" \
       --max-seconds 300 >"$work/out" 2>/dev/null || true
     echo "pipelined, --in-flight $k: $(tally "$work/out" | tr '\n' ';')"
   done

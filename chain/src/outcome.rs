@@ -46,10 +46,10 @@ pub enum PoolRefusal {
     /// `InvalidTransaction::Custom(code)`: subtensor's pool codes (3 unknown subnet, 25
     /// hotkey of another coldkey, 255 any other PoW rule).
     Custom(u8),
-    /// The signer's nonce was used or is ahead (a race with our own previous submission),
-    /// or a pooled transaction already provides its tags (`1014 Priority is too low`: the
-    /// same coldkey nonce from another process of a farm, or the same hotkey and work
-    /// block): the next attempt signs with a fresh nonce and a new seal.
+    /// The signer's nonce was used or is ahead, or a pooled transaction already provides
+    /// its tags (`1014 Priority is too low`: the same coldkey nonce from another process of
+    /// a farm, or the same hotkey and work block): the seal is not at fault, and is signed
+    /// again with a fresh nonce.
     NonceRace(String),
     /// Anything else, as the node worded it.
     Other {

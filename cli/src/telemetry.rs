@@ -1,8 +1,8 @@
 //! What a run records besides its view: Prometheus metrics (`--metrics`) and the journal
 //! (`--journal`), both fed from the same event stream as the terminal and `--json`.
 //!
-//! The journal appends one JSON line per submission, per submission outcome and per
-//! target state change, each written and synced to disk before the run goes on, so that a
+//! The journal appends one JSON line per submission (once a node has it), per submission
+//! outcome, per seal signed again or dropped and per target state change, each written and synced to disk before the run goes on, so that a
 //! `kill -9` loses nothing that was reported. It is history: on a restart, the chain's
 //! state (not the journal) says what is registered.
 
@@ -97,9 +97,11 @@ impl Telemetry {
         }
     }
 
-    /// One registration event. Submissions and their outcomes are journaled; a submission
-    /// that ends without registering counts as `not_registered`, one whose status was lost
-    /// as `status_lost` (its later settlement is journaled, not counted again).
+    /// One registration event. Submissions (once the node has them), their outcomes, seals
+    /// signed again and seals dropped are journaled; a submission that ends without
+    /// registering counts as `not_registered`, one whose seal is signed again by why
+    /// (`nonce_race`, `block_full`, …), one whose status was lost as `status_lost` (its later
+    /// settlement is journaled, not counted again). Nothing that never reached a node is.
     pub fn event(&mut self, event: &TargetEvent) {
         let journal_it = match &event.progress {
             Progress::Head {
@@ -133,7 +135,7 @@ impl Telemetry {
                 if let Some(m) = &self.metrics {
                     m.seal_discarded(crate::events::discard_kind(why));
                 }
-                false
+                true
             }
             Progress::StatusLost { .. } => {
                 self.count(SubmissionEnd::StatusLost);
@@ -192,7 +194,7 @@ impl Telemetry {
 mod tests {
     use super::*;
     use regpow_chain::PoolRefusal;
-    use regpow_registrar::register::{NotRegistered, ReadFailure};
+    use regpow_registrar::register::{Discard, NotRegistered, ReadFailure, Resign};
     use regpow_registrar::TargetId;
     use regpow_rules::PublicKey;
 
@@ -234,12 +236,33 @@ mod tests {
             },
             // Its settlement later is journaled, not counted a second time.
             Progress::NotRegistered(NotRegistered::Expired { work_block: 6 }),
+            // Nothing reached a node: neither counted nor journaled.
+            Progress::NotRegistered(NotRegistered::NotSent {
+                error: "no answer".into(),
+            }),
+            Progress::Submitting {
+                work_block: 7,
+                nonce: 3,
+                signer_nonce: 2,
+                signature: 1,
+            },
+            // A nonce race ends the submission, not the seal.
+            Progress::Resigning {
+                work_block: 7,
+                why: Resign::NonceRace("Priority is too low".into()),
+            },
+            Progress::Discarded(Discard::OutsideWindow {
+                work_block: 7,
+                checked_at: 13,
+            }),
         ] {
             telemetry.event(&event(progress));
         }
         let text = metrics.encode();
         assert!(text.contains("regpow_submissions_total{outcome=\"not_registered\"} 1"));
         assert!(text.contains("regpow_submissions_total{outcome=\"status_lost\"} 1"));
+        assert!(text.contains("regpow_submissions_total{outcome=\"nonce_race\"} 1"));
+        assert!(text.contains("regpow_seals_discarded_total{reason=\"outside_window\"} 1"));
         assert!(!text.contains("outcome=\"registered\""), "{text}");
         let journal = std::fs::read_to_string(&path).unwrap();
         let kinds: Vec<String> = journal
@@ -253,7 +276,10 @@ mod tests {
                 "\"not_registered\"",
                 "\"submitting\"",
                 "\"status_lost\"",
-                "\"not_registered\""
+                "\"not_registered\"",
+                "\"submitting\"",
+                "\"resigning\"",
+                "\"discarded\""
             ]
         );
         assert!(journal.lines().all(|l| l.contains("\"target\":2")));

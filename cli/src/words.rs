@@ -130,25 +130,6 @@ pub fn in_doubt(in_doubt: Option<u64>) -> String {
         .unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wait_reasons_read_short_and_name_their_figures() {
-        let above = WaitReason::AboveCap {
-            difficulty: 10,
-            cap: 5,
-        };
-        assert_eq!(wait_reason(&above), "difficulty 10 above max_difficulty 5");
-        let off = WaitReason::Chain(Refusal::PowDisabled { netuid: 3 });
-        assert_eq!(wait_reason(&off), "PoW disabled");
-        assert!(target_state(&TargetState::Waiting(off)).contains("checked again every block"));
-        assert_eq!(in_doubt(None), "");
-        assert!(in_doubt(Some(7)).contains("work block 7 may still land"));
-    }
-}
-
 /// The farm summary's line on seals: found, submitted, signed again (and why their first
 /// signature did not do), dropped (and why).
 pub fn seal_tally(found: u64, seals: &crate::views::farm::SealTally) -> String {
@@ -170,4 +151,42 @@ pub fn seal_tally(found: u64, seals: &crate::views::farm::SealTally) -> String {
         seals.discarded_total(),
         why(&seals.discarded)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_reasons_read_short_and_name_their_figures() {
+        let above = WaitReason::AboveCap {
+            difficulty: 10,
+            cap: 5,
+        };
+        assert_eq!(wait_reason(&above), "difficulty 10 above max_difficulty 5");
+        let off = WaitReason::Chain(Refusal::PowDisabled { netuid: 3 });
+        assert_eq!(wait_reason(&off), "PoW disabled");
+        assert!(target_state(&TargetState::Waiting(off)).contains("checked again every block"));
+        assert_eq!(in_doubt(None), "");
+        assert!(in_doubt(Some(7)).contains("work block 7 may still land"));
+    }
+
+    #[test]
+    fn the_seal_line_says_what_became_of_every_seal_and_why() {
+        let mut seals = crate::views::farm::SealTally::default();
+        assert_eq!(
+            seal_tally(0, &seals),
+            "0 found, 0 submitted, 0 signed again, 0 dropped"
+        );
+        seals.submitted = 5;
+        seals.resignatures = 2;
+        seals.kept.insert("nonce_race", 2);
+        seals.discarded.insert("work_block_claimed", 3);
+        seals.discarded.insert("outside_window", 1);
+        assert_eq!(
+            seal_tally(40, &seals),
+            "40 found, 5 submitted, 2 signed again (2 nonce race), 4 dropped \
+             (1 outside window, 3 work block claimed)"
+        );
+    }
 }

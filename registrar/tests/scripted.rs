@@ -409,8 +409,17 @@ async fn fatal_pool_codes_end_the_run_and_others_are_retried() {
     .await;
     assert!(matches!(outcome, Outcome::Registered { .. }), "{outcome:?}");
     assert_eq!(submissions.len(), 3);
+    // One signature per head at most, and the seal after a race is the same one or a newer.
+    let heads: Vec<u64> = submissions.iter().map(|(_, head)| *head).collect();
+    assert!(heads.windows(2).all(|w| w[0] < w[1]), "{heads:?}");
+    let (first, second) = (submissions[0].0, submissions[1].0);
+    assert!(
+        (second.work_block, second.nonce) == (first.work_block, first.nonce)
+            || second.work_block > first.work_block,
+        "{first:?} then {second:?}"
+    );
     // A nonce race costs a signature, not the seal: it is queued to be signed again (or a
-    // newer seal takes its place); the pool's 255 ends that seal.
+    // newer seal takes its place); the pool's 255 keeps it too while it can land.
     assert!(
         progress.iter().any(|p| matches!(
             p,
@@ -424,7 +433,10 @@ async fn fatal_pool_codes_end_the_run_and_others_are_retried() {
     assert!(
         progress.iter().any(|p| matches!(
             p,
-            Progress::NotRegistered(NotRegistered::Refused(PoolRefusal::Custom(255)))
+            Progress::Resigning {
+                why: Resign::PoolRefused,
+                ..
+            }
         )),
         "{progress:?}"
     );

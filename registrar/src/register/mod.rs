@@ -17,7 +17,9 @@
 //!
 //! What it is made of: heads and state reads come from the network's [`Session`] (shared by
 //! every registration of the process), hashing from the device pool through a lease on the
-//! [`DeviceShare`] (`devices.rs`), submissions go through the coldkey's [`Submitter`], the
+//! [`DeviceShare`] (`devices.rs`), submissions take turns from the coldkey's [`Submitter`]
+//! (its nonces, its submissions in flight, its bound on refusals; a seal that did not land for
+//! a reason not its own is signed again, never mined again), the
 //! judgements are the pure functions of `checks.rs`, and `run.rs` holds the run's state.
 //! Progress goes out as [`TargetEvent`]s tagged with the target; what the devices do is the
 //! process's device stream ([`crate::device_watch`]).

@@ -1,6 +1,7 @@
 //! One registration run as an explicit state: what it knows of the chain ([`ChainView`]),
-//! where its one submission stands ([`Submission`]: idle, in flight, in doubt) and whether it
-//! is ending. Each handler takes one input (a head, a state read, a submission's outcome, a
+//! where its one submission stands ([`Submission`]: idle, waiting for the coldkey's turn, in
+//! flight, in doubt), the seal it holds ([`Sealed`]: found, or to be signed again) and
+//! whether it is ending. Each handler takes one input (a head, a state read, a submission's outcome, a
 //! device event) and returns `Some` when the run is over. The guard "can a seal be used now"
 //! is [`Run::can_use_seal`], and only there.
 
@@ -72,7 +73,7 @@ enum Submission {
     /// A seal waits for the coldkey's turn (see [`Submitter::turn`]).
     Waiting,
     /// Signed and sent; its outcome is awaited.
-    InFlight(InFlight),
+    InFlight(Box<InFlight>),
     /// Its final status was lost: only the chain's state can settle it.
     InDoubt(Doubt),
 }
@@ -118,7 +119,7 @@ pub(super) enum Report {
     Sent { signer_nonce: u64 },
     /// The submission's outcome; its turn is returned once the outcome is handled.
     Done {
-        sealed: Sealed,
+        sealed: Box<Sealed>,
         turn: Turn,
         outcome: Result<SubmitOutcome, ChainError>,
     },
@@ -500,9 +501,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         if !self.can_use_seal() {
             return None;
         }
-        let Some(sealed) = self.pending.take() else {
-            return None;
-        };
+        let sealed = self.pending.take()?;
         if let Err(discard) = self.check(&sealed) {
             self.drop_seal(&sealed, discard);
             return None;
@@ -556,19 +555,19 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 }
             };
             let _ = reports.send(Report::Done {
-                sealed,
+                sealed: Box::new(sealed),
                 turn,
                 outcome,
             });
         });
         self.signed_at = Some(at.number);
-        self.submission = Submission::InFlight(InFlight {
+        self.submission = Submission::InFlight(Box::new(InFlight {
             sealed,
             signer_nonce: None,
             signed_at: at.number,
             checking: false,
             task: task.abort_handle(),
-        });
+        }));
         None
     }
 
@@ -594,7 +593,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 turn,
                 outcome,
             } => {
-                let finish = self.on_result(sealed, outcome);
+                let finish = self.on_result(*sealed, outcome);
                 drop(turn);
                 finish
             }
