@@ -41,6 +41,12 @@ use regpow_rules::PublicKey;
 /// registrations on several subnets to land in one block.
 pub const DEFAULT_IN_FLIGHT: usize = 8;
 
+/// Once a coldkey has lost a nonce race (another process signs with it), each of its turns
+/// starts after a random wait of up to this long: processes that all find seals right after
+/// a head then sign one after another instead of all picking the same next nonce. Small
+/// next to a block (a seal stays valid for five) and paid only under contention.
+pub const CONTENDED_JITTER: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Consecutive refusals of one coldkey's submissions after which it stops signing.
 pub const DEFAULT_MAX_REFUSALS_IN_A_ROW: u32 = 24;
 
@@ -104,6 +110,8 @@ struct Books {
     claims: HashMap<[u8; 32], (u64, u16)>,
     refusals_in_a_row: u32,
     stopped: Option<SigningStopped>,
+    /// Set once a submission lost a nonce race: another process signs with this coldkey.
+    contended: bool,
 }
 
 struct Shared {
@@ -207,6 +215,10 @@ impl Submitter {
     /// flight on that subnet. Fails once the coldkey has stopped signing.
     pub async fn turn(&self, netuid: u16, per_block: u16) -> Result<Turn, SigningStopped> {
         let per_subnet = usize::from(per_block.max(1));
+        if self.shared.books().contended {
+            let wait = rand::random_range(0..=CONTENDED_JITTER.as_millis() as u64);
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        }
         loop {
             let freed = self.shared.slots.inner.freed.notified();
             tokio::pin!(freed);
@@ -275,6 +287,12 @@ impl Submitter {
         };
         self.shared.slots.inner.freed.notify_waiters();
         Some(stopped)
+    }
+
+    /// Records that a submission of this coldkey lost a nonce race: from now on its turns
+    /// start after a short random wait ([`CONTENDED_JITTER`]).
+    pub fn raced(&self) {
+        self.shared.books().contended = true;
     }
 
     /// Records that the node took a submission of this coldkey (included it, or may have):

@@ -915,6 +915,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             // The seal does not depend on the nonce, nor on who filled the block: it is signed
             // again while it can land.
             SubmitOutcome::Refused(PoolRefusal::NonceRace(refusal)) => {
+                self.submitter.raced();
                 self.resign(sealed, Resign::NonceRace(refusal));
                 None
             }
