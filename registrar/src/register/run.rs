@@ -153,6 +153,9 @@ struct ChainView {
     newest: Head,
     /// Block hashes of the followed chain by number (the work window and a little more).
     recent: BTreeMap<u64, [u8; 32]>,
+    /// Set when the last state read failed: `state` is an older head's, moved to the new
+    /// head for the window only, and no seal is signed against it.
+    state_unread: bool,
     /// Set when the newest head's parent was not the block we knew: its ancestry (and so
     /// the hash of every work block in the window) is being read; nothing is submitted
     /// until it arrives.
@@ -233,6 +236,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             progress,
             chain: ChainView {
                 newest: head,
+                state_unread: false,
                 awaiting_ancestry: false,
                 recent: BTreeMap::from([(head.number, head.hash)]),
                 state: first,
@@ -432,7 +436,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
 
     /// Whether the state read is of the newest head (a seal is signed against nothing older).
     fn state_is_current(&self) -> bool {
-        self.chain.state.subnet.head == self.chain.newest
+        self.chain.state.subnet.head == self.chain.newest && !self.chain.state_unread
     }
 
     /// Every check a seal passes before it is signed, against the newest head and state.
@@ -771,12 +775,18 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             Ok(state) => self.chain.state = state,
             Err(e) => {
                 // Keep the last state but move its head, so seals on the new head are
-                // judged against the right window.
+                // judged against the right window; nothing is signed on it (the next head
+                // reads again), and a turn held for it goes back.
                 self.chain.state.subnet.head = head;
+                self.chain.state_unread = true;
+                if self.held_turn.take().is_some() {
+                    self.submission = Submission::Idle;
+                }
                 self.emit(Progress::ReadFailed(ReadFailure::State(e.to_string())));
                 return None;
             }
         }
+        self.chain.state_unread = false;
         if let Some(finish) = self.judge_state() {
             return Some(finish);
         }
