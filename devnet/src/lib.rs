@@ -9,7 +9,8 @@
 //!   produces blocks.
 //! - [`runtime`]: runtime 475's metadata and versions, which the devnet presents.
 //! - [`extrinsic`]: signed v4 extrinsics, their extensions and sr25519 signatures.
-//! - [`pool`]: the transaction pool (admission, watchers) and [`validity`], its answers.
+//! - [`tx_pool`]: the transaction pool (ready and future queues by nonce, admission,
+//!   watchers) and [`validity`], its answers.
 //! - [`accounts`] and [`events`]: `System::Account` and `System::Events`.
 //! - [`pow`]: the admission rules of `pow_register` in chain order, with the pallet's errors.
 
