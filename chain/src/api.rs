@@ -6,7 +6,7 @@ use std::future::Future;
 use futures::stream::BoxStream;
 
 use crate::outcome::SubmitOutcome;
-use crate::state::{Head, HotkeyInfo, NewHead, SubnetInfo, SubnetState};
+use crate::state::{Head, NewHead, StateQuery, StateSnapshot, SubnetState};
 use crate::wallet::Coldkey;
 use crate::ChainError;
 use regpow_rules::PublicKey;
@@ -37,21 +37,13 @@ pub trait ChainApi: Clone + Send + Sync + Sized + 'static {
         known: impl Fn(u64, &[u8; 32]) -> bool + Send,
     ) -> impl Future<Output = Result<Vec<Head>, ChainError>> + Send;
 
-    /// The subnet's registration state at `head`.
-    fn subnet_info(
+    /// Everything `query` asks for at `head`, in as few requests as the endpoint allows
+    /// (a real node: batched `state_queryStorageAt`, not one request per item).
+    fn read_state(
         &self,
         head: Head,
-        netuid: u16,
-    ) -> impl Future<Output = Result<SubnetInfo, ChainError>> + Send;
-
-    /// Each `(hotkey, signer)`'s registration state on `netuid` at `head`, read in one round,
-    /// in the order asked.
-    fn hotkey_infos(
-        &self,
-        head: Head,
-        netuid: u16,
-        hotkeys: &[(PublicKey, Option<PublicKey>)],
-    ) -> impl Future<Output = Result<Vec<HotkeyInfo>, ChainError>> + Send;
+        query: &StateQuery,
+    ) -> impl Future<Output = Result<StateSnapshot, ChainError>> + Send;
 
     /// The subnet's and one hotkey's state at `head` (with `signer`'s nonce), read together.
     fn subnet_state(
@@ -61,16 +53,14 @@ pub trait ChainApi: Clone + Send + Sync + Sized + 'static {
         hotkey: &PublicKey,
         signer: Option<&PublicKey>,
     ) -> impl Future<Output = Result<SubnetState, ChainError>> + Send {
-        let asked = [(*hotkey, signer.copied())];
+        let mut query = StateQuery::default();
+        query.ask(netuid, *hotkey, signer.copied());
+        let (hotkey, signer) = (*hotkey, signer.copied());
         async move {
-            let (subnet, mut hotkeys) = futures::try_join!(
-                self.subnet_info(head, netuid),
-                self.hotkey_infos(head, netuid, &asked),
-            )?;
-            let hotkey = hotkeys
-                .pop()
-                .ok_or_else(|| ChainError::Rpc("no state for the hotkey".into()))?;
-            Ok(SubnetState::from_parts(subnet, hotkey))
+            self.read_state(head, &query)
+                .await?
+                .subnet_state(netuid, &hotkey, signer.as_ref())
+                .ok_or_else(|| ChainError::Rpc("the chain returned no state for the hotkey".into()))
         }
     }
 

@@ -12,18 +12,16 @@ use subxt::utils::H256;
 use subxt::{OnlineClient, SubstrateConfig};
 
 use crate::api::{ChainApi, Heads, PowRegisterCall, Signing};
+use crate::batch::StateReader;
 use crate::outcome::{classify_refusal, SubmitOutcome};
 use crate::runtime::check_runtime;
-use crate::state::{Head, HotkeyInfo, NewHead, SubnetInfo, SubnetState};
+use crate::state::{Head, NewHead, StateQuery, StateSnapshot, SubnetState};
 use crate::wallet::Coldkey;
 use crate::ChainError;
 use regpow_rules::keys::PublicKey;
 
 /// A connected client.
 pub type Api = OnlineClient<SubstrateConfig>;
-
-/// The client at one block.
-type AtBlock = subxt::OnlineClientAtBlock<SubstrateConfig>;
 
 /// How long one RPC round may take before the endpoint counts as unreachable.
 const RPC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,6 +46,8 @@ pub struct ChainClient {
     api: Api,
     rpc: subxt::rpcs::RpcClient,
     url: String,
+    /// Batched storage reads with the connected runtime's keys.
+    reader: Arc<StateReader>,
 }
 
 async fn timed<T, E: std::fmt::Display>(
@@ -93,14 +93,14 @@ impl ChainClient {
             .await
             .map_err(|_| no_answer())?
             .map_err(|e| unreachable(&e))?;
-        let client = Self {
+        let at = timed("runtime", api.at_current_block()).await?;
+        check_runtime(at.metadata_ref(), at.spec_version())?;
+        Ok(Self {
             api,
             rpc,
             url: url.to_string(),
-        };
-        let at = timed("runtime", client.api.at_current_block()).await?;
-        check_runtime(at.metadata_ref(), at.spec_version())?;
-        Ok(client)
+            reader: Arc::new(StateReader::new(at)?),
+        })
     }
 
     /// The endpoint.
@@ -183,16 +183,6 @@ impl ChainClient {
         Ok(chain)
     }
 
-    /// The block handle for reads at `head`.
-    async fn at(&self, head: Head) -> Result<AtBlock, ChainError> {
-        timed(
-            "block",
-            self.api
-                .at_block_hash_and_number(H256(head.hash), head.number),
-        )
-        .await
-    }
-
     /// Reads the subnet's registration state, and the hotkey's, at `head`; with `signer`,
     /// also that account's nonce.
     pub async fn subnet_state(
@@ -205,113 +195,14 @@ impl ChainClient {
         <Self as ChainApi>::subnet_state(self, head, netuid, hotkey, signer).await
     }
 
-    /// The subnet's registration state at `head` (eight storage items, read at once).
-    pub async fn subnet_info(&self, head: Head, netuid: u16) -> Result<SubnetInfo, ChainError> {
-        let at = self.at(head).await?;
-        let storage = at.storage();
-        macro_rules! value {
-            ($item:literal, $ty:ty) => {
-                async {
-                    timed($item, async {
-                        storage
-                            .fetch(
-                                dynamic::storage::<(u16,), $ty>("SubtensorModule", $item),
-                                (netuid,),
-                            )
-                            .await
-                            .map_err(|e| e.to_string())?
-                            .decode()
-                            .map_err(|e| e.to_string())
-                    })
-                    .await
-                }
-            };
-        }
-        let (exists, pow_allowed, difficulty, min_difficulty, max_difficulty) = tokio::try_join!(
-            value!("NetworksAdded", bool),
-            value!("NetworkPowRegistrationAllowed", bool),
-            value!("Difficulty", u64),
-            value!("MinDifficulty", u64),
-            value!("MaxDifficulty", u64),
-        )?;
-        let (max_allowed_uids, registrations_this_block, max_registrations_per_block) = tokio::try_join!(
-            value!("MaxAllowedUids", u16),
-            value!("RegistrationsThisBlock", u16),
-            value!("MaxRegistrationsPerBlock", u16),
-        )?;
-        Ok(SubnetInfo {
-            head,
-            exists,
-            pow_allowed,
-            difficulty,
-            min_difficulty,
-            max_difficulty,
-            max_allowed_uids,
-            registrations_this_block,
-            max_registrations_per_block,
-        })
-    }
-
-    /// Each `(hotkey, signer)`'s registration state on `netuid` at `head`, all read in one
-    /// round (every storage read in flight at once), in the order asked.
-    pub async fn hotkey_infos(
+    /// Everything `query` asks for at `head`, in batched `state_queryStorageAt` requests
+    /// (see [`crate::batch`]).
+    pub async fn read_state(
         &self,
         head: Head,
-        netuid: u16,
-        hotkeys: &[(PublicKey, Option<PublicKey>)],
-    ) -> Result<Vec<HotkeyInfo>, ChainError> {
-        let at_block = self.at(head).await?;
-        let storage_client = at_block.storage();
-        // References, so that every hotkey's `async move` below copies them.
-        let (at, storage) = (&at_block, &storage_client);
-        macro_rules! optional {
-            ($item:literal, $keys_ty:ty, $keys:expr, $ty:ty) => {
-                async {
-                    timed($item, async {
-                        storage
-                            .try_fetch(
-                                dynamic::storage::<$keys_ty, $ty>("SubtensorModule", $item),
-                                $keys,
-                            )
-                            .await
-                            .map_err(|e| e.to_string())?
-                            .map(|v| v.decode().map_err(|e| e.to_string()))
-                            .transpose()
-                    })
-                    .await
-                }
-            };
-        }
-        let reads = hotkeys.iter().map(|(hotkey, signer)| {
-            async move {
-                let uid = optional!("Uids", (u16, [u8; 32]), (netuid, hotkey.0), u16);
-                let last_pow_block =
-                    optional!("LastPowRegistrationBlock", ([u8; 32],), (hotkey.0,), u64);
-                let owner = optional!("Owner", ([u8; 32],), (hotkey.0,), [u8; 32]);
-                let signer_nonce = async {
-                    match signer {
-                        None => Ok(None),
-                        Some(account) => timed(
-                            "nonce",
-                            at.transactions()
-                                .account_nonce(&subxt::utils::AccountId32(account.0)),
-                        )
-                        .await
-                        .map(Some),
-                    }
-                };
-                let (uid, last_pow_block, owner, signer_nonce) =
-                    tokio::try_join!(uid, last_pow_block, owner, signer_nonce)?;
-                Ok::<_, ChainError>(HotkeyInfo {
-                    uid,
-                    last_pow_block,
-                    // The chain's default owner is the zero account: no owner.
-                    owner: owner.filter(|o| *o != [0u8; 32]).map(PublicKey),
-                    signer_nonce,
-                })
-            }
-        });
-        futures::future::try_join_all(reads).await
+        query: &StateQuery,
+    ) -> Result<StateSnapshot, ChainError> {
+        self.reader.read(&self.rpc, head, query, RPC_TIMEOUT).await
     }
 
     /// Signs `pow_register` with the coldkey (zero tip, the nonce `signing` gives, mortal
@@ -500,17 +391,12 @@ impl ChainApi for ChainClient {
         ChainClient::ancestry(self, head, from, known).await
     }
 
-    async fn subnet_info(&self, head: Head, netuid: u16) -> Result<SubnetInfo, ChainError> {
-        ChainClient::subnet_info(self, head, netuid).await
-    }
-
-    async fn hotkey_infos(
+    async fn read_state(
         &self,
         head: Head,
-        netuid: u16,
-        hotkeys: &[(PublicKey, Option<PublicKey>)],
-    ) -> Result<Vec<HotkeyInfo>, ChainError> {
-        ChainClient::hotkey_infos(self, head, netuid, hotkeys).await
+        query: &StateQuery,
+    ) -> Result<StateSnapshot, ChainError> {
+        ChainClient::read_state(self, head, query).await
     }
 
     async fn account_next_index(&self, account: &PublicKey) -> Result<u64, ChainError> {

@@ -4,7 +4,7 @@
 //! - [`api`]: what registration needs from a chain, as a trait (tests script a chain).
 //! - Talking to a subtensor chain: which endpoint ([`network`]), whether its runtime can take
 //!   a `pow_register` regpow signs ([`runtime`]), the client that follows heads, reads the
-//!   subnet's state and submits ([`client`]), and why an endpoint could not be reached, in one
+//!   subnet's state (batched: [`batch`]) and submits ([`client`]), and why an endpoint could not be reached, in one
 //!   line ([`reach`]).
 //! - What the chain says: a subnet's registration state at a block ([`state`]), and what
 //!   became of a submission ([`outcome`]).
@@ -17,6 +17,7 @@
 //! `outcome`; `client` implements `api`; `session` and `submitter` use `api` only.
 
 pub mod api;
+pub mod batch;
 pub mod client;
 pub mod network;
 pub mod outcome;
@@ -33,7 +34,9 @@ pub use network::Network;
 pub use outcome::{classify_refusal, PoolRefusal, SubmitOutcome};
 pub use runtime::check_runtime;
 pub use session::{Session, SessionEvent};
-pub use state::{Head, HotkeyInfo, NewHead, Refusal, SubnetInfo, SubnetState};
+pub use state::{
+    Head, HotkeyInfo, NewHead, Refusal, StateQuery, StateSnapshot, SubnetInfo, SubnetState,
+};
 pub use submitter::Submitter;
 
 /// Why the chain could not be used.

@@ -1,9 +1,12 @@
 //! One session per network, shared by every registration of a process.
 //!
-//! The session follows the chain's best heads once and hands each to every registration
-//! subscribed to it; it watches for silence, reconnects with backoff when the subscription
-//! drops, and reads state for all of them together: a subnet's state once per head, and the
-//! hotkeys asked about within a few milliseconds of each other in one round.
+//! The session follows the chain's best heads once (one subscription per process) and hands
+//! each to every registration subscribed to it; it watches for silence, reconnects with
+//! backoff when the subscription drops, and reads state for all of them together: at every
+//! head, one round (batched storage reads, see [`crate::batch`]) reads every subnet, hotkey
+//! and signer asked for at the last few heads, so that the requests per head do not grow with
+//! the plan; a question no round covers joins the others asked within a few milliseconds.
+//! After a re-organisation the ancestry of a head is read once for everyone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,8 +18,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::api::{ChainApi, Heads};
 use crate::network::redact_url;
-use crate::state::NewHead;
-use crate::state::{Head, HotkeyInfo, SubnetInfo, SubnetState};
+use crate::state::{Head, NewHead, StateQuery, StateSnapshot, SubnetState};
 use crate::ChainError;
 use regpow_rules::PublicKey;
 
@@ -29,10 +31,10 @@ const MAX_CONNECT_ATTEMPTS: u32 = 8;
 /// Longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Reads kept for sharing (a few heads' worth of every subnet and hotkey batch).
-const CACHED_READS: usize = 256;
+/// Heads whose rounds (and ancestries) are kept for sharing.
+const CACHED_READS: usize = 16;
 
-/// How long a hotkey read waits for others to join its round.
+/// How long a question no round covers waits for others to join its round.
 const BATCH_WINDOW: Duration = Duration::from_millis(2);
 
 /// What the session tells its registrations.
@@ -59,25 +61,63 @@ pub enum SessionEvent {
     Lost(ChainError),
 }
 
-type SubnetRead = Shared<BoxFuture<'static, Result<SubnetInfo, ChainError>>>;
-type HotkeyKey = (PublicKey, Option<PublicKey>);
-type HotkeyRead =
-    Shared<BoxFuture<'static, Result<Arc<HashMap<HotkeyKey, HotkeyInfo>>, ChainError>>>;
+/// Heads a key stays in the read a session makes at every head after it was last asked for.
+const WATCH_HEADS: u64 = 3;
 
-/// Hotkeys asked about at one head on one subnet: open until its round starts.
-struct HotkeyBatch {
-    /// Closed once the round has taken its list; later askers start a new batch.
-    keys: Arc<Mutex<(bool, Vec<HotkeyKey>)>>,
-    read: HotkeyRead,
+/// One read of the chain's state at a head, shared by everyone it covers.
+type Round = Shared<BoxFuture<'static, Result<Arc<StateSnapshot>, ChainError>>>;
+
+/// An ancestry read, shared by every registration that needs it.
+type AncestryRead = Shared<BoxFuture<'static, Result<Arc<Vec<Head>>, ChainError>>>;
+
+/// A round and what it asks for; open until it starts reading (askers may still join).
+struct RoundAt {
+    /// Whether it has started reading, and what it asks for.
+    query: Arc<Mutex<(bool, StateQuery)>>,
+    read: Round,
 }
 
-/// The reads a session shares, oldest first for pruning.
+/// What was asked for lately: each key with the newest head number it was asked at.
+#[derive(Default)]
+struct Watched {
+    subnets: HashMap<u16, u64>,
+    hotkeys: HashMap<(PublicKey, u16), u64>,
+    signers: HashMap<PublicKey, u64>,
+}
+
+impl Watched {
+    fn note(&mut self, netuid: u16, hotkey: PublicKey, signer: Option<PublicKey>, at: u64) {
+        let newest = |seen: &mut u64| *seen = (*seen).max(at);
+        newest(self.subnets.entry(netuid).or_default());
+        newest(self.hotkeys.entry((hotkey, netuid)).or_default());
+        if let Some(signer) = signer {
+            newest(self.signers.entry(signer).or_default());
+        }
+    }
+
+    /// Forgets what was not asked for in the `WATCH_HEADS` heads before `head`, and returns
+    /// the rest as one query.
+    fn query(&mut self, head: u64) -> StateQuery {
+        let recent = |seen: &mut u64| *seen + WATCH_HEADS >= head;
+        self.subnets.retain(|_, seen| recent(seen));
+        self.hotkeys.retain(|_, seen| recent(seen));
+        self.signers.retain(|_, seen| recent(seen));
+        StateQuery {
+            subnets: self.subnets.keys().copied().collect(),
+            hotkeys: self.hotkeys.keys().copied().collect(),
+            signers: self.signers.keys().copied().collect(),
+        }
+    }
+}
+
+/// The reads a session shares: rounds by head and ancestries (oldest first for pruning).
 #[derive(Default)]
 struct Reads {
-    subnets: HashMap<([u8; 32], u16), SubnetRead>,
-    subnet_order: Vec<([u8; 32], u16)>,
-    batches: HashMap<([u8; 32], u16), HotkeyBatch>,
-    batch_order: Vec<([u8; 32], u16)>,
+    watched: Watched,
+    rounds: HashMap<[u8; 32], Vec<RoundAt>>,
+    round_order: Vec<[u8; 32]>,
+    ancestries: HashMap<([u8; 32], u64), AncestryRead>,
+    ancestry_order: Vec<([u8; 32], u64)>,
 }
 
 /// Inserts `key` into `map`, forgetting the oldest entries past [`CACHED_READS`].
@@ -96,12 +136,67 @@ fn remember<K: Copy + Eq + std::hash::Hash, V>(
     }
 }
 
+/// The shared reads, locked.
+fn lock(reads: &Mutex<Reads>) -> std::sync::MutexGuard<'_, Reads> {
+    reads.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A round at `head` for what `query` holds when it starts, after `wait` (askers arriving
+/// meanwhile join it).
+fn round<C: ChainApi>(
+    client: C,
+    head: Head,
+    query: Arc<Mutex<(bool, StateQuery)>>,
+    wait: Duration,
+) -> Round {
+    async move {
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let query = {
+            let mut query = query.lock().unwrap_or_else(|p| p.into_inner());
+            query.0 = true;
+            query.1.clone()
+        };
+        client.read_state(head, &query).await.map(Arc::new)
+    }
+    .boxed()
+    .shared()
+}
+
+/// Starts the read a session makes at every new head: everything asked for at the last few
+/// heads, in one round, before anyone asks (the registrations' reads of this head then all
+/// find it).
+fn read_ahead<C: ChainApi>(reads: &Mutex<Reads>, client: C, head: Head) {
+    let mut shared = lock(reads);
+    let query = shared.watched.query(head.number);
+    if query.is_empty() || shared.rounds.contains_key(&head.hash) {
+        return;
+    }
+    let query = Arc::new(Mutex::new((true, query)));
+    let read = round(client, head, query.clone(), Duration::ZERO);
+    // Driven now, whoever awaits it later.
+    tokio::spawn(read.clone());
+    let Reads {
+        rounds,
+        round_order,
+        ..
+    } = &mut *shared;
+    remember(
+        rounds,
+        round_order,
+        head.hash,
+        vec![RoundAt { query, read }],
+    );
+}
+
 /// A chain connection shared by registrations. Dropping it stops following.
 pub struct Session<C: ChainApi> {
     url: String,
     client: watch::Receiver<C>,
     events: broadcast::Sender<SessionEvent>,
-    reads: Mutex<Reads>,
+    latest: watch::Receiver<Option<NewHead>>,
+    reads: Arc<Mutex<Reads>>,
     follower: tokio::task::JoinHandle<()>,
 }
 
@@ -112,13 +207,25 @@ impl<C: ChainApi> Session<C> {
         let heads = client.follow_heads().await?;
         let url = client.url().to_string();
         let (client_tx, client_rx) = watch::channel(client);
+        let (latest_tx, latest) = watch::channel(None);
         let (events, _) = broadcast::channel(256);
-        let follower = tokio::spawn(follow(heads, client_tx, events.clone(), url.clone()));
+        let reads = Arc::new(Mutex::new(Reads::default()));
+        let follower = tokio::spawn(follow(
+            heads,
+            client_tx,
+            Following {
+                events: events.clone(),
+                latest: latest_tx,
+                reads: reads.clone(),
+            },
+            url.clone(),
+        ));
         Ok(Arc::new(Self {
             url,
             client: client_rx,
             events,
-            reads: Mutex::new(Reads::default()),
+            latest,
+            reads,
             follower,
         }))
     }
@@ -138,13 +245,25 @@ impl<C: ChainApi> Session<C> {
         self.events.subscribe()
     }
 
-    fn reads(&self) -> std::sync::MutexGuard<'_, Reads> {
-        self.reads.lock().unwrap_or_else(|p| p.into_inner())
+    /// The newest best head the session has followed (waiting for the first, at most
+    /// [`HEAD_SILENCE`]), without a request of its own.
+    pub async fn best_head(&self) -> Result<Head, ChainError> {
+        let mut latest = self.latest.clone();
+        let head = tokio::time::timeout(HEAD_SILENCE, latest.wait_for(Option::is_some)).await;
+        match head {
+            Ok(Ok(head)) => Ok(head.expect("waited for a head").head),
+            Ok(Err(_)) => Err(ChainError::Rpc("the chain session ended".into())),
+            Err(_) => Err(ChainError::Rpc(format!(
+                "heads: no block for {}s",
+                HEAD_SILENCE.as_secs()
+            ))),
+        }
     }
 
-    /// The subnet's and the hotkey's state at `head` (with `signer`'s nonce). The subnet's
-    /// part is read once per head for every registration; the hotkey's joins the other
-    /// hotkeys asked about within `BATCH_WINDOW` (2 ms) in one round.
+    /// The subnet's and the hotkey's state at `head` (with `signer`'s nonce). Everything
+    /// asked for at a head is read together: in the round the session starts as the head
+    /// arrives (what was asked for at the last few heads), or in one round with every other
+    /// question no round covers, asked within `BATCH_WINDOW` (2 ms).
     pub async fn subnet_state(
         &self,
         head: Head,
@@ -152,101 +271,98 @@ impl<C: ChainApi> Session<C> {
         hotkey: &PublicKey,
         signer: Option<&PublicKey>,
     ) -> Result<SubnetState, ChainError> {
-        let (subnet, hotkey) = tokio::try_join!(
-            self.subnet_info(head, netuid),
-            self.hotkey_info(head, netuid, (*hotkey, signer.copied())),
-        )?;
-        Ok(SubnetState::from_parts(subnet, hotkey))
-    }
-
-    /// The subnet's state at `head`, read once however many ask.
-    pub async fn subnet_info(&self, head: Head, netuid: u16) -> Result<SubnetInfo, ChainError> {
-        let key = (head.hash, netuid);
         let read = {
-            let mut reads = self.reads();
-            match reads.subnets.get(&key) {
-                Some(read) => read.clone(),
-                None => {
-                    let client = self.client();
-                    let read = async move { client.subnet_info(head, netuid).await }
-                        .boxed()
-                        .shared();
-                    let Reads {
-                        subnets,
-                        subnet_order,
-                        ..
-                    } = &mut *reads;
-                    remember(subnets, subnet_order, key, read.clone());
-                    read
-                }
+            let mut reads = lock(&self.reads);
+            reads
+                .watched
+                .note(netuid, *hotkey, signer.copied(), head.number);
+            let Reads {
+                rounds,
+                round_order,
+                ..
+            } = &mut *reads;
+            if !rounds.contains_key(&head.hash) {
+                remember(rounds, round_order, head.hash, Vec::new());
             }
-        };
-        let result = read.await;
-        if result.is_err() {
-            // A failed read is not kept: the next asker tries again.
-            self.reads().subnets.remove(&key);
-        }
-        result
-    }
-
-    /// One hotkey's state at `head`, in a round with every hotkey of the subnet asked about
-    /// at about the same time.
-    pub async fn hotkey_info(
-        &self,
-        head: Head,
-        netuid: u16,
-        asked: HotkeyKey,
-    ) -> Result<HotkeyInfo, ChainError> {
-        let key = (head.hash, netuid);
-        let read = {
-            let mut reads = self.reads();
-            let joined = reads.batches.get(&key).and_then(|batch| {
-                let mut keys = batch.keys.lock().unwrap_or_else(|p| p.into_inner());
-                if keys.0 {
-                    return None;
-                }
-                if !keys.1.contains(&asked) {
-                    keys.1.push(asked);
-                }
-                Some(batch.read.clone())
+            let at = rounds.get_mut(&head.hash).expect("inserted");
+            let covering = at.iter().find(|r| {
+                let query = r.query.lock().unwrap_or_else(|p| p.into_inner());
+                query.1.covers(netuid, hotkey, signer)
+            });
+            let joined = covering.map(|r| r.read.clone()).or_else(|| {
+                at.iter().find_map(|r| {
+                    let mut query = r.query.lock().unwrap_or_else(|p| p.into_inner());
+                    (!query.0).then(|| {
+                        query.1.ask(netuid, *hotkey, signer.copied());
+                        r.read.clone()
+                    })
+                })
             });
             match joined {
                 Some(read) => read,
                 None => {
-                    let keys = Arc::new(Mutex::new((false, vec![asked])));
-                    let client = self.client();
-                    let round = keys.clone();
-                    let read = async move {
-                        tokio::time::sleep(BATCH_WINDOW).await;
-                        let asked = {
-                            let mut keys = round.lock().unwrap_or_else(|p| p.into_inner());
-                            keys.0 = true;
-                            keys.1.clone()
-                        };
-                        let infos = client.hotkey_infos(head, netuid, &asked).await?;
-                        Ok(Arc::new(asked.into_iter().zip(infos).collect()))
-                    }
-                    .boxed()
-                    .shared();
-                    let Reads {
-                        batches,
-                        batch_order,
-                        ..
-                    } = &mut *reads;
-                    let batch = HotkeyBatch {
-                        keys,
+                    let mut query = StateQuery::default();
+                    query.ask(netuid, *hotkey, signer.copied());
+                    let query = Arc::new(Mutex::new((false, query)));
+                    let read = round(self.client(), head, query.clone(), BATCH_WINDOW);
+                    at.push(RoundAt {
+                        query,
                         read: read.clone(),
-                    };
-                    remember(batches, batch_order, key, batch);
+                    });
                     read
                 }
             }
         };
-        let infos = read.await?;
-        infos
-            .get(&asked)
-            .cloned()
+        let snapshot = match read.await {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                // A failed read is not kept: the next asker tries again.
+                if let Some(at) = lock(&self.reads).rounds.get_mut(&head.hash) {
+                    at.retain(|r| r.read.peek().is_none_or(|done| done.is_ok()));
+                }
+                return Err(e);
+            }
+        };
+        snapshot
+            .subnet_state(netuid, hotkey, signer)
             .ok_or_else(|| ChainError::Rpc("the chain returned no state for the hotkey".into()))
+    }
+
+    /// The blocks of `head`'s chain from `head` back to `from`, newest first, read once for
+    /// every registration that asks (after a re-organisation, all of them do).
+    pub async fn ancestry(&self, head: NewHead, from: u64) -> Result<Vec<Head>, ChainError> {
+        let key = (head.head.hash, from);
+        let read = {
+            let mut reads = lock(&self.reads);
+            match reads.ancestries.get(&key) {
+                Some(read) => read.clone(),
+                None => {
+                    let client = self.client();
+                    let read = async move {
+                        client
+                            .ancestry(head, from, |_, _| false)
+                            .await
+                            .map(Arc::new)
+                    }
+                    .boxed()
+                    .shared();
+                    let Reads {
+                        ancestries,
+                        ancestry_order,
+                        ..
+                    } = &mut *reads;
+                    remember(ancestries, ancestry_order, key, read.clone());
+                    read
+                }
+            }
+        };
+        match read.await {
+            Ok(blocks) => Ok(blocks.as_ref().clone()),
+            Err(e) => {
+                lock(&self.reads).ancestries.remove(&key);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -256,14 +372,26 @@ impl<C: ChainApi> Drop for Session<C> {
     }
 }
 
+/// Where the follower tells what it sees.
+struct Following {
+    events: broadcast::Sender<SessionEvent>,
+    latest: watch::Sender<Option<NewHead>>,
+    reads: Arc<Mutex<Reads>>,
+}
+
 /// Follows heads until the endpoint is gone, reconnecting with backoff; announces everything
 /// on `events`.
 async fn follow<C: ChainApi>(
     mut heads: Heads,
     client: watch::Sender<C>,
-    events: broadcast::Sender<SessionEvent>,
+    following: Following,
     url: String,
 ) {
+    let Following {
+        events,
+        latest,
+        reads,
+    } = following;
     let announce = |event: SessionEvent| {
         // No subscriber at the moment is fine: registrations come and go.
         let _ = events.send(event);
@@ -271,10 +399,12 @@ async fn follow<C: ChainApi>(
     loop {
         let lost = loop {
             match tokio::time::timeout(HEAD_SILENCE, heads.next()).await {
-                Ok(Some(Ok(new))) => announce(SessionEvent::Head {
-                    new,
-                    received: Instant::now(),
-                }),
+                Ok(Some(Ok(new))) => {
+                    let received = Instant::now();
+                    read_ahead(&reads, client.borrow().clone(), new.head);
+                    latest.send_replace(Some(new));
+                    announce(SessionEvent::Head { new, received });
+                }
                 Ok(Some(Err(e))) => break e.to_string(),
                 Ok(None) => break "head subscription ended".to_string(),
                 Err(_) => break format!("no new block for {}s", HEAD_SILENCE.as_secs()),

@@ -3,6 +3,8 @@
 //! whether the registration can succeed at all, whether the block is full). Pure: the client
 //! reads it, the registration policy judges by it.
 
+use std::collections::{HashMap, HashSet};
+
 use regpow_rules::difficulty::Difficulty;
 use regpow_rules::keys::PublicKey;
 
@@ -123,6 +125,69 @@ pub struct HotkeyInfo {
     pub owner: Option<PublicKey>,
     /// The signer's account nonce, when one was asked for.
     pub signer_nonce: Option<u64>,
+}
+
+/// What one read of the chain's state asks for at a block: subnets, hotkeys on subnets and
+/// signers' account nonces. A session gathers what every registration of the process asks
+/// for into one query per head, so that the requests per head do not grow with the plan.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateQuery {
+    /// Subnets whose [`SubnetInfo`] is read.
+    pub subnets: HashSet<u16>,
+    /// `(hotkey, netuid)` pairs whose [`HotkeyInfo`] is read.
+    pub hotkeys: HashSet<(PublicKey, u16)>,
+    /// Accounts whose nonce is read.
+    pub signers: HashSet<PublicKey>,
+}
+
+impl StateQuery {
+    /// Adds what one registration judges by: its subnet, its hotkey there, its signer.
+    pub fn ask(&mut self, netuid: u16, hotkey: PublicKey, signer: Option<PublicKey>) {
+        self.subnets.insert(netuid);
+        self.hotkeys.insert((hotkey, netuid));
+        self.signers.extend(signer);
+    }
+
+    /// Whether this query reads everything `ask` would add.
+    pub fn covers(&self, netuid: u16, hotkey: &PublicKey, signer: Option<&PublicKey>) -> bool {
+        self.subnets.contains(&netuid)
+            && self.hotkeys.contains(&(*hotkey, netuid))
+            && signer.is_none_or(|s| self.signers.contains(s))
+    }
+
+    /// Whether it asks for nothing.
+    pub fn is_empty(&self) -> bool {
+        self.subnets.is_empty() && self.hotkeys.is_empty() && self.signers.is_empty()
+    }
+}
+
+/// What a [`StateQuery`] found at one block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateSnapshot {
+    /// Each subnet asked for.
+    pub subnets: HashMap<u16, SubnetInfo>,
+    /// Each `(hotkey, netuid)` asked for (their `signer_nonce` is `None`: see `nonces`).
+    pub hotkeys: HashMap<(PublicKey, u16), HotkeyInfo>,
+    /// Each signer's account nonce.
+    pub nonces: HashMap<PublicKey, u64>,
+}
+
+impl StateSnapshot {
+    /// One registration's state from the snapshot: `None` when the query did not cover it.
+    pub fn subnet_state(
+        &self,
+        netuid: u16,
+        hotkey: &PublicKey,
+        signer: Option<&PublicKey>,
+    ) -> Option<SubnetState> {
+        let subnet = self.subnets.get(&netuid)?.clone();
+        let mut info = self.hotkeys.get(&(*hotkey, netuid))?.clone();
+        info.signer_nonce = match signer {
+            Some(signer) => Some(*self.nonces.get(signer)?),
+            None => None,
+        };
+        Some(SubnetState::from_parts(subnet, info))
+    }
 }
 
 /// The registration state of one subnet and one hotkey on it at one block: what one

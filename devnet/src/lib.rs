@@ -6,7 +6,7 @@
 //! - [`storage`]: storage keys with the real hashers and SCALE values.
 //! - [`node`]: the chain and the pool under one lock, producing blocks.
 //! - [`rpc`] and [`server`]: the JSON-RPC methods, served on 127.0.0.1 while a timer
-//!   produces blocks.
+//!   produces blocks; [`rpc_calls`] counts the calls by method.
 //! - [`runtime`]: runtime 475's metadata and versions, which the devnet presents.
 //! - [`extrinsic`]: signed v4 extrinsics, their extensions and sr25519 signatures.
 //! - [`tx_pool`]: the transaction pool (ready and future queues by nonce, admission,
@@ -22,6 +22,7 @@ pub mod extrinsic;
 pub mod node;
 pub mod pow;
 pub mod rpc;
+pub mod rpc_calls;
 pub mod runtime;
 pub mod server;
 pub mod storage;

@@ -4,10 +4,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use jsonrpsee::core::id_providers::RandomStringIdProvider;
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 
 use crate::config::DevnetConfig;
 use crate::node::Node;
+use crate::rpc_calls::{Counting, RpcCalls};
 
 /// The RPC server's configuration: subscription ids are random strings, as a node hands
 /// them out (subxt's chain-head backend needs a string `chainHead_v1_follow` id).
@@ -15,6 +17,25 @@ fn server_config() -> ServerConfig {
     ServerConfig::builder()
         .set_id_provider(RandomStringIdProvider::new(16))
         .build()
+}
+
+/// A server on `addr` that counts every call into `calls`.
+async fn serve(
+    addr: impl tokio::net::ToSocketAddrs,
+    module: jsonrpsee::RpcModule<Arc<Node>>,
+    calls: Arc<RpcCalls>,
+) -> std::io::Result<(ServerHandle, SocketAddr)> {
+    let counting = RpcServiceBuilder::new().layer_fn(move |service| Counting {
+        service,
+        calls: calls.clone(),
+    });
+    let server = Server::builder()
+        .set_config(server_config())
+        .set_rpc_middleware(counting)
+        .build(addr)
+        .await?;
+    let bound = server.local_addr()?;
+    Ok((server.start(module), bound))
 }
 
 /// Why the devnet could not start.
@@ -38,6 +59,8 @@ pub struct DevnetHandle {
     pub addr: SocketAddr,
     /// The node, for in-process inspection.
     pub node: Arc<Node>,
+    /// Every JSON-RPC call served so far, by method.
+    pub rpc_calls: Arc<RpcCalls>,
     server: ServerHandle,
     producer: tokio::task::JoinHandle<()>,
 }
@@ -56,14 +79,12 @@ impl DevnetHandle {
             port: self.addr.port(),
             reason,
         };
-        let server = Server::builder()
-            .set_config(server_config())
-            .build(self.addr)
-            .await
-            .map_err(|e| listen_error(e.to_string()))?;
         let module =
             crate::rpc::module(self.node.clone()).map_err(|e| listen_error(e.to_string()))?;
-        self.server = server.start(module);
+        let (server, _) = serve(self.addr, module, self.rpc_calls.clone())
+            .await
+            .map_err(|e| listen_error(e.to_string()))?;
+        self.server = server;
         Ok(())
     }
 
@@ -82,17 +103,12 @@ pub async fn start(config: DevnetConfig) -> Result<DevnetHandle, DevnetError> {
         port: config.port,
         reason,
     };
-    let server = Server::builder()
-        .set_config(server_config())
-        .build(("127.0.0.1", config.port))
-        .await
-        .map_err(|e| listen_error(e.to_string()))?;
-    let addr = server
-        .local_addr()
-        .map_err(|e| listen_error(e.to_string()))?;
     let node = Arc::new(Node::new(config.clone()));
     let module = crate::rpc::module(node.clone()).map_err(|e| listen_error(e.to_string()))?;
-    let server = server.start(module);
+    let rpc_calls = Arc::new(RpcCalls::default());
+    let (server, addr) = serve(("127.0.0.1", config.port), module, rpc_calls.clone())
+        .await
+        .map_err(|e| listen_error(e.to_string()))?;
     let producer = {
         let node = node.clone();
         let period = config.block_time;
@@ -109,6 +125,7 @@ pub async fn start(config: DevnetConfig) -> Result<DevnetHandle, DevnetError> {
         url: format!("ws://{addr}"),
         addr,
         node,
+        rpc_calls,
         server,
         producer,
     })

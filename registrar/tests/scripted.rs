@@ -12,7 +12,7 @@ use futures::StreamExt;
 use regpow_chain::wallet::Coldkey;
 use regpow_chain::{
     ChainApi, ChainError, Head, Heads, HotkeyInfo, NewHead, PoolRefusal, PowRegisterCall, Session,
-    SessionEvent, Signing, SubmitOutcome, Submitter, SubnetInfo,
+    SessionEvent, Signing, StateQuery, StateSnapshot, SubmitOutcome, Submitter, SubnetInfo,
 };
 use regpow_registrar::register::{
     register, NotRegistered, Outcome, Progress, Refused, Resign, TargetEvent,
@@ -56,10 +56,8 @@ struct Script {
     submissions: Vec<(PowRegisterCall, u64)>,
     /// What the pool would have refused.
     breaches: Vec<String>,
-    /// Subnet reads served.
-    subnet_reads: usize,
-    /// Hotkey rounds served, with how many hotkeys each.
-    hotkey_rounds: Vec<usize>,
+    /// Each state read: its head and how many hotkeys it asked for.
+    rounds: Vec<(u64, usize)>,
 }
 
 fn hash_of(number: u64) -> [u8; 32] {
@@ -180,47 +178,56 @@ impl ChainApi for Scripted {
             .collect())
     }
 
-    async fn subnet_info(&self, head: Head, netuid: u16) -> Result<SubnetInfo, ChainError> {
-        self.lock().subnet_reads += 1;
-        // An RPC round takes a moment: readers asking at the same time overlap.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        Ok(SubnetInfo {
-            head,
-            exists: netuid == NETUID,
-            pow_allowed: true,
-            difficulty: DIFFICULTY,
-            min_difficulty: 1,
-            max_difficulty: u64::MAX,
-            max_allowed_uids: 256,
-            registrations_this_block: 0,
-            max_registrations_per_block: 1,
-        })
-    }
-
-    async fn hotkey_infos(
+    async fn read_state(
         &self,
         head: Head,
-        _netuid: u16,
-        hotkeys: &[(PublicKey, Option<PublicKey>)],
-    ) -> Result<Vec<HotkeyInfo>, ChainError> {
-        self.lock().hotkey_rounds.push(hotkeys.len());
+        query: &StateQuery,
+    ) -> Result<StateSnapshot, ChainError> {
+        self.lock().rounds.push((head.number, query.hotkeys.len()));
+        // An RPC round takes a moment: readers asking at the same time overlap.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let script = self.lock();
         let registered = script.registered.filter(|&(_, at)| at <= head.number);
-        Ok(hotkeys
+        let subnets = query
+            .subnets
             .iter()
-            .map(|(hotkey, signer)| {
-                let ours = registered.filter(|_| *hotkey == HOTKEY);
-                HotkeyInfo {
+            .map(|&netuid| {
+                let info = SubnetInfo {
+                    head,
+                    exists: netuid == NETUID,
+                    pow_allowed: true,
+                    difficulty: DIFFICULTY,
+                    min_difficulty: 1,
+                    max_difficulty: u64::MAX,
+                    max_allowed_uids: 256,
+                    registrations_this_block: 0,
+                    max_registrations_per_block: 1,
+                };
+                (netuid, info)
+            })
+            .collect();
+        let hotkeys = query
+            .hotkeys
+            .iter()
+            .map(|&(hotkey, netuid)| {
+                let ours = registered.filter(|_| hotkey == HOTKEY);
+                let info = HotkeyInfo {
                     uid: ours.map(|(uid, _)| uid),
                     last_pow_block: ours.and(script.last_pow_block),
                     owner: ours.and(script.owner),
-                    // The registration and the nonce it used land in the same block.
-                    signer_nonce: signer
-                        .map(|_| script.signer_nonce + u64::from(registered.is_some())),
-                }
+                    signer_nonce: None,
+                };
+                ((hotkey, netuid), info)
             })
-            .collect())
+            .collect();
+        // The registration and the nonce it used land in the same block.
+        let nonce = script.signer_nonce + u64::from(registered.is_some());
+        let nonces = query.signers.iter().map(|&s| (s, nonce)).collect();
+        Ok(StateSnapshot {
+            subnets,
+            hotkeys,
+            nonces,
+        })
     }
 
     async fn account_next_index(&self, _account: &PublicKey) -> Result<u64, ChainError> {
@@ -463,8 +470,7 @@ fn start_script(
         signer_nonce: 0,
         submissions: Vec::new(),
         breaches: Vec::new(),
-        subnet_reads: 0,
-        hotkey_rounds: Vec::new(),
+        rounds: Vec::new(),
     }));
     scripts()
         .lock()
@@ -483,12 +489,12 @@ fn start_script(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_session_reads_a_subnet_once_per_head_and_batches_hotkeys() {
+async fn one_session_reads_everything_asked_at_a_head_in_one_round() {
     let (url, script, producer) = start_script("shared-reads", 1);
     let session = Session::start(Scripted::connect(&url).await.unwrap())
         .await
         .unwrap();
-    let head = session.client().best_head().await.unwrap();
+    let head = session.best_head().await.unwrap();
     let signer = PublicKey([5; 32]);
     // Eight registrations (four hotkeys, each asked twice) ask at once: one subnet read and
     // one round for the four hotkeys.
@@ -517,14 +523,20 @@ async fn one_session_reads_a_subnet_once_per_head_and_batches_hotkeys() {
         );
         assert_eq!(state.hotkey.signer_nonce, Some(0));
     }
-    {
+    let rounds_at = |number: u64| -> Vec<usize> {
         let script = script.lock().unwrap();
-        assert_eq!(script.subnet_reads, 1);
-        assert_eq!(script.hotkey_rounds, vec![4], "four hotkeys, one round");
-    }
-    // The next head is another read of each.
+        script
+            .rounds
+            .iter()
+            .filter(|(at, _)| *at == number)
+            .map(|(_, hotkeys)| *hotkeys)
+            .collect()
+    };
+    assert_eq!(rounds_at(head.number), vec![4], "four hotkeys, one round");
+    // At the next head the session reads everything asked for lately before anyone asks:
+    // the question there finds that round.
     let later = loop {
-        let now = session.client().best_head().await.unwrap();
+        let now = session.best_head().await.unwrap();
         if now.number > head.number {
             break now;
         }
@@ -534,9 +546,7 @@ async fn one_session_reads_a_subnet_once_per_head_and_batches_hotkeys() {
         .subnet_state(later, NETUID, &HOTKEY, Some(&signer))
         .await
         .unwrap();
-    let script = script.lock().unwrap();
-    assert_eq!((script.subnet_reads, script.hotkey_rounds.len()), (2, 2));
-    drop(script);
+    assert_eq!(rounds_at(later.number), vec![4], "read ahead, once");
     producer.abort();
 }
 

@@ -495,10 +495,9 @@ pub async fn farm<C: ChainApi>(
         events: events_tx,
         stopping: None,
     };
-    let client = farm.session.client();
     let first = tokio::select! {
         _ = cancel.recv() => return Ok(vec![TargetState::Cancelled { in_doubt: None }; count]),
-        head = client.best_head() => head?,
+        head = farm.session.best_head() => head?,
     };
     let checking = Some(farm.check(first, (0..count).collect()));
     drive(&mut farm, checking, events, heads, cancel).await?;

@@ -85,7 +85,7 @@ pub async fn register<C: ChainApi>(
         _ = cancelled(&mut cancel) => return Ok(Outcome::Cancelled { in_doubt: None }),
         _ = until(deadline) => return Ok(Outcome::TimedOut { in_doubt: None }),
         read = async {
-            let head = session.client().best_head().await?;
+            let head = session.best_head().await?;
             session
                 .subnet_state(head, target.netuid, &target.hotkey, Some(&coldkey))
                 .await

@@ -724,18 +724,16 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
     /// background; the result comes back as a [`StateRead`].
     fn read_state(&self, new: NewHead, parent_known: bool) {
         let head = new.head;
-        let known = self.chain.recent.clone();
         let (session, states) = (self.session.clone(), self.states.clone());
         let (netuid, hotkey, coldkey) = (self.target.netuid, self.target.hotkey, self.coldkey);
         tokio::spawn(async move {
             let from = head.number.saturating_sub(WORK_WINDOW + 1);
-            let known = |n: u64, hash: &[u8; 32]| known.get(&n) == Some(hash);
             let (ancestry, state) = tokio::join!(
                 async {
                     if parent_known {
                         Ok(vec![head])
                     } else {
-                        session.client().ancestry(new, from, known).await
+                        session.ancestry(new, from).await
                     }
                 },
                 session.subnet_state(head, netuid, &hotkey, Some(&coldkey)),
