@@ -1,6 +1,11 @@
 //! The view of `regpow farm`: a live table of targets on a terminal (state, difficulty,
 //! share of the devices, expected time), notes on stderr otherwise, or `--json` lines; and
 //! the farm's metrics and journal, fed from the same events. Rows are indexed by target id.
+//!
+//! Its cost does not grow with the plan per event: the counts by state are kept as states
+//! change, `--json` writes one `head` line per head for every target together (a target's
+//! own lines only when something happens to it), and the table is drawn at most four times a
+//! second, in full for a small plan, else as the active targets and a line per subnet.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +31,25 @@ pub const STATES: [&str; 7] = [
     "timed_out",
     "cancelled",
 ];
+
+/// Rows the table shows in full; a larger plan shows its active targets (up to this many)
+/// and a summary line per subnet.
+const FULL_TABLE_ROWS: usize = 24;
+
+/// Shortest time between two draws of the table.
+const DRAW_EVERY: Duration = Duration::from_millis(250);
+
+/// The `--json` line of one head, put together from every target's head event.
+#[derive(Debug)]
+struct HeadLine {
+    block: u64,
+    /// Each subnet's difficulty and whether its block is full, as its targets reported.
+    subnets: std::collections::BTreeMap<u16, (u64, bool)>,
+    /// Targets that reported this head.
+    reported: usize,
+    /// The slowest retarget reported.
+    retarget_ms: Option<f64>,
+}
 
 /// A row of the live table: one target.
 struct Row {
@@ -65,7 +89,13 @@ pub struct FarmView {
     devices: Vec<DeviceRate>,
     total: f64,
     allocations: HashMap<TargetId, f64>,
+    /// Targets by state word (kept as states change).
+    state_counts: HashMap<&'static str, usize>,
+    /// The head line being put together (`--json`), and the newest block written.
+    head: Option<HeadLine>,
+    head_written: Option<u64>,
     last_status: Instant,
+    last_draw: Option<Instant>,
     /// Submissions that reached a node (a seal signed again counts again).
     pub submissions: u32,
     /// What became of the seals the registrations took.
@@ -97,7 +127,11 @@ impl FarmView {
             devices: Vec::new(),
             total: 0.0,
             allocations: HashMap::new(),
+            state_counts: HashMap::new(),
+            head: None,
+            head_written: None,
             last_status: Instant::now(),
+            last_draw: None,
             submissions: 0,
             seals: SealTally::default(),
             started: Instant::now(),
@@ -112,15 +146,22 @@ impl FarmView {
     fn counts(&self) -> Vec<(&'static str, usize)> {
         STATES
             .iter()
-            .map(|s| {
-                let count = self
-                    .rows
-                    .iter()
-                    .filter(|r| r.state.as_ref().is_some_and(|state| state.word() == *s))
-                    .count();
-                (*s, count)
-            })
+            .map(|s| (*s, self.state_counts.get(s).copied().unwrap_or(0)))
             .collect()
+    }
+
+    /// Whether a target is worth a row of its own in a large plan's table: it hashes, or
+    /// something is happening to it (checking, submitting, refused, just registered).
+    fn active(&self, row: &Row) -> bool {
+        match &row.state {
+            Some(TargetState::Running) => self
+                .allocations
+                .get(&row.target.id)
+                .is_some_and(|s| *s > 0.0),
+            None => true,
+            Some(TargetState::Refused(_)) => true,
+            Some(_) => false,
+        }
     }
 
     fn table(&self) -> String {
@@ -128,8 +169,20 @@ impl FarmView {
             "{:>6}  {:<14} {:>20} {:>6} {:>10}  state",
             "subnet", "hotkey", "difficulty", "share", "expected"
         )];
-        for row in &self.rows {
-            lines.push(self.table_row(row));
+        if self.rows.len() <= FULL_TABLE_ROWS {
+            lines.extend(self.rows.iter().map(|row| self.table_row(row)));
+        } else {
+            let active: Vec<&Row> = self.rows.iter().filter(|r| self.active(r)).collect();
+            lines.extend(
+                active
+                    .iter()
+                    .take(FULL_TABLE_ROWS)
+                    .map(|row| self.table_row(row)),
+            );
+            if active.len() > FULL_TABLE_ROWS {
+                lines.push(format!("… {} more active", active.len() - FULL_TABLE_ROWS));
+            }
+            lines.extend(self.subnet_lines());
         }
         let devices: Vec<String> = self
             .devices
@@ -146,6 +199,38 @@ impl FarmView {
             output::rate(self.total)
         ));
         lines.join("\n")
+    }
+
+    /// One line per subnet: its targets by state and its difficulty.
+    fn subnet_lines(&self) -> Vec<String> {
+        let mut subnets: std::collections::BTreeMap<
+            u16,
+            (HashMap<&'static str, usize>, Option<u64>),
+        > = std::collections::BTreeMap::new();
+        for row in &self.rows {
+            let entry = subnets.entry(row.target.netuid).or_default();
+            let word = row.state.as_ref().map_or("checking", TargetState::word);
+            *entry.0.entry(word).or_default() += 1;
+            entry.1 = entry.1.or(row.difficulty);
+        }
+        subnets
+            .into_iter()
+            .map(|(netuid, (counts, difficulty))| {
+                let states: Vec<String> = std::iter::once("checking")
+                    .chain(STATES)
+                    .filter_map(|s| {
+                        counts
+                            .get(s)
+                            .map(|n| format!("{n} {}", s.replace('_', " ")))
+                    })
+                    .collect();
+                format!(
+                    "subnet {netuid:>5}: {} · difficulty {}",
+                    states.join(", "),
+                    difficulty.map_or("-".into(), |d| d.to_string())
+                )
+            })
+            .collect()
     }
 
     fn table_row(&self, row: &Row) -> String {
@@ -195,11 +280,18 @@ impl FarmView {
     /// A target's new state.
     fn on_target(&mut self, target: TargetSpec, state: TargetState) {
         self.telemetry.target(&target, &state);
-        if let Some(row) = self.row(target.id) {
+        if let Some(row) = self.rows.get_mut(target.id.0 as usize) {
+            let before = row.state.as_ref().map(TargetState::word);
             row.state = Some(state.clone());
             if let TargetState::Waiting(WaitReason::AboveCap { difficulty, .. }) = state {
                 row.difficulty = Some(difficulty);
             }
+            if let Some(word) = before {
+                if let Some(count) = self.state_counts.get_mut(word) {
+                    *count = count.saturating_sub(1);
+                }
+            }
+            *self.state_counts.entry(state.word()).or_default() += 1;
         }
         self.telemetry.target_counts(&self.counts());
         if !self.screen.json {
@@ -232,11 +324,25 @@ impl FarmView {
     fn on_registration(&mut self, event: TargetEvent) {
         self.telemetry.event(&event);
         match &event.progress {
-            Progress::Head { difficulty, .. } => {
+            Progress::Head {
+                number,
+                difficulty,
+                full,
+                retarget_ms,
+            } => {
                 let difficulty = *difficulty;
                 if let Some(row) = self.row(event.target.id) {
                     row.difficulty = Some(difficulty);
                 }
+                if self.screen.json {
+                    self.add_to_head(
+                        *number,
+                        event.target.netuid,
+                        (difficulty, *full),
+                        *retarget_ms,
+                    );
+                }
+                return;
             }
             Progress::Submitting { signature, .. } => {
                 self.submissions += 1;
@@ -265,18 +371,84 @@ impl FarmView {
         }
     }
 
-    /// Redraws the table, or says how the farm stands every 10 s without one.
+    /// A target's head event, into the head's `--json` line: written once every running
+    /// target has reported the head, or when a newer head comes.
+    fn add_to_head(
+        &mut self,
+        block: u64,
+        netuid: u16,
+        subnet: (u64, bool),
+        retarget_ms: Option<f64>,
+    ) {
+        let old = |b: u64| b >= block;
+        if self.head_written.is_some_and(old) || self.head.as_ref().is_some_and(|h| h.block > block)
+        {
+            return; // a late report of a head already written or overtaken
+        }
+        if self.head.as_ref().is_some_and(|h| h.block < block) {
+            self.flush_head();
+        }
+        let line = self.head.get_or_insert_with(|| HeadLine {
+            block,
+            subnets: Default::default(),
+            reported: 0,
+            retarget_ms: None,
+        });
+        line.subnets.insert(netuid, subnet);
+        line.reported += 1;
+        if let Some(ms) = retarget_ms {
+            line.retarget_ms = Some(line.retarget_ms.map_or(ms, |m: f64| m.max(ms)));
+        }
+        let running = self.state_counts.get("running").copied().unwrap_or(0);
+        if line.reported >= running {
+            self.flush_head();
+        }
+    }
+
+    /// Writes the head line being put together, if any.
+    fn flush_head(&mut self) {
+        let Some(line) = self.head.take() else {
+            return;
+        };
+        self.head_written = Some(line.block);
+        let subnets: Vec<serde_json::Value> = line
+            .subnets
+            .iter()
+            .map(|(netuid, (difficulty, full))| {
+                json!({"netuid": netuid, "difficulty": difficulty, "full": full})
+            })
+            .collect();
+        let targets: serde_json::Map<String, serde_json::Value> = self
+            .counts()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| (s.to_string(), json!(n)))
+            .collect();
+        output::json(&json!({
+            "event": "head", "block": line.block, "subnets": subnets,
+            "targets": targets, "reported": line.reported, "retarget_ms": line.retarget_ms,
+        }));
+    }
+
+    /// Redraws the table (at most every [`DRAW_EVERY`]), or says how the farm stands every
+    /// 10 s without one.
     fn redraw(&mut self) {
         if self.screen.is_live() {
-            self.screen.set_live(self.table());
+            if self.last_draw.is_none_or(|at| at.elapsed() >= DRAW_EVERY) {
+                self.last_draw = Some(Instant::now());
+                self.screen.set_live(self.table());
+            }
         } else if !self.screen.json && self.last_status.elapsed() >= Duration::from_secs(10) {
             self.last_status = Instant::now();
             output::err!("{}", self.summary_line());
         }
     }
 
-    /// Clears the live table for good.
-    pub fn finish(&self) {
+    /// Writes what is still being put together and clears the live table for good.
+    pub fn finish(&mut self) {
+        if self.screen.json {
+            self.flush_head();
+        }
         self.screen.finish();
     }
 }

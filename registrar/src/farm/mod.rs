@@ -195,6 +195,16 @@ fn above_cap(target: &TargetSpec, difficulty: u64) -> Option<WaitReason> {
     }
 }
 
+/// A registration's task, ended when the farm lets go of it (a farm that returns early
+/// leaves nothing running).
+struct Spawned(tokio::task::JoinHandle<Result<Outcome, RegisterError>>);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A running registration's handle: its Ctrl-C channel.
 struct Running {
     cancel: mpsc::UnboundedSender<()>,
@@ -301,8 +311,10 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
             self.events.clone(),
             self.deadline,
         );
-        Box::pin(async move {
-            let outcome = register(
+        // Each registration is a task of its own, so that thousands of them spread over the
+        // runtime's workers rather than all being polled by the farm's loop.
+        let task = Spawned(tokio::spawn(async move {
+            register(
                 session,
                 share,
                 target.submitter.clone(),
@@ -313,7 +325,15 @@ impl<C: ChainApi, P: FnMut(FarmEvent)> Farm<C, P> {
                 },
                 cancel_rx,
             )
-            .await;
+            .await
+        }));
+        Box::pin(async move {
+            let mut task = task;
+            let outcome = match (&mut task.0).await {
+                Ok(outcome) => outcome,
+                // A panic in a registration: the farm stops as for a lost chain.
+                Err(e) => Err(ChainError::Rpc(format!("a registration failed: {e}")).into()),
+            };
             (index, outcome)
         })
     }

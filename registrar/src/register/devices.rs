@@ -25,7 +25,7 @@ pub(crate) struct Found {
 pub(crate) struct Devices {
     lease: Lease,
     pool: Arc<DevicePool>,
-    /// When the head behind each head-driven assignment was received.
+    /// The head block and when it was received, by the number of the job it asked for.
     heads: BTreeMap<u64, (u64, Instant)>,
 }
 
@@ -42,19 +42,16 @@ impl Devices {
     /// Asks for `job` on the devices (each drains its batch first); `head_received` is when
     /// the head that asked for it arrived, for the retarget time. Without one (the same
     /// challenge at a new difficulty), a head whose retarget is still pending is timed on
-    /// this assignment instead, which supersedes its own. A registration the share gives no
-    /// devices now has no retarget time.
+    /// this job instead, which supersedes its own. A registration the share gives no devices
+    /// has no retarget time.
     pub(crate) fn switch(&mut self, job: Job, work_block: u64, head_received: Option<Instant>) {
-        let Some(generation) = self.lease.set_job(job, work_block) else {
-            self.heads.clear();
-            return;
-        };
+        let seq = self.lease.set_job(job, work_block);
         let timed = match head_received {
             Some(at) => Some((work_block, at)),
             None => self.heads.pop_last().map(|(_, head)| head),
         };
         if let Some(head) = timed {
-            self.heads.insert(generation, head);
+            self.heads.insert(seq, head);
             while self.heads.len() > 16 {
                 self.heads.pop_first();
             }
@@ -72,13 +69,18 @@ impl Devices {
         self.lease.set_block_time(block_time);
     }
 
-    /// The head block and the retarget time of the newest head-driven assignment that
-    /// assignment `generation` covers (a later assignment carries this registration's job
-    /// too, so every device hashing it means the head's challenge is being hashed).
+    /// The head block and the retarget time of the newest head-driven job that the
+    /// assignment of `generation` covers (the devices retargeted to it at `at`): an
+    /// assignment carrying a later job of this registration means every earlier head's
+    /// challenge has been left for a newer one.
     pub(crate) fn retargeted(&mut self, generation: u64, at: Instant) -> Option<(u64, Duration)> {
+        let (seq, placed_in) = self.lease.placed()?;
+        if placed_in > generation {
+            return None;
+        }
         let mut newest = None;
         while let Some(entry) = self.heads.first_entry() {
-            if *entry.key() > generation {
+            if *entry.key() > seq {
                 break;
             }
             newest = Some(entry.remove());

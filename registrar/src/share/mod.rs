@@ -3,15 +3,19 @@
 //! A [`DeviceShare`] owns the process's [`DevicePool`]; each registration holds a [`Lease`]
 //! on it. A lease says what its registration would hash (its job), whether it can use a seal
 //! now, and its limits; the share turns all of them into one pool assignment with
-//! [`policy::allocate`] whenever any of them changes, and routes the pool's events back:
-//! hits to the lease whose target id the job carries as its tag, faults and retarget times
-//! to all.
+//! [`policy::allocate`] when any of them changes, and routes the pool's events back: hits to
+//! the lease whose target id the job carries as its tag, faults and retarget times to all.
+//!
+//! The assignment is planned on the share's own thread, once per burst of changes: at a new
+//! head every registration of a farm changes its job within a few milliseconds, and planning
+//! (and retargeting the devices) once for all of them, not once per lease, keeps the cost
+//! per head linear in the plan. A quiet share plans a change at once.
 //! `regpow register` is a share with one lease; `regpow farm` has one per target.
 
 pub mod policy;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use regpow_solver::{DevicePool, PoolEvent, PoolJob};
@@ -25,6 +29,10 @@ use policy::Candidate;
 struct HeldLease {
     target: TargetSpec,
     job: Option<PoolJob>,
+    /// Counts the jobs set on this lease.
+    job_seq: u64,
+    /// The newest job (by `job_seq`) an assignment carried, and that assignment's generation.
+    placed: Option<(u64, u64)>,
     ready: bool,
     events: mpsc::UnboundedSender<PoolEvent>,
 }
@@ -75,10 +83,54 @@ struct Inner {
     block_secs: f64,
 }
 
+/// Shortest time between two plans while changes keep coming (longer when planning itself
+/// takes long: see [`Planner`]).
+const PLAN_EVERY: Duration = Duration::from_millis(2);
+
+/// Wakes the share's planning thread.
+#[derive(Default)]
+struct Planner {
+    /// A change waits to be planned; `closed` once the share is gone.
+    state: Mutex<(bool, bool)>,
+    wake: Condvar,
+}
+
+impl Planner {
+    fn request(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !state.0 {
+            state.0 = true;
+            self.wake.notify_one();
+        }
+    }
+
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.wake.notify_one();
+    }
+
+    /// Waits for a change; false once closed.
+    fn wait(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while !state.0 && !state.1 {
+            state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        state.0 = false;
+        !state.1
+    }
+}
+
 /// The pool, shared by leases. See the module documentation.
 pub struct DeviceShare {
     pool: Arc<DevicePool>,
     inner: Arc<Mutex<Inner>>,
+    planner: Arc<Planner>,
+}
+
+impl Drop for DeviceShare {
+    fn drop(&mut self) {
+        self.planner.close();
+    }
 }
 
 impl DeviceShare {
@@ -115,7 +167,18 @@ impl DeviceShare {
             }
             true
         });
-        Arc::new(Self { pool, inner })
+        let planner = Arc::new(Planner::default());
+        let share = Arc::new(Self {
+            pool,
+            inner,
+            planner: planner.clone(),
+        });
+        let weak = Arc::downgrade(&share);
+        std::thread::Builder::new()
+            .name("regpow-share".into())
+            .spawn(move || plan_on_changes(weak, planner))
+            .expect("spawning the share's planning thread");
+        share
     }
 
     /// The pool (for its devices and counters).
@@ -138,6 +201,8 @@ impl DeviceShare {
             HeldLease {
                 target,
                 job: None,
+                job_seq: 0,
+                placed: None,
                 ready: true,
                 events,
             },
@@ -172,9 +237,9 @@ impl DeviceShare {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Recomputes the assignment; publishes it if it changed. Returns the current
-    /// generation and whether lease `id` has devices in it.
-    fn reassign(&self, id: u64) -> (u64, bool) {
+    /// Recomputes the assignment from every lease; publishes it if it changed, and notes in
+    /// each lease whose job it carries which assignment that is.
+    fn reassign(&self) {
         let hashes = self.pool.hashes();
         let mut inner = self.lock();
         let rate = inner.rate.sample(hashes);
@@ -199,15 +264,46 @@ impl DeviceShare {
             .filter(|(_, &w)| w > 0)
             .map(|((_, _, job), &weight)| PoolJob { weight, ..*job })
             .collect();
-        let mine = inner
-            .leases
-            .get(&id)
-            .is_some_and(|held| jobs.iter().any(|j| held.owns(j)));
         if jobs != inner.assigned.0 {
             let generation = self.pool.assign(jobs.clone());
             inner.assigned = (jobs, generation);
         }
-        (inner.assigned.1, mine)
+        let generation = inner.assigned.1;
+        let Inner {
+            leases, assigned, ..
+        } = &mut *inner;
+        for held in leases.values_mut() {
+            let carried = held.job.is_some_and(|job| {
+                assigned
+                    .0
+                    .iter()
+                    .any(|j| j.tag == job.tag && j.job == job.job && j.work_block == job.work_block)
+            });
+            if carried && held.placed.is_none_or(|(seq, _)| seq < held.job_seq) {
+                held.placed = Some((held.job_seq, generation));
+            }
+        }
+    }
+}
+
+/// The share's planning thread: one plan per burst of lease changes, at most one every
+/// [`PLAN_EVERY`] (or four times what the last plan took, if more), until the share is gone.
+fn plan_on_changes(share: std::sync::Weak<DeviceShare>, planner: Arc<Planner>) {
+    let mut last: Option<(Instant, Duration)> = None;
+    while planner.wait() {
+        if let Some((at, took)) = last {
+            let gap = PLAN_EVERY.max(took * 4);
+            let since = at.elapsed();
+            if since < gap {
+                std::thread::sleep(gap - since);
+            }
+        }
+        let Some(share) = share.upgrade() else {
+            return;
+        };
+        let started = Instant::now();
+        share.reassign();
+        last = Some((started, started.elapsed()));
     }
 }
 
@@ -223,26 +319,38 @@ impl Lease {
         &self.share
     }
 
-    fn update(&self, change: impl FnOnce(&mut HeldLease)) -> Option<u64> {
-        {
-            let mut inner = self.share.lock();
-            if let Some(held) = inner.leases.get_mut(&self.id) {
-                change(held);
-            }
+    fn update(&self, change: impl FnOnce(&mut HeldLease)) {
+        if let Some(held) = self.share.lock().leases.get_mut(&self.id) {
+            change(held);
         }
-        let (generation, mine) = self.share.reassign(self.id);
-        mine.then_some(generation)
+        self.share.planner.request();
     }
 
-    /// This registration would now hash `job` (on `work_block`). Returns the generation of
-    /// the assignment that holds it, or `None` when the share gives it no devices now.
-    pub fn set_job(&self, job: regpow_solver::Job, work_block: u64) -> Option<u64> {
+    /// This registration would now hash `job` (on `work_block`); the share plans it in with
+    /// the other changes of the moment. Returns the job's number on this lease (see
+    /// [`Lease::placed`]).
+    pub fn set_job(&self, job: regpow_solver::Job, work_block: u64) -> u64 {
+        let mut seq = 0;
         self.update(|held| {
+            held.job_seq += 1;
+            seq = held.job_seq;
             held.job = Some(PoolJob {
                 tag: held.target.id.tag(),
                 ..PoolJob::new(job, work_block)
             })
-        })
+        });
+        seq
+    }
+
+    /// The newest of this lease's jobs (its number from [`Lease::set_job`]) that an
+    /// assignment carried, with that assignment's generation: the devices hash it once they
+    /// have retargeted to that generation.
+    pub fn placed(&self) -> Option<(u64, u64)> {
+        self.share
+            .lock()
+            .leases
+            .get(&self.id)
+            .and_then(|h| h.placed)
     }
 
     /// Whether this registration can use a seal now (see [`policy`]): one that cannot
@@ -271,6 +379,6 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         self.share.lock().leases.remove(&self.id);
-        self.share.reassign(self.id);
+        self.share.planner.request();
     }
 }
