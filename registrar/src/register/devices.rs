@@ -27,6 +27,8 @@ pub(crate) struct Devices {
     pool: Arc<DevicePool>,
     /// The head block and when it was received, by the number of the job it asked for.
     heads: BTreeMap<u64, (u64, Instant)>,
+    /// What the lease was last told about readiness.
+    ready: Option<bool>,
 }
 
 impl Devices {
@@ -36,6 +38,7 @@ impl Devices {
             pool: lease.share().pool().clone(),
             lease,
             heads: BTreeMap::new(),
+            ready: None,
         }
     }
 
@@ -58,10 +61,24 @@ impl Devices {
         }
     }
 
+    /// Whether the devices' current assignment carries this registration's newest job (as
+    /// far as the share has planned it: a job set a moment ago may not be planned yet).
+    pub(crate) fn hashed(&self) -> bool {
+        let newest = self.heads.last_key_value().map(|(seq, _)| *seq);
+        match (self.lease.placed(), newest) {
+            (Some((placed, _)), Some(newest)) => placed >= newest,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
     /// Whether the registration can use a seal now: one that cannot yields its devices to
     /// the other registrations of the share.
     pub(crate) fn ready(&mut self, ready: bool) {
-        self.lease.set_ready(ready);
+        if self.ready != Some(ready) {
+            self.ready = Some(ready);
+            self.lease.set_ready(ready);
+        }
     }
 
     /// The chain's block time as the registration measures it (the share plans by it).

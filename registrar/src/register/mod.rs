@@ -128,7 +128,16 @@ async fn drive<C: ChainApi, P: FnMut(TargetEvent)>(
     mut cancel: mpsc::UnboundedReceiver<()>,
     deadline: Option<tokio::time::Instant>,
 ) -> Finish {
+    // Timers made once, not at every turn of the loop (a farm runs thousands of these
+    // loops): the deadline, the wait for a settling submission, and a tick that only runs
+    // while a head event waits for its retarget time.
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let until_deadline = until(deadline);
+    tokio::pin!(until_deadline);
+    let mut settle_at = run.settle_deadline();
+    let until_settled = until(settle_at);
+    tokio::pin!(until_settled);
     let mut timed_out = false;
     loop {
         if let Some(finish) = run.settled() {
@@ -136,6 +145,10 @@ async fn drive<C: ChainApi, P: FnMut(TargetEvent)>(
         }
         run.try_submit();
         run.publish_readiness();
+        if run.settle_deadline() != settle_at {
+            settle_at = run.settle_deadline();
+            until_settled.set(until(settle_at));
+        }
         let step: Option<Finish> = tokio::select! {
             biased;
             // A second Ctrl-C exits now, saying what may still land.
@@ -143,16 +156,16 @@ async fn drive<C: ChainApi, P: FnMut(TargetEvent)>(
                 true => Some(run.give_up(Some(Ending::Cancelled))),
                 false => run.end(Ending::Cancelled),
             },
-            _ = until(deadline), if !timed_out => {
+            _ = &mut until_deadline, if !timed_out => {
                 timed_out = true;
                 run.end(Ending::TimedOut)
             },
-            _ = until(run.settle_deadline()) => Some(run.give_up(None)),
+            _ = &mut until_settled => Some(run.give_up(None)),
             Some(event) = inbox.devices.recv() => run.on_device(event),
             Some(report) = inbox.reports.recv() => run.on_report(report),
             Some(read) = inbox.states.recv() => run.on_state(read),
             // A head whose devices have not all moved yet is reported without its retarget.
-            _ = tick.tick() => {
+            _ = tick.tick(), if run.head_report_pending() => {
                 run.report_head(false);
                 None
             },

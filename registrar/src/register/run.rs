@@ -305,6 +305,12 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         });
     }
 
+    /// Whether a head event waits for its retarget time (the run's tick sends it without
+    /// one after [`HEAD_REPORT_WAIT`]).
+    pub(super) fn head_report_pending(&self) -> bool {
+        self.head_report.is_some()
+    }
+
     fn job_for(&self, head: Head, difficulty: Difficulty) -> Job {
         Job::new(
             Challenge {
@@ -862,7 +868,9 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         match &mut self.head_report {
             Some(report) if report.number == head.number => {
                 report.state = Some(half);
-                self.report_head(false);
+                // A registration the devices do not hash has no retarget time to wait for.
+                let hashed = self.devices.hashed();
+                self.report_head(!hashed);
             }
             _ => self.emit(Progress::Head {
                 number: head.number,

@@ -4,7 +4,8 @@
 //! on it. A lease says what its registration would hash (its job), whether it can use a seal
 //! now, and its limits; the share turns all of them into one pool assignment with
 //! [`policy::allocate`] when any of them changes, and routes the pool's events back: hits to
-//! the lease whose target id the job carries as its tag, faults and retarget times to all.
+//! the lease whose target id the job carries as its tag, retarget times to the leases the
+//! assignment carries, faults to all.
 //!
 //! The assignment is planned on the share's own thread, once per burst of changes: at a new
 //! head every registration of a farm changes its job within a few milliseconds, and planning
@@ -159,7 +160,16 @@ impl DeviceShare {
                     }
                 }
                 PoolEvent::Exhausted { .. } => {}
-                PoolEvent::Fault { .. } | PoolEvent::Retargeted { .. } => {
+                // A retarget matters to the leases the assignment carries (their retarget
+                // time); the others are not hashed.
+                PoolEvent::Retargeted { .. } => {
+                    for held in inner.leases.values() {
+                        if inner.assigned.0.iter().any(|job| held.owns(job)) {
+                            let _ = held.events.send(event.clone());
+                        }
+                    }
+                }
+                PoolEvent::Fault { .. } => {
                     for held in inner.leases.values() {
                         let _ = held.events.send(event.clone());
                     }
