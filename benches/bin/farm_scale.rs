@@ -4,8 +4,9 @@
 //! `//Alice`, runs `regpow farm --threads 1 --json` against it for `--seconds`, and prints a
 //! row: JSON-RPC requests per head (median over the heads after the warm-up, counted by the
 //! devnet), CPU outside hashing (every thread but `regpow-cpu-*` and `regpow-device-*`, per
-//! minute), peak RSS, time from start to the first hash, the hashrate, and `--json` lines per
-//! minute. Run through `benches/farm-scale.sh`.
+//! minute), peak RSS, time from start to the first hash, the hashrate (and its ratio to
+//! `regpow bench --threads 1` run just before, with the same devnet up), and `--json` lines
+//! per minute. Run through `benches/farm-scale.sh`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -130,8 +131,8 @@ struct Row {
     rss_mb: f64,
     first_hash: Option<f64>,
     hashrate: f64,
+    bench_rate: f64,
     json_lines_per_min: f64,
-    exit: Option<i32>,
 }
 
 fn median(mut values: Vec<u64>) -> f64 {
@@ -170,6 +171,20 @@ async fn measure(options: &Options, targets: usize) -> Row {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let plan = write_plan(&dir, hotkeys, subnets);
+    // What the devices do alone, on the same machine with the same devnet running.
+    let bench = Command::new(&options.regpow)
+        .args(["bench", "--threads", "1", "--json", "--seconds"])
+        .arg(options.seconds.to_string())
+        .env("XDG_RUNTIME_DIR", &dir)
+        .stderr(Stdio::null())
+        .output()
+        .expect("regpow bench runs");
+    let bench_rate = String::from_utf8_lossy(&bench.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["hashrate"].as_f64())
+        .next_back()
+        .unwrap_or(f64::NAN);
     let run_secs = options.seconds + options.warmup;
     let start = Instant::now();
     let mut child = Command::new(&options.regpow)
@@ -177,7 +192,9 @@ async fn measure(options: &Options, targets: usize) -> Row {
         .arg("--config")
         .arg(&plan)
         .args(["--network", &devnet.url, "--threads", "1", "--json"])
-        .args(["--max-seconds", &run_secs.to_string()])
+        // Stopped once measured: its own deadline comes later, so that the end of the run
+        // (every target's final state) is not measured.
+        .args(["--max-seconds", &(run_secs + 30).to_string()])
         .args(&options.extra)
         .env("XDG_RUNTIME_DIR", &dir)
         .stdout(Stdio::piped())
@@ -221,7 +238,10 @@ async fn measure(options: &Options, targets: usize) -> Row {
         if let Some(rss) = peak_rss_mb(pid) {
             peak = peak.max(rss);
         }
-        if Instant::now() >= end || child.try_wait().ok().flatten().is_some() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("regpow farm ended early ({status}) at {targets} targets");
+        }
+        if Instant::now() >= end {
             break;
         }
         if Instant::now() < warm {
@@ -250,7 +270,8 @@ async fn measure(options: &Options, targets: usize) -> Row {
     let (hashing_before, other_before, at, lines_before) =
         window.unwrap_or((0.0, 0.0, Instant::now(), 0));
     let minutes = at.elapsed().as_secs_f64() / 60.0;
-    let status = child.wait().ok();
+    let _ = child.kill();
+    let _ = child.wait();
     let calls = devnet.rpc_calls.snapshot();
     let subscriptions = calls.get("chain_subscribeNewHeads").copied().unwrap_or(0);
     devnet.stop().await;
@@ -275,8 +296,8 @@ async fn measure(options: &Options, targets: usize) -> Row {
         rss_mb: peak,
         first_hash,
         hashrate,
+        bench_rate,
         json_lines_per_min: (lines_after - lines_before) as f64 / minutes,
-        exit: status.and_then(|s| s.code()),
     }
 }
 
@@ -284,13 +305,13 @@ fn main() {
     let options = options();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     println!(
-        "| targets | requests per head (median) | head subscriptions | CPU outside hashing | hashing CPU | peak RSS | first hash | hashrate | `--json` lines per minute | exit |"
+        "| targets | requests per head (median) | head subscriptions | CPU outside hashing | hashing CPU | peak RSS | first hash | hashrate (÷ bench) | `--json` lines per minute |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for &size in &options.sizes {
         let row = runtime.block_on(measure(&options, size));
         println!(
-            "| {} | {:.0} | {} | {:.2} s/min | {:.1} s/min | {:.0} MB | {} | {:.2} M/s | {:.0} | {} |",
+            "| {} | {:.0} | {} | {:.2} s/min | {:.1} s/min | {:.0} MB | {} | {:.2} M/s ({:.3}) | {:.0} |",
             row.targets,
             row.requests_per_head,
             row.subscriptions,
@@ -299,8 +320,8 @@ fn main() {
             row.rss_mb,
             row.first_hash.map_or("-".into(), |s| format!("{s:.1} s")),
             row.hashrate / 1e6,
+            row.hashrate / row.bench_rate,
             row.json_lines_per_min,
-            row.exit.map_or("-".into(), |c| c.to_string()),
         );
     }
 }

@@ -184,39 +184,23 @@ impl StateReader {
                 .await
                 .map_err(|_| bad(format!("no answer in {}s", timeout.as_secs())))?
                 .map_err(|e| bad(e.to_string()))?;
-                let mut values = HashMap::with_capacity(chunk.len());
-                for set in answer {
-                    if !set.block.eq_ignore_ascii_case(&at) {
-                        return Err(bad(format!("asked at {at}, answered at {}", set.block)));
-                    }
-                    for (key, value) in set.changes {
-                        values.insert(key.to_ascii_lowercase(), value);
-                    }
-                }
-                Ok::<_, ChainError>(values)
+                in_asked_order(chunk, &at, answer)
             }
         });
-        let mut values: HashMap<String, Option<String>> = HashMap::with_capacity(keys.len());
+        let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(keys.len());
         for chunk in futures::future::try_join_all(requests).await? {
             values.extend(chunk);
         }
-        let value = |key: &str| -> Result<Option<Vec<u8>>, ChainError> {
-            match values.get(key) {
-                None => Err(bad(format!("the node left key {key} out of its answer"))),
-                Some(None) => Ok(None),
-                Some(Some(hex)) => hex::decode(hex.trim_start_matches("0x"))
-                    .map(Some)
-                    .map_err(|e| bad(format!("value of {key}: {e}"))),
-            }
-        };
+        let position: HashMap<Item, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (*item, i))
+            .collect();
+        let raw = |item: Item| -> &Option<Vec<u8>> { &values[position[&item]] };
         let mut snapshot = StateSnapshot::default();
-        let mut raw: HashMap<Item, Option<Vec<u8>>> = HashMap::with_capacity(items.len());
-        for (item, key) in items.iter().zip(&keys) {
-            raw.insert(*item, value(key)?);
-        }
         for &netuid in &query.subnets {
             let bytes = |index: usize| -> &[u8] {
-                match &raw[&Item::Subnet(index, netuid)] {
+                match raw(Item::Subnet(index, netuid)) {
                     Some(bytes) => bytes,
                     None => &self.defaults[index],
                 }
@@ -237,15 +221,15 @@ impl StateReader {
             );
         }
         for &(hotkey, netuid) in &query.hotkeys {
-            let uid = raw[&Item::Uid(netuid, hotkey)]
+            let uid = raw(Item::Uid(netuid, hotkey))
                 .as_deref()
                 .map(|b| decode::<u16>("Uids", b))
                 .transpose()?;
-            let last_pow_block = raw[&Item::LastPowBlock(hotkey)]
+            let last_pow_block = raw(Item::LastPowBlock(hotkey))
                 .as_deref()
                 .map(|b| decode::<u64>("LastPowRegistrationBlock", b))
                 .transpose()?;
-            let owner = raw[&Item::Owner(hotkey)]
+            let owner = raw(Item::Owner(hotkey))
                 .as_deref()
                 .map(|b| decode::<[u8; 32]>("Owner", b))
                 .transpose()?;
@@ -262,7 +246,7 @@ impl StateReader {
         }
         for &signer in &query.signers {
             // `AccountInfo` starts with the nonce (u32 in subtensor); no entry is nonce 0.
-            let nonce = match &raw[&Item::Account(signer)] {
+            let nonce = match raw(Item::Account(signer)) {
                 Some(bytes) => decode::<u32>("System::Account", bytes)?,
                 None => 0,
             };
@@ -272,7 +256,110 @@ impl StateReader {
     }
 }
 
+/// The values of `asked` (hex keys) from a node's change sets at block `at`, in the order
+/// asked; every key must be answered, at that block. A node answers in the order asked, and
+/// that is checked key by key; any other order is matched by key.
+fn in_asked_order(
+    asked: &[Arc<str>],
+    at: &str,
+    answer: Vec<ChangeSet>,
+) -> Result<Vec<Option<Vec<u8>>>, ChainError> {
+    let mut changes = Vec::with_capacity(asked.len());
+    for set in answer {
+        if !set.block.eq_ignore_ascii_case(at) {
+            return Err(bad(format!("asked at {at}, answered at {}", set.block)));
+        }
+        changes.extend(set.changes);
+    }
+    let in_order = changes.len() == asked.len()
+        && changes
+            .iter()
+            .zip(asked)
+            .all(|((key, _), asked)| key.eq_ignore_ascii_case(asked));
+    let hex_value = |value: Option<String>| -> Result<Option<Vec<u8>>, ChainError> {
+        value
+            .map(|hex| {
+                hex::decode(hex.trim_start_matches("0x")).map_err(|e| bad(format!("a value: {e}")))
+            })
+            .transpose()
+    };
+    if in_order {
+        return changes
+            .into_iter()
+            .map(|(_, value)| hex_value(value))
+            .collect();
+    }
+    let mut by_key: HashMap<String, Option<String>> = changes
+        .into_iter()
+        .map(|(key, value)| (key.to_ascii_lowercase(), value))
+        .collect();
+    asked
+        .iter()
+        .map(|key| match by_key.remove(&key.to_ascii_lowercase()) {
+            Some(value) => hex_value(value),
+            None => Err(bad(format!("the node left key {key} out of its answer"))),
+        })
+        .collect()
+}
+
 /// Decodes the start of `bytes` as `T` (SCALE), naming `item` when it cannot.
 fn decode<T: Decode>(item: &str, mut bytes: &[u8]) -> Result<T, ChainError> {
     T::decode(&mut bytes).map_err(|e| bad(format!("{item}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(block: &str, changes: &[(&str, Option<&str>)]) -> ChangeSet {
+        ChangeSet {
+            block: block.into(),
+            changes: changes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn answers_are_taken_in_the_order_asked_and_checked_key_by_key() {
+        let asked: Vec<Arc<str>> = vec!["0xaa".into(), "0xBB".into(), "0xcc".into()];
+        let at = "0x01";
+        let in_order = set(
+            at,
+            &[
+                ("0xaa", Some("0x01")),
+                ("0xbb", None),
+                ("0xcc", Some("0x0203")),
+            ],
+        );
+        assert_eq!(
+            in_asked_order(&asked, at, vec![in_order]).unwrap(),
+            vec![Some(vec![1]), None, Some(vec![2, 3])]
+        );
+        // Another order is matched by key.
+        let shuffled = set(
+            at,
+            &[
+                ("0xcc", Some("0x0203")),
+                ("0xaa", Some("0x01")),
+                ("0xbb", None),
+            ],
+        );
+        assert_eq!(
+            in_asked_order(&asked, at, vec![shuffled]).unwrap(),
+            vec![Some(vec![1]), None, Some(vec![2, 3])]
+        );
+        // A key left out, another block, bad hex: refused, never taken as "no value".
+        let missing = set(at, &[("0xaa", Some("0x01")), ("0xbb", None)]);
+        let e = in_asked_order(&asked, at, vec![missing]).unwrap_err();
+        assert!(e.to_string().contains("left key 0xcc out"), "{e}");
+        let elsewhere = set("0x02", &[("0xaa", None), ("0xbb", None), ("0xcc", None)]);
+        assert!(in_asked_order(&asked, at, vec![elsewhere]).is_err());
+        let garbled = set(
+            at,
+            &[("0xaa", Some("0xzz")), ("0xbb", None), ("0xcc", None)],
+        );
+        assert!(in_asked_order(&asked, at, vec![garbled]).is_err());
+    }
 }

@@ -33,7 +33,7 @@ pub use client::ChainClient;
 pub use network::Network;
 pub use outcome::{classify_refusal, PoolRefusal, SubmitOutcome};
 pub use runtime::check_runtime;
-pub use session::{Session, SessionEvent};
+pub use session::{HeadState, Session, SessionEvent};
 pub use state::{
     Head, HotkeyInfo, NewHead, Refusal, StateQuery, StateSnapshot, SubnetInfo, SubnetState,
 };

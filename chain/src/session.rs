@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::api::{ChainApi, Heads};
 use crate::network::redact_url;
-use crate::state::{Head, NewHead, StateQuery, StateSnapshot, SubnetState};
+use crate::state::{Head, NewHead, StateQuery, StateSnapshot, SubnetInfo, SubnetState};
 use crate::ChainError;
 use regpow_rules::PublicKey;
 
@@ -32,7 +32,7 @@ const MAX_CONNECT_ATTEMPTS: u32 = 8;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Heads whose rounds (and ancestries) are kept for sharing.
-const CACHED_READS: usize = 16;
+const CACHED_READS: usize = 8;
 
 /// How long a question no round covers waits for others to join its round.
 const BATCH_WINDOW: Duration = Duration::from_millis(2);
@@ -59,6 +59,16 @@ pub enum SessionEvent {
     /// The endpoint is gone for good (every attempt failed, or its runtime cannot register):
     /// the session has ended.
     Lost(ChainError),
+}
+
+/// The subnets' state at a head as the session's read at that head found it: what a view
+/// shows once per head, whatever the number of registrations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeadState {
+    /// The head.
+    pub head: Head,
+    /// Every subnet asked about lately, with its netuid, in netuid order.
+    pub subnets: Vec<(u16, SubnetInfo)>,
 }
 
 /// Heads a key stays in the read a session makes at every head after it was last asked for.
@@ -167,7 +177,12 @@ fn round<C: ChainApi>(
 /// Starts the read a session makes at every new head: everything asked for at the last few
 /// heads, in one round, before anyone asks (the registrations' reads of this head then all
 /// find it).
-fn read_ahead<C: ChainApi>(reads: &Mutex<Reads>, client: C, head: Head) {
+fn read_ahead<C: ChainApi>(
+    reads: &Mutex<Reads>,
+    client: C,
+    head: Head,
+    states: &broadcast::Sender<Arc<HeadState>>,
+) {
     let mut shared = lock(reads);
     let query = shared.watched.query(head.number);
     if query.is_empty() || shared.rounds.contains_key(&head.hash) {
@@ -175,8 +190,19 @@ fn read_ahead<C: ChainApi>(reads: &Mutex<Reads>, client: C, head: Head) {
     }
     let query = Arc::new(Mutex::new((true, query)));
     let read = round(client, head, query.clone(), Duration::ZERO);
-    // Driven now, whoever awaits it later.
-    tokio::spawn(read.clone());
+    // Driven now, whoever awaits it later; its subnets announced to the views.
+    let (driven, states) = (read.clone(), states.clone());
+    tokio::spawn(async move {
+        if let Ok(snapshot) = driven.await {
+            let mut subnets: Vec<(u16, SubnetInfo)> = snapshot
+                .subnets
+                .iter()
+                .map(|(n, s)| (*n, s.clone()))
+                .collect();
+            subnets.sort_by_key(|(netuid, _)| *netuid);
+            let _ = states.send(Arc::new(HeadState { head, subnets }));
+        }
+    });
     let Reads {
         rounds,
         round_order,
@@ -195,6 +221,7 @@ pub struct Session<C: ChainApi> {
     url: String,
     client: watch::Receiver<C>,
     events: broadcast::Sender<SessionEvent>,
+    states: broadcast::Sender<Arc<HeadState>>,
     latest: watch::Receiver<Option<NewHead>>,
     reads: Arc<Mutex<Reads>>,
     follower: tokio::task::JoinHandle<()>,
@@ -209,12 +236,14 @@ impl<C: ChainApi> Session<C> {
         let (client_tx, client_rx) = watch::channel(client);
         let (latest_tx, latest) = watch::channel(None);
         let (events, _) = broadcast::channel(256);
+        let (states, _) = broadcast::channel(16);
         let reads = Arc::new(Mutex::new(Reads::default()));
         let follower = tokio::spawn(follow(
             heads,
             client_tx,
             Following {
                 events: events.clone(),
+                states: states.clone(),
                 latest: latest_tx,
                 reads: reads.clone(),
             },
@@ -224,6 +253,7 @@ impl<C: ChainApi> Session<C> {
             url,
             client: client_rx,
             events,
+            states,
             latest,
             reads,
             follower,
@@ -243,6 +273,12 @@ impl<C: ChainApi> Session<C> {
     /// Every event from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
         self.events.subscribe()
+    }
+
+    /// The subnets' state at every head from now on, once the session's read at the head
+    /// is done (registrations read their own; this is for views and metrics).
+    pub fn subscribe_states(&self) -> broadcast::Receiver<Arc<HeadState>> {
+        self.states.subscribe()
     }
 
     /// The newest best head the session has followed (waiting for the first, at most
@@ -375,6 +411,7 @@ impl<C: ChainApi> Drop for Session<C> {
 /// Where the follower tells what it sees.
 struct Following {
     events: broadcast::Sender<SessionEvent>,
+    states: broadcast::Sender<Arc<HeadState>>,
     latest: watch::Sender<Option<NewHead>>,
     reads: Arc<Mutex<Reads>>,
 }
@@ -389,6 +426,7 @@ async fn follow<C: ChainApi>(
 ) {
     let Following {
         events,
+        states,
         latest,
         reads,
     } = following;
@@ -401,7 +439,7 @@ async fn follow<C: ChainApi>(
             match tokio::time::timeout(HEAD_SILENCE, heads.next()).await {
                 Ok(Some(Ok(new))) => {
                     let received = Instant::now();
-                    read_ahead(&reads, client.borrow().clone(), new.head);
+                    read_ahead(&reads, client.borrow().clone(), new.head, &states);
                     latest.send_replace(Some(new));
                     announce(SessionEvent::Head { new, received });
                 }

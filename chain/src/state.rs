@@ -113,6 +113,18 @@ pub struct SubnetInfo {
     pub max_registrations_per_block: u16,
 }
 
+impl SubnetInfo {
+    /// The effective difficulty (the chain's clamp, as the SDK computes it).
+    pub fn effective_difficulty(&self) -> Difficulty {
+        Difficulty::effective(self.difficulty, self.min_difficulty, self.max_difficulty)
+    }
+
+    /// Whether this block already holds the subnet's registrations for the block.
+    pub fn block_is_full(&self) -> bool {
+        self.registrations_this_block >= self.max_registrations_per_block
+    }
+}
+
 /// One hotkey's registration state on a subnet at a block (and its signer's nonce): what a
 /// session reads for many hotkeys in one round.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,11 +245,7 @@ impl SubnetState {
 
     /// The effective difficulty (the chain's clamp, as the SDK computes it).
     pub fn effective_difficulty(&self) -> Difficulty {
-        Difficulty::effective(
-            self.subnet.difficulty,
-            self.subnet.min_difficulty,
-            self.subnet.max_difficulty,
-        )
+        self.subnet.effective_difficulty()
     }
 
     /// Why a registration of the hotkey by `coldkey` on `netuid` cannot succeed at this
@@ -270,7 +278,7 @@ impl SubnetState {
 
     /// Whether this block already holds the subnet's registrations for the block.
     pub fn block_is_full(&self) -> bool {
-        self.subnet.registrations_this_block >= self.subnet.max_registrations_per_block
+        self.subnet.block_is_full()
     }
 }
 

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use regpow_chain::{ChainClient, Network, Session, SessionEvent};
+use regpow_chain::{ChainClient, HeadState, Network, Session, SessionEvent};
 use regpow_registrar::{watch_devices, DeviceEvent, DeviceShare, DEVICE_STALL};
 use regpow_solver::DevicePool;
 use tokio::runtime::Runtime;
@@ -36,7 +36,8 @@ pub struct Live {
     pub metrics: Option<Arc<Metrics>>,
 }
 
-/// What a started run has: its devices, the chain session and Ctrl-C.
+/// What a started run has: its devices, the chain session (its events and the subnets'
+/// state at each head) and Ctrl-C.
 pub struct Started {
     /// The device pool.
     pub pool: Arc<DevicePool>,
@@ -50,6 +51,8 @@ pub struct Started {
     pub devices: mpsc::UnboundedReceiver<DeviceEvent>,
     /// The session's events (subscribed as it started, so no drop is missed).
     pub chain: broadcast::Receiver<SessionEvent>,
+    /// The subnets' state at each head, once the session has read it.
+    pub head_states: broadcast::Receiver<Arc<HeadState>>,
 }
 
 impl Live {
@@ -91,6 +94,7 @@ impl Live {
             .block_on(Session::start(self.connection.client.clone()))
             .map_err(failure)?;
         let chain = session.subscribe();
+        let head_states = session.subscribe_states();
         let devices = {
             let _entered = self.runtime.enter();
             watch_devices(pool.clone(), DEVICE_STALL)
@@ -102,6 +106,7 @@ impl Live {
             cancel,
             devices,
             chain,
+            head_states,
         })
     }
 
@@ -114,10 +119,11 @@ impl Live {
         streams: (
             mpsc::UnboundedReceiver<DeviceEvent>,
             broadcast::Receiver<SessionEvent>,
+            broadcast::Receiver<Arc<HeadState>>,
         ),
         run: impl FnOnce(mpsc::UnboundedSender<E>) -> F,
     ) -> F::Output {
-        let (mut devices, mut chain) = streams;
+        let (mut devices, mut chain, mut head_states) = streams;
         let (events_tx, mut events) = mpsc::unbounded_channel();
         self.runtime.block_on(async {
             let run = run(events_tx);
@@ -128,6 +134,7 @@ impl Live {
                     Some(event) = events.recv() => view.on_event(event),
                     Some(event) = devices.recv() => view.on_device(event),
                     Ok(event) = chain.recv() => view.on_session(event),
+                    Ok(state) = head_states.recv() => view.on_head_state(state),
                     outcome = &mut run => break outcome,
                 }
             };

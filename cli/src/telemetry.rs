@@ -97,6 +97,14 @@ impl Telemetry {
         }
     }
 
+    /// A new head whose subnets' state the session has read.
+    pub fn head(&mut self, number: u64) {
+        self.last_head = Some(Instant::now());
+        if let Some(m) = &self.metrics {
+            m.head(number);
+        }
+    }
+
     /// One registration event. Submissions (once the node has them), their outcomes, seals
     /// signed again and seals dropped are journaled; a submission that ends without
     /// registering counts as `not_registered`, one whose seal is signed again by why

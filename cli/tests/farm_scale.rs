@@ -51,7 +51,14 @@ async fn a_thousand_targets_cost_a_few_requests_per_head_and_one_subscription() 
     command
         .args(["--json", "farm", "--config"])
         .arg(&plan)
-        .args(["--network", &devnet.url, "--backend", "cpu", "--threads", "1"])
+        .args([
+            "--network",
+            &devnet.url,
+            "--backend",
+            "cpu",
+            "--threads",
+            "1",
+        ])
         .args(["--max-seconds", "16"])
         .env("XDG_RUNTIME_DIR", &dir)
         .stdin(Stdio::null())

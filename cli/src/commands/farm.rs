@@ -223,7 +223,7 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
     let hashes_before = started.pool.hashes();
     let found_before = seals_found(&started.pool);
     let (session, share, cancel) = (started.session, started.share, started.cancel);
-    let streams = (started.devices, started.chain);
+    let streams = (started.devices, started.chain, started.head_states);
     let finals = live.drive(&mut view, streams, |events| {
         farm(
             session,

@@ -70,7 +70,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
         .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s));
     let hashes_before = started.pool.hashes();
     let (session, share, cancel) = (started.session, started.share, started.cancel);
-    let streams = (started.devices, started.chain);
+    let streams = (started.devices, started.chain, started.head_states);
     let outcome = live.drive(&mut view, streams, |events| {
         register(
             session,

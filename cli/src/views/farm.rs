@@ -3,14 +3,16 @@
 //! the farm's metrics and journal, fed from the same events. Rows are indexed by target id.
 //!
 //! Its cost does not grow with the plan per event: the counts by state are kept as states
-//! change, `--json` writes one `head` line per head for every target together (a target's
-//! own lines only when something happens to it), and the table is drawn at most four times a
-//! second, in full for a small plan, else as the active targets and a line per subnet.
+//! change, `--json` writes one `head` line per head for every target together (from the
+//! session's read of the head; a target's own lines only when something happens to it), and
+//! the table is drawn at most four times a second, in full for a small plan, else as the
+//! active targets and a line per subnet.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use regpow_chain::HeadState;
 use regpow_registrar::farm::{FarmEvent, TargetState, WaitReason};
 use regpow_registrar::register::{Progress, TargetEvent};
 use regpow_registrar::{DeviceEvent, DeviceRate, DeviceShare, TargetId, TargetSpec};
@@ -38,18 +40,6 @@ const FULL_TABLE_ROWS: usize = 24;
 
 /// Shortest time between two draws of the table.
 const DRAW_EVERY: Duration = Duration::from_millis(250);
-
-/// The `--json` line of one head, put together from every target's head event.
-#[derive(Debug)]
-struct HeadLine {
-    block: u64,
-    /// Each subnet's difficulty and whether its block is full, as its targets reported.
-    subnets: std::collections::BTreeMap<u16, (u64, bool)>,
-    /// Targets that reported this head.
-    reported: usize,
-    /// The slowest retarget reported.
-    retarget_ms: Option<f64>,
-}
 
 /// A row of the live table: one target.
 struct Row {
@@ -91,9 +81,8 @@ pub struct FarmView {
     allocations: HashMap<TargetId, f64>,
     /// Targets by state word (kept as states change).
     state_counts: HashMap<&'static str, usize>,
-    /// The head line being put together (`--json`), and the newest block written.
-    head: Option<HeadLine>,
-    head_written: Option<u64>,
+    /// Each subnet's effective difficulty at the newest head read.
+    subnet_difficulty: HashMap<u16, u64>,
     last_status: Instant,
     last_draw: Option<Instant>,
     /// Submissions that reached a node (a seal signed again counts again).
@@ -128,8 +117,7 @@ impl FarmView {
             total: 0.0,
             allocations: HashMap::new(),
             state_counts: HashMap::new(),
-            head: None,
-            head_written: None,
+            subnet_difficulty: HashMap::new(),
             last_status: Instant::now(),
             last_draw: None,
             submissions: 0,
@@ -201,6 +189,12 @@ impl FarmView {
         lines.join("\n")
     }
 
+    /// A target's difficulty: its own last report, else its subnet's at the newest head.
+    fn difficulty_of(&self, row: &Row) -> Option<u64> {
+        row.difficulty
+            .or_else(|| self.subnet_difficulty.get(&row.target.netuid).copied())
+    }
+
     /// One line per subnet: its targets by state and its difficulty.
     fn subnet_lines(&self) -> Vec<String> {
         let mut subnets: std::collections::BTreeMap<
@@ -211,7 +205,7 @@ impl FarmView {
             let entry = subnets.entry(row.target.netuid).or_default();
             let word = row.state.as_ref().map_or("checking", TargetState::word);
             *entry.0.entry(word).or_default() += 1;
-            entry.1 = entry.1.or(row.difficulty);
+            entry.1 = entry.1.or(self.difficulty_of(row));
         }
         subnets
             .into_iter()
@@ -241,7 +235,8 @@ impl FarmView {
             .copied()
             .filter(|_| running)
             .unwrap_or(0.0);
-        let expected = match (row.difficulty, share * self.total) {
+        let difficulty = self.difficulty_of(row);
+        let expected = match (difficulty, share * self.total) {
             (Some(d), rate) if rate > 0.0 => output::human_seconds(d as f64 / rate),
             _ => "-".into(),
         };
@@ -261,7 +256,7 @@ impl FarmView {
             "{:>6}  {:<14} {:>20} {:>5.0}% {:>10}  {state}",
             row.target.netuid,
             short,
-            row.difficulty.map_or("-".into(), |d| d.to_string()),
+            difficulty.map_or("-".into(), |d| d.to_string()),
             share * 100.0,
             expected,
         )
@@ -324,24 +319,13 @@ impl FarmView {
     fn on_registration(&mut self, event: TargetEvent) {
         self.telemetry.event(&event);
         match &event.progress {
-            Progress::Head {
-                number,
-                difficulty,
-                full,
-                retarget_ms,
-            } => {
+            Progress::Head { difficulty, .. } => {
                 let difficulty = *difficulty;
                 if let Some(row) = self.row(event.target.id) {
                     row.difficulty = Some(difficulty);
                 }
-                if self.screen.json {
-                    self.add_to_head(
-                        *number,
-                        event.target.netuid,
-                        (difficulty, *full),
-                        *retarget_ms,
-                    );
-                }
+                // The head itself is said once, from the session's read (`on_head_state`);
+                // the retarget time is in the metrics.
                 return;
             }
             Progress::Submitting { signature, .. } => {
@@ -371,51 +355,18 @@ impl FarmView {
         }
     }
 
-    /// A target's head event, into the head's `--json` line: written once every running
-    /// target has reported the head, or when a newer head comes.
-    fn add_to_head(
-        &mut self,
-        block: u64,
-        netuid: u16,
-        subnet: (u64, bool),
-        retarget_ms: Option<f64>,
-    ) {
-        let old = |b: u64| b >= block;
-        if self.head_written.is_some_and(old) || self.head.as_ref().is_some_and(|h| h.block > block)
-        {
-            return; // a late report of a head already written or overtaken
-        }
-        if self.head.as_ref().is_some_and(|h| h.block < block) {
-            self.flush_head();
-        }
-        let line = self.head.get_or_insert_with(|| HeadLine {
-            block,
-            subnets: Default::default(),
-            reported: 0,
-            retarget_ms: None,
-        });
-        line.subnets.insert(netuid, subnet);
-        line.reported += 1;
-        if let Some(ms) = retarget_ms {
-            line.retarget_ms = Some(line.retarget_ms.map_or(ms, |m: f64| m.max(ms)));
-        }
-        let running = self.state_counts.get("running").copied().unwrap_or(0);
-        if line.reported >= running {
-            self.flush_head();
-        }
-    }
-
-    /// Writes the head line being put together, if any.
-    fn flush_head(&mut self) {
-        let Some(line) = self.head.take() else {
-            return;
-        };
-        self.head_written = Some(line.block);
-        let subnets: Vec<serde_json::Value> = line
+    /// The `--json` line of a head: every subnet's state and the targets by state, once
+    /// per head however many targets there are.
+    fn head_json(&self, state: &HeadState) -> serde_json::Value {
+        let subnets: Vec<serde_json::Value> = state
             .subnets
             .iter()
-            .map(|(netuid, (difficulty, full))| {
-                json!({"netuid": netuid, "difficulty": difficulty, "full": full})
+            .map(|(netuid, info)| {
+                json!({
+                    "netuid": netuid,
+                    "difficulty": info.effective_difficulty().get(),
+                    "full": info.block_is_full(),
+                })
             })
             .collect();
         let targets: serde_json::Map<String, serde_json::Value> = self
@@ -424,10 +375,11 @@ impl FarmView {
             .filter(|(_, n)| *n > 0)
             .map(|(s, n)| (s.to_string(), json!(n)))
             .collect();
-        output::json(&json!({
-            "event": "head", "block": line.block, "subnets": subnets,
-            "targets": targets, "reported": line.reported, "retarget_ms": line.retarget_ms,
-        }));
+        json!({
+            "event": "head", "block": state.head.number,
+            "hash": format!("0x{}", hex::encode(state.head.hash)),
+            "subnets": subnets, "targets": targets,
+        })
     }
 
     /// Redraws the table (at most every [`DRAW_EVERY`]), or says how the farm stands every
@@ -444,11 +396,8 @@ impl FarmView {
         }
     }
 
-    /// Writes what is still being put together and clears the live table for good.
-    pub fn finish(&mut self) {
-        if self.screen.json {
-            self.flush_head();
-        }
+    /// Clears the live table for good.
+    pub fn finish(&self) {
         self.screen.finish();
     }
 }
@@ -464,6 +413,18 @@ impl EventSink<FarmEvent> for FarmView {
 
     fn screen(&self) -> &Screen {
         &self.screen
+    }
+
+    fn on_head_state(&mut self, state: Arc<HeadState>) {
+        self.telemetry.head(state.head.number);
+        for (netuid, info) in &state.subnets {
+            self.subnet_difficulty
+                .insert(*netuid, info.effective_difficulty().get());
+        }
+        if self.screen.json {
+            output::json(&self.head_json(&state));
+        }
+        self.redraw();
     }
 
     fn on_device(&mut self, event: DeviceEvent) {

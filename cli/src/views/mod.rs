@@ -33,6 +33,9 @@ pub trait EventSink<E> {
             self.screen().note(text);
         }
     }
+    /// The subnets' state at a new head, once for every registration (a farm's view says
+    /// each head once from it).
+    fn on_head_state(&mut self, _state: std::sync::Arc<regpow_chain::HeadState>) {}
     /// Where the view writes.
     fn screen(&self) -> &Screen;
 }

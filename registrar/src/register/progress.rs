@@ -23,7 +23,8 @@ pub struct TargetEvent {
 /// What happened to a registration.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Progress {
-    /// A new best head and the subnet's state at it.
+    /// A new best head and the subnet's state at it: at every head while the devices hash
+    /// this target, else only when the state changed for it (see `Run::emit_head`).
     Head {
         /// Block number.
         number: u64,

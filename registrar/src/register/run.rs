@@ -168,8 +168,8 @@ struct ChainView {
 /// Where the run's results come back to it.
 pub(super) struct Inbox {
     pub(super) devices: mpsc::UnboundedReceiver<PoolEvent>,
-    pub(super) reports: mpsc::UnboundedReceiver<Report>,
-    pub(super) states: mpsc::UnboundedReceiver<StateRead>,
+    pub(super) reports: mpsc::UnboundedReceiver<Box<Report>>,
+    pub(super) states: mpsc::UnboundedReceiver<Box<StateRead>>,
 }
 
 /// Consecutive refusals, to give up on what would repeat for ever.
@@ -192,6 +192,8 @@ pub(super) struct Run<C: ChainApi, P: FnMut(TargetEvent)> {
     difficulty: Difficulty,
     /// The newest head's event, until its state and its retarget time are both known.
     head_report: Option<HeadReport>,
+    /// The difficulty, fullness and cap verdict the last head event said.
+    last_head_event: Option<(u64, bool, bool)>,
     /// The newest verified hit not yet submitted, or a seal to sign again.
     pending: Option<Sealed>,
     submission: Submission,
@@ -207,8 +209,10 @@ pub(super) struct Run<C: ChainApi, P: FnMut(TargetEvent)> {
     /// Set once the run must end; it ends when nothing is in flight or in doubt, or when
     /// the wait runs out.
     ending: Option<(Ending, tokio::time::Instant)>,
-    reports: mpsc::UnboundedSender<Report>,
-    states: mpsc::UnboundedSender<StateRead>,
+    /// Boxed, as the state reads: a channel holds a block of 32 messages from the start,
+    /// and a farm has thousands of runs.
+    reports: mpsc::UnboundedSender<Box<Report>>,
+    states: mpsc::UnboundedSender<Box<StateRead>>,
 }
 
 impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
@@ -230,6 +234,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             difficulty: first.effective_difficulty(),
             devices: devices.0,
             head_report: None,
+            last_head_event: None,
             coldkey: submitter.public(),
             submitter,
             session,
@@ -297,12 +302,34 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             return;
         }
         self.head_report = None;
-        self.emit(Progress::Head {
-            number: report.number,
-            difficulty,
-            full,
-            retarget_ms: report.retarget_ms,
-        });
+        self.emit_head(report.number, difficulty, full, report.retarget_ms);
+    }
+
+    /// Emits a head event when it says something: the devices hash this registration (its
+    /// retarget time), or its subnet's state changed for it since the last one (the block
+    /// filled or emptied, the difficulty moved by more than 1 % or crossed the target's cap).
+    /// A farm's thousands of waiting registrations so stay quiet at each head; the head
+    /// itself is said once, by the session's state event.
+    fn emit_head(&mut self, number: u64, difficulty: u64, full: bool, retarget_ms: Option<f64>) {
+        let allowed = self.target.allows(difficulty);
+        let news = match self.last_head_event {
+            None => true,
+            Some((was, was_full, was_allowed)) => {
+                retarget_ms.is_some()
+                    || was_full != full
+                    || was_allowed != allowed
+                    || was.abs_diff(difficulty) > was / 100
+            }
+        };
+        if news || self.devices.hashed() {
+            self.last_head_event = Some((difficulty, full, allowed));
+            self.emit(Progress::Head {
+                number,
+                difficulty,
+                full,
+                retarget_ms,
+            });
+        }
     }
 
     /// Whether a head event waits for its retarget time (the run's tick sends it without
@@ -436,7 +463,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         );
         tokio::spawn(async move {
             let turn = submitter.turn(netuid, per_block).await;
-            let _ = reports.send(Report::Turn(turn));
+            let _ = reports.send(Box::new(Report::Turn(turn)));
         });
     }
 
@@ -555,20 +582,20 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                     let signing = Signing { nonce, at };
                     let sent = reports.clone();
                     let sent = move || {
-                        let _ = sent.send(Report::Sent {
+                        let _ = sent.send(Box::new(Report::Sent {
                             signer_nonce: nonce,
-                        });
+                        }));
                     };
                     client
                         .submit_pow_register(&call, submitter.coldkey(), signing, sent)
                         .await
                 }
             };
-            let _ = reports.send(Report::Done {
+            let _ = reports.send(Box::new(Report::Done {
                 sealed: Box::new(sealed),
                 turn,
                 outcome,
-            });
+            }));
         });
         self.signed_at = Some(at.number);
         self.submission = Submission::InFlight(Box::new(InFlight {
@@ -582,8 +609,8 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
     }
 
     /// What came back from a submission's tasks.
-    pub(super) fn on_report(&mut self, report: Report) -> Option<Finish> {
-        match report {
+    pub(super) fn on_report(&mut self, report: Box<Report>) -> Option<Finish> {
+        match *report {
             Report::Turn(turn) => self.on_turn(turn),
             Report::Sent { signer_nonce } => {
                 if let Submission::InFlight(flight) = &mut self.submission {
@@ -642,10 +669,10 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 .stranded(signer_nonce, &client)
                 .await
                 .unwrap_or(false);
-            let _ = reports.send(Report::Stranded {
+            let _ = reports.send(Box::new(Report::Stranded {
                 signer_nonce,
                 stranded,
-            });
+            }));
         });
     }
 
@@ -744,16 +771,16 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 },
                 session.subnet_state(head, netuid, &hotkey, Some(&coldkey)),
             );
-            let _ = states.send(StateRead {
+            let _ = states.send(Box::new(StateRead {
                 head: new,
                 state,
                 ancestry,
-            });
+            }));
         });
     }
 
     /// The state at a head: our registration, a settled doubt, refusals, the difficulty.
-    pub(super) fn on_state(&mut self, read: StateRead) -> Option<Finish> {
+    pub(super) fn on_state(&mut self, read: Box<StateRead>) -> Option<Finish> {
         let head = read.head.head;
         let newest = head == self.chain.newest;
         if !newest && head.number <= self.chain.state.subnet.head.number {
@@ -872,12 +899,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 let hashed = self.devices.hashed();
                 self.report_head(!hashed);
             }
-            _ => self.emit(Progress::Head {
-                number: head.number,
-                difficulty: half.0,
-                full: half.1,
-                retarget_ms: None,
-            }),
+            _ => self.emit_head(head.number, half.0, half.1, None),
         }
     }
 
