@@ -162,8 +162,8 @@ async fn drive<C: ChainApi, P: FnMut(TargetEvent)>(
             },
             _ = &mut until_settled => Some(run.give_up(None)),
             Some(event) = inbox.devices.recv() => run.on_device(event),
-            Some(report) = inbox.reports.recv() => run.on_report(report),
-            Some(read) = inbox.states.recv() => run.on_state(read),
+            Some(report) = inbox.reports.recv() => run.on_report(*report),
+            Some(read) = futures::StreamExt::next(&mut run.reads), if !run.reads.is_empty() => run.on_state(read),
             // A head whose devices have not all moved yet is reported without its retarget.
             _ = tick.tick(), if run.head_report_pending() => {
                 run.report_head(false);

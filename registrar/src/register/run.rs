@@ -169,7 +169,6 @@ struct ChainView {
 pub(super) struct Inbox {
     pub(super) devices: mpsc::UnboundedReceiver<PoolEvent>,
     pub(super) reports: mpsc::UnboundedReceiver<Box<Report>>,
-    pub(super) states: mpsc::UnboundedReceiver<Box<StateRead>>,
 }
 
 /// Consecutive refusals, to give up on what would repeat for ever.
@@ -212,7 +211,9 @@ pub(super) struct Run<C: ChainApi, P: FnMut(TargetEvent)> {
     /// Boxed, as the state reads: a channel holds a block of 32 messages from the start,
     /// and a farm has thousands of runs.
     reports: mpsc::UnboundedSender<Box<Report>>,
-    states: mpsc::UnboundedSender<Box<StateRead>>,
+    /// State reads in progress (polled by the run's own loop, not a task each).
+    pub(super) reads:
+        futures::stream::FuturesUnordered<futures::future::BoxFuture<'static, Box<StateRead>>>,
 }
 
 impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
@@ -228,7 +229,6 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
     ) -> (Self, Inbox) {
         let head_received = Instant::now();
         let (reports, reports_rx) = mpsc::unbounded_channel();
-        let (states, states_rx) = mpsc::unbounded_channel();
         let head = first.subnet.head;
         let mut run = Run {
             difficulty: first.effective_difficulty(),
@@ -256,7 +256,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             streaks: Streaks::default(),
             ending: None,
             reports,
-            states,
+            reads: futures::stream::FuturesUnordered::new(),
             target,
         };
         let job = run.job_for(head, run.difficulty);
@@ -273,7 +273,6 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         let inbox = Inbox {
             devices: devices.1,
             reports: reports_rx,
-            states: states_rx,
         };
         (run, inbox)
     }
@@ -609,8 +608,8 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
     }
 
     /// What came back from a submission's tasks.
-    pub(super) fn on_report(&mut self, report: Box<Report>) -> Option<Finish> {
-        match *report {
+    pub(super) fn on_report(&mut self, report: Report) -> Option<Finish> {
+        match report {
             Report::Turn(turn) => self.on_turn(turn),
             Report::Sent { signer_nonce } => {
                 if let Submission::InFlight(flight) = &mut self.submission {
@@ -755,11 +754,11 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
 
     /// Reads the state at `new` (and its ancestry when its parent was not known) in the
     /// background; the result comes back as a [`StateRead`].
-    fn read_state(&self, new: NewHead, parent_known: bool) {
+    fn read_state(&mut self, new: NewHead, parent_known: bool) {
         let head = new.head;
-        let (session, states) = (self.session.clone(), self.states.clone());
+        let session = self.session.clone();
         let (netuid, hotkey, coldkey) = (self.target.netuid, self.target.hotkey, self.coldkey);
-        tokio::spawn(async move {
+        self.reads.push(Box::pin(async move {
             let from = head.number.saturating_sub(WORK_WINDOW + 1);
             let (ancestry, state) = tokio::join!(
                 async {
@@ -771,12 +770,12 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 },
                 session.subnet_state(head, netuid, &hotkey, Some(&coldkey)),
             );
-            let _ = states.send(Box::new(StateRead {
+            Box::new(StateRead {
                 head: new,
                 state,
                 ancestry,
-            }));
-        });
+            })
+        }));
     }
 
     /// The state at a head: our registration, a settled doubt, refusals, the difficulty.
