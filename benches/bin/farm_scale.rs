@@ -1,7 +1,8 @@
 //! `farm-scale`: what a farm costs besides hashing, as its plan grows. For each plan size it
 //! starts the devnet in this process (PoW subnets 1..=S at a difficulty no run reaches,
 //! blocks every `--block-time`), writes a plan of `targets ÷ S` hotkeys × S subnets signed by
-//! `//Alice`, runs `regpow farm --threads 1 --json` against it for `--seconds`, and prints a
+//! `//Alice`, runs `regpow farm --threads 1 --json` (or, with `--table`, with its live table
+//! on a terminal that `script` provides) against it for `--seconds`, and prints a
 //! row: JSON-RPC requests per head (median over the heads after the warm-up, counted by the
 //! devnet), CPU outside hashing (every thread but `regpow-cpu-*` and `regpow-device-*`, per
 //! minute), peak RSS, time from start to the first hash, the hashrate (and its ratio to
@@ -27,6 +28,8 @@ struct Options {
     warmup: u64,
     block_time: Duration,
     subnets: u16,
+    /// The live table (under a terminal) instead of `--json`.
+    table: bool,
     extra: Vec<String>,
     sizes: Vec<usize>,
 }
@@ -38,6 +41,7 @@ fn options() -> Options {
         warmup: 10,
         block_time: Duration::from_secs(1),
         subnets: 5,
+        table: false,
         extra: Vec::new(),
         sizes: Vec::new(),
     };
@@ -53,6 +57,7 @@ fn options() -> Options {
                     humantime::parse_duration(&value()).expect("--block-time like 1s")
             }
             "--subnets" => options.subnets = value().parse().expect("--subnets N"),
+            "--table" => options.table = true,
             "--arg" => options.extra.push(value()),
             size => options
                 .sizes
@@ -112,6 +117,36 @@ fn cpu_seconds(pid: u32) -> Option<(f64, f64)> {
         }
     }
     Some((hashing, other))
+}
+
+/// The `regpow` process started under `script` (pid `parent`), found among its
+/// descendants within a few seconds.
+fn regpow_under(parent: u32) -> Option<u32> {
+    for _ in 0..100 {
+        let mut frontier = vec![parent];
+        while let Some(pid) = frontier.pop() {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                continue;
+            };
+            for task in tasks.flatten() {
+                let children =
+                    std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+                for child in children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok())
+                {
+                    let comm =
+                        std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+                    if comm.trim() == "regpow" {
+                        return Some(child);
+                    }
+                    frontier.push(child);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
 }
 
 /// Peak resident memory in MB.
@@ -187,27 +222,54 @@ async fn measure(options: &Options, targets: usize) -> Row {
         .unwrap_or(f64::NAN);
     let run_secs = options.seconds + options.warmup;
     let start = Instant::now();
-    let mut child = Command::new(&options.regpow)
-        .arg("farm")
-        .arg("--config")
-        .arg(&plan)
-        .args(["--network", &devnet.url, "--threads", "1", "--json"])
-        // Stopped once measured: its own deadline comes later, so that the end of the run
-        // (every target's final state) is not measured.
-        .args(["--max-seconds", &(run_secs + 30).to_string()])
-        .args(&options.extra)
-        .env("XDG_RUNTIME_DIR", &dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("regpow runs");
-    let pid = child.id();
+    let mut args: Vec<String> = vec!["farm".into(), "--config".into()];
+    args.push(plan.display().to_string());
+    args.extend(["--network", &devnet.url, "--threads", "1"].map(String::from));
+    // Stopped once measured: its own deadline comes later, so that the end of the run
+    // (every target's final state) is not measured.
+    args.extend(["--max-seconds".to_string(), (run_secs + 30).to_string()]);
+    args.extend(options.extra.iter().cloned());
+    let mut child = if options.table {
+        // The live table needs a terminal: `script` gives it one (its output is dropped).
+        let line = std::iter::once(options.regpow.display().to_string())
+            .chain(args)
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Command::new("script")
+            .args(["-q", "-e", "-c", &line, "/dev/null"])
+            .env("XDG_RUNTIME_DIR", &dir)
+            .env("COLUMNS", "160")
+            .env("LINES", "50")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("script runs")
+    } else {
+        Command::new(&options.regpow)
+            .arg("--json")
+            .args(&args)
+            .env("XDG_RUNTIME_DIR", &dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("regpow runs")
+    };
+    let pid = if options.table {
+        regpow_under(child.id()).expect("regpow under script")
+    } else {
+        child.id()
+    };
     let lines = Arc::new(AtomicU64::new(0));
     let first_hash = Arc::new(std::sync::Mutex::new(None::<f64>));
     let hashrates = Arc::new(std::sync::Mutex::new(Vec::<(f64, f64)>::new()));
     {
         let (lines, first_hash, hashrates) = (lines.clone(), first_hash.clone(), hashrates.clone());
-        let stdout = child.stdout.take().unwrap();
+        let stdout: Box<dyn std::io::Read + Send> = match child.stdout.take() {
+            Some(stdout) => Box::new(stdout),
+            None => Box::new(std::io::empty()),
+        };
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
@@ -270,6 +332,10 @@ async fn measure(options: &Options, targets: usize) -> Row {
     let (hashing_before, other_before, at, lines_before) =
         window.unwrap_or((0.0, 0.0, Instant::now(), 0));
     let minutes = at.elapsed().as_secs_f64() / 60.0;
+    if options.table {
+        // SIGKILL to regpow itself: `script` ends with it.
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
     let _ = child.kill();
     let _ = child.wait();
     let calls = devnet.rpc_calls.snapshot();

@@ -28,6 +28,12 @@ pub trait ChainApi: Clone + Send + Sync + Sized + 'static {
     /// New best heads from now on, the current one first.
     fn follow_heads(&self) -> impl Future<Output = Result<Heads, ChainError>> + Send;
 
+    /// The parent hash of block `block` (from its header).
+    fn parent_hash(
+        &self,
+        block: [u8; 32],
+    ) -> impl Future<Output = Result<[u8; 32], ChainError>> + Send;
+
     /// The blocks of `head`'s chain back to `from`, newest first, stopping early at a block
     /// `known` already has right (see `ChainClient::ancestry`).
     fn ancestry(

@@ -152,6 +152,19 @@ impl ChainClient {
         timed("next index", self.legacy().system_account_next_index(&id)).await
     }
 
+    /// The parent hash of block `block`, from its header.
+    pub async fn parent_hash(&self, block: [u8; 32]) -> Result<[u8; 32], ChainError> {
+        let header = timed("header", self.legacy().chain_get_header(Some(H256(block))))
+            .await?
+            .ok_or_else(|| {
+                ChainError::Rpc(format!(
+                    "header of block 0x{}: not found",
+                    hex::encode(block)
+                ))
+            })?;
+        Ok(header.parent_hash.0)
+    }
+
     /// The blocks of `head`'s own chain from `head` back to `from` (inclusive), newest
     /// first, read header by header through their parent hashes: after a re-organisation
     /// this is the only way to learn the hashes of blocks no subscription announced.
@@ -380,6 +393,10 @@ impl ChainApi for ChainClient {
     async fn follow_heads(&self) -> Result<Heads, ChainError> {
         use futures::StreamExt;
         Ok(ChainClient::follow_heads(self).await?.boxed())
+    }
+
+    async fn parent_hash(&self, block: [u8; 32]) -> Result<[u8; 32], ChainError> {
+        ChainClient::parent_hash(self, block).await
     }
 
     async fn ancestry(

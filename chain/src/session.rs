@@ -6,7 +6,8 @@
 //! head, one round (batched storage reads, see [`crate::batch`]) reads every subnet, hotkey
 //! and signer asked for at the last few heads, so that the requests per head do not grow with
 //! the plan; a question no round covers joins the others asked within a few milliseconds.
-//! After a re-organisation the ancestry of a head is read once for everyone.
+//! After a re-organisation each block header the registrations walk through is read once for
+//! everyone (the headers of followed heads are known already).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,7 +32,7 @@ const MAX_CONNECT_ATTEMPTS: u32 = 8;
 /// Longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Heads whose rounds (and ancestries) are kept for sharing.
+/// Heads whose rounds are kept for sharing (block headers: `HEADERS_KEPT`).
 const CACHED_READS: usize = 8;
 
 /// How long a question no round covers waits for others to join its round.
@@ -77,8 +78,11 @@ const WATCH_HEADS: u64 = 3;
 /// One read of the chain's state at a head, shared by everyone it covers.
 type Round = Shared<BoxFuture<'static, Result<Arc<StateSnapshot>, ChainError>>>;
 
-/// An ancestry read, shared by every registration that needs it.
-type AncestryRead = Shared<BoxFuture<'static, Result<Arc<Vec<Head>>, ChainError>>>;
+/// A block's parent hash, read once however many registrations walk through the block.
+type ParentRead = Shared<BoxFuture<'static, Result<[u8; 32], ChainError>>>;
+
+/// Block headers (their parents) kept for walks after a re-organisation.
+const HEADERS_KEPT: usize = 256;
 
 /// A round and what it asks for; open until it starts reading (askers may still join).
 struct RoundAt {
@@ -120,14 +124,14 @@ impl Watched {
     }
 }
 
-/// The reads a session shares: rounds by head and ancestries (oldest first for pruning).
+/// The reads a session shares: rounds by head and block parents (oldest first for pruning).
 #[derive(Default)]
 struct Reads {
     watched: Watched,
     rounds: HashMap<[u8; 32], Vec<RoundAt>>,
     round_order: Vec<[u8; 32]>,
-    ancestries: HashMap<([u8; 32], u64), AncestryRead>,
-    ancestry_order: Vec<([u8; 32], u64)>,
+    parents: HashMap<[u8; 32], ParentRead>,
+    parent_order: std::collections::VecDeque<[u8; 32]>,
 }
 
 /// Inserts `key` into `map`, forgetting the oldest entries past [`CACHED_READS`].
@@ -364,40 +368,65 @@ impl<C: ChainApi> Session<C> {
             .ok_or_else(|| ChainError::Rpc("the chain returned no state for the hotkey".into()))
     }
 
-    /// The blocks of `head`'s chain from `head` back to `from`, newest first, read once for
-    /// every registration that asks (after a re-organisation, all of them do).
-    pub async fn ancestry(&self, head: NewHead, from: u64) -> Result<Vec<Head>, ChainError> {
-        let key = (head.head.hash, from);
+    /// The blocks of `head`'s chain from `head` back to `from` (inclusive), newest first,
+    /// walked through their parents; `known` stops the walk early at a block the caller
+    /// already has right. Each header is read once for every registration (after a
+    /// re-organisation they all walk the same blocks), and the parents of the heads the
+    /// session followed are known without a read.
+    pub async fn ancestry(
+        &self,
+        head: NewHead,
+        from: u64,
+        known: impl Fn(u64, &[u8; 32]) -> bool,
+    ) -> Result<Vec<Head>, ChainError> {
+        let mut chain = vec![head.head];
+        let (mut number, mut parent) = (head.head.number, head.parent);
+        while number > from {
+            number -= 1;
+            if known(number, &parent) {
+                break;
+            }
+            chain.push(Head {
+                number,
+                hash: parent,
+            });
+            parent = self.parent_of(parent).await?;
+        }
+        Ok(chain)
+    }
+
+    /// The parent hash of block `hash`, read once.
+    async fn parent_of(&self, hash: [u8; 32]) -> Result<[u8; 32], ChainError> {
         let read = {
             let mut reads = lock(&self.reads);
-            match reads.ancestries.get(&key) {
+            match reads.parents.get(&hash) {
                 Some(read) => read.clone(),
                 None => {
                     let client = self.client();
-                    let read = async move {
-                        client
-                            .ancestry(head, from, |_, _| false)
-                            .await
-                            .map(Arc::new)
-                    }
-                    .boxed()
-                    .shared();
-                    let Reads {
-                        ancestries,
-                        ancestry_order,
-                        ..
-                    } = &mut *reads;
-                    remember(ancestries, ancestry_order, key, read.clone());
+                    let read = async move { client.parent_hash(hash).await }
+                        .boxed()
+                        .shared();
+                    remember_parent(&mut reads, hash, read.clone());
                     read
                 }
             }
         };
-        match read.await {
-            Ok(blocks) => Ok(blocks.as_ref().clone()),
-            Err(e) => {
-                lock(&self.reads).ancestries.remove(&key);
-                Err(e)
-            }
+        let parent = read.await;
+        if parent.is_err() {
+            lock(&self.reads).parents.remove(&hash);
+        }
+        parent
+    }
+}
+
+/// Keeps `read` as block `hash`'s parent, forgetting the oldest past [`HEADERS_KEPT`].
+fn remember_parent(reads: &mut Reads, hash: [u8; 32], read: ParentRead) {
+    if reads.parents.insert(hash, read).is_none() {
+        reads.parent_order.push_back(hash);
+    }
+    while reads.parent_order.len() > HEADERS_KEPT {
+        if let Some(old) = reads.parent_order.pop_front() {
+            reads.parents.remove(&old);
         }
     }
 }
@@ -439,6 +468,8 @@ async fn follow<C: ChainApi>(
             match tokio::time::timeout(HEAD_SILENCE, heads.next()).await {
                 Ok(Some(Ok(new))) => {
                     let received = Instant::now();
+                    let parent = futures::future::ready(Ok(new.parent)).boxed().shared();
+                    remember_parent(&mut lock(&reads), new.head.hash, parent);
                     read_ahead(&reads, client.borrow().clone(), new.head, &states);
                     latest.send_replace(Some(new));
                     announce(SessionEvent::Head { new, received });

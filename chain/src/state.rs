@@ -297,6 +297,38 @@ mod tests {
     }
 
     #[test]
+    fn a_query_covers_what_was_asked_and_a_snapshot_answers_only_that() {
+        let (hotkey, signer, other) = (PublicKey([1; 32]), PublicKey([2; 32]), PublicKey([3; 32]));
+        let mut query = StateQuery::default();
+        assert!(query.is_empty());
+        query.ask(7, hotkey, Some(signer));
+        assert!(query.covers(7, &hotkey, Some(&signer)));
+        assert!(query.covers(7, &hotkey, None));
+        assert!(!query.covers(8, &hotkey, None), "another subnet");
+        assert!(!query.covers(7, &other, None), "another hotkey");
+        assert!(!query.covers(7, &hotkey, Some(&other)), "another signer");
+        let sample = state();
+        let mut snapshot = StateSnapshot::default();
+        snapshot.subnets.insert(7, sample.subnet.clone());
+        snapshot.hotkeys.insert((hotkey, 7), sample.hotkey.clone());
+        snapshot.nonces.insert(signer, 41);
+        let read = snapshot.subnet_state(7, &hotkey, Some(&signer)).unwrap();
+        assert_eq!(read.hotkey.signer_nonce, Some(41));
+        assert_eq!(read.subnet, sample.subnet);
+        assert_eq!(
+            snapshot
+                .subnet_state(7, &hotkey, None)
+                .unwrap()
+                .hotkey
+                .signer_nonce,
+            None
+        );
+        assert_eq!(snapshot.subnet_state(7, &hotkey, Some(&other)), None);
+        assert_eq!(snapshot.subnet_state(8, &hotkey, None), None);
+        assert_eq!(snapshot.subnet_state(7, &other, None), None);
+    }
+
+    #[test]
     fn preflight_refusals_name_the_rule() {
         let cold = PublicKey([3; 32]);
         assert_eq!(state().refusal(1, &cold), None);

@@ -162,6 +162,16 @@ impl ChainApi for Scripted {
         Ok(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed())
     }
 
+    async fn parent_hash(&self, block: [u8; 32]) -> Result<[u8; 32], ChainError> {
+        let script = self.lock();
+        let at = script.chain.iter().position(|h| h.hash == block);
+        match at {
+            Some(0) => Ok([0; 32]),
+            Some(i) => Ok(script.chain[i - 1].hash),
+            None => Err(ChainError::Rpc("no such block".into())),
+        }
+    }
+
     async fn ancestry(
         &self,
         head: NewHead,

@@ -757,15 +757,20 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
     fn read_state(&mut self, new: NewHead, parent_known: bool) {
         let head = new.head;
         let session = self.session.clone();
+        // Only when the parent is not the block we know: the walk stops at a block whose
+        // hash this run already has right.
+        let known = (!parent_known).then(|| self.chain.recent.clone());
         let (netuid, hotkey, coldkey) = (self.target.netuid, self.target.hotkey, self.coldkey);
         self.reads.push(Box::pin(async move {
             let from = head.number.saturating_sub(WORK_WINDOW + 1);
             let (ancestry, state) = tokio::join!(
                 async {
-                    if parent_known {
-                        Ok(vec![head])
-                    } else {
-                        session.ancestry(new, from).await
+                    match known {
+                        None => Ok(vec![head]),
+                        Some(known) => {
+                            let known = |n: u64, hash: &[u8; 32]| known.get(&n) == Some(hash);
+                            session.ancestry(new, from, known).await
+                        }
                     }
                 },
                 session.subnet_state(head, netuid, &hotkey, Some(&coldkey)),
