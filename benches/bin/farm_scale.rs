@@ -34,6 +34,9 @@ struct Options {
     sizes: Vec<usize>,
 }
 
+const USAGE: &str = "usage: farm-scale [--regpow PATH] [--seconds N] [--warmup N] \
+[--block-time 1s] [--subnets N] [--table] [--arg FLAG]... [TARGETS]...";
+
 fn options() -> Options {
     let mut options = Options {
         regpow: PathBuf::from("target/release/regpow"),
@@ -59,9 +62,17 @@ fn options() -> Options {
             "--subnets" => options.subnets = value().parse().expect("--subnets N"),
             "--table" => options.table = true,
             "--arg" => options.extra.push(value()),
-            size => options
-                .sizes
-                .push(size.parse().expect("a number of targets")),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            size => match size.parse() {
+                Ok(size) => options.sizes.push(size),
+                Err(_) => {
+                    eprintln!("farm-scale: '{size}' is not a number of targets\n{USAGE}");
+                    std::process::exit(2);
+                }
+            },
         }
     }
     if options.sizes.is_empty() {
@@ -165,7 +176,8 @@ struct Row {
     hashing_cpu_per_min: f64,
     rss_mb: f64,
     first_hash: Option<f64>,
-    hashrate: f64,
+    /// The farm's hashrate from its `--json` events (none with `--table`).
+    hashrate: Option<f64>,
     bench_rate: f64,
     json_lines_per_min: f64,
 }
@@ -351,7 +363,7 @@ async fn measure(options: &Options, targets: usize) -> Row {
         .filter(|(at, _)| *at >= warm_secs)
         .map(|(_, rate)| *rate)
         .collect();
-    let hashrate = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
+    let hashrate = (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64);
     let first_hash = *first_hash.lock().unwrap();
     Row {
         targets,
@@ -377,7 +389,7 @@ fn main() {
     for &size in &options.sizes {
         let row = runtime.block_on(measure(&options, size));
         println!(
-            "| {} | {:.0} | {} | {:.2} s/min | {:.1} s/min | {:.0} MB | {} | {:.2} M/s ({:.3}) | {:.0} |",
+            "| {} | {:.0} | {} | {:.2} s/min | {:.1} s/min | {:.0} MB | {} | {} | {} |",
             row.targets,
             row.requests_per_head,
             row.subscriptions,
@@ -385,9 +397,16 @@ fn main() {
             row.hashing_cpu_per_min,
             row.rss_mb,
             row.first_hash.map_or("-".into(), |s| format!("{s:.1} s")),
-            row.hashrate / 1e6,
-            row.hashrate / row.bench_rate,
-            row.json_lines_per_min,
+            row.hashrate.map_or("- (no --json)".into(), |rate| format!(
+                "{:.2} M/s ({:.3})",
+                rate / 1e6,
+                rate / row.bench_rate
+            )),
+            if options.table {
+                "- (table)".to_string()
+            } else {
+                format!("{:.0}", row.json_lines_per_min)
+            },
         );
     }
 }

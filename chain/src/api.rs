@@ -22,6 +22,9 @@ pub trait ChainApi: Clone + Send + Sync + Sized + 'static {
     /// The endpoint, for reconnecting and for messages (redact it before printing).
     fn url(&self) -> &str;
 
+    /// The hash of the chain's block 0: a reconnection must reach the same chain.
+    fn genesis_hash(&self) -> [u8; 32];
+
     /// The best block now.
     fn best_head(&self) -> impl Future<Output = Result<Head, ChainError>> + Send;
 

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use subxt::dynamic;
 use subxt::transactions::TransactionStatus;
 use subxt::utils::H256;
 
@@ -13,9 +12,12 @@ use subxt::{OnlineClient, SubstrateConfig};
 
 use crate::api::{ChainApi, Heads, PowRegisterCall, Signing};
 use crate::batch::StateReader;
+use crate::network::KnownChain;
+use crate::node_text::printable;
 use crate::outcome::{classify_refusal, SubmitOutcome};
 use crate::runtime::check_runtime;
 use crate::state::{Head, NewHead, StateQuery, StateSnapshot, SubnetState};
+use crate::transaction::{signed_pow_register, ChainContext};
 use crate::wallet::Coldkey;
 use crate::ChainError;
 use regpow_rules::keys::PublicKey;
@@ -46,6 +48,8 @@ pub struct ChainClient {
     api: Api,
     rpc: subxt::rpcs::RpcClient,
     url: String,
+    /// The chain's block 0 hash: every signature is bound to it.
+    genesis_hash: [u8; 32],
     /// Batched storage reads with the connected runtime's keys.
     reader: Arc<StateReader>,
 }
@@ -61,6 +65,24 @@ async fn timed<T, E: std::fmt::Display>(
             "{what}: no answer in {}s",
             RPC_TIMEOUT.as_secs()
         ))),
+    }
+}
+
+/// Refuses a node at a well-known finney or test host whose genesis is another chain's: a
+/// signature made for its genesis would be one the user never meant to make.
+fn check_chain(url: &str, genesis_hash: &[u8; 32]) -> Result<(), ChainError> {
+    match KnownChain::expected_at(url) {
+        Some(expected) if expected.genesis_hash() != *genesis_hash => {
+            Err(ChainError::WrongChain(format!(
+                "{}: the node's genesis is 0x{}, not {}'s (0x{}): refusing to sign for \
+                 another chain",
+                super::network::redact_url(url),
+                hex::encode(genesis_hash),
+                expected.name(),
+                hex::encode(expected.genesis_hash())
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -93,14 +115,22 @@ impl ChainClient {
             .await
             .map_err(|_| no_answer())?
             .map_err(|e| unreachable(&e))?;
+        let genesis_hash = api.genesis_hash().0;
+        check_chain(url, &genesis_hash)?;
         let at = timed("runtime", api.at_current_block()).await?;
         check_runtime(at.metadata_ref(), at.spec_version())?;
         Ok(Self {
             api,
             rpc,
             url: url.to_string(),
+            genesis_hash,
             reader: Arc::new(StateReader::new(at)?),
         })
+    }
+
+    /// The hash of the chain's block 0, which every signature is bound to.
+    pub fn genesis_hash(&self) -> [u8; 32] {
+        self.genesis_hash
     }
 
     /// The endpoint.
@@ -237,28 +267,21 @@ impl ChainClient {
             self.api.at_block_hash_and_number(H256(at.hash), at.number),
         )
         .await?;
-        let mut transactions = block.transactions();
-        let payload = dynamic::transaction(
-            "SubtensorModule",
-            "pow_register",
-            (
-                call.netuid,
-                call.work_block,
-                call.nonce,
-                call.work,
-                call.hotkey.0,
-            ),
-        );
-        let params = subxt::config::SubstrateExtrinsicParamsBuilder::new()
-            .tip(0)
-            .nonce(nonce)
-            .build();
-        let signed = timed(
-            "signing",
-            transactions.create_signed(&payload, coldkey, params),
-        )
-        .await?;
-        let unknown = |reason: String| SubmitOutcome::Unknown { reason, nonce };
+        // The runtime at the signing block must still agree with regpow's definition of
+        // the call (a runtime upgrade, or a node that changed its story since connecting).
+        check_runtime(block.metadata_ref(), block.spec_version())?;
+        let chain = ChainContext {
+            spec_version: block.spec_version(),
+            transaction_version: block.transaction_version(),
+            genesis_hash: self.genesis_hash,
+        };
+        let extrinsic = signed_pow_register(call, coldkey, nonce, at, &chain)
+            .map_err(|e| ChainError::Rpc(format!("signing: {e}")))?;
+        let signed = block.transactions().from_bytes(extrinsic);
+        let unknown = |reason: String| SubmitOutcome::Unknown {
+            reason: printable(&reason),
+            nonce,
+        };
         let watched = tokio::time::timeout(SUBMISSION_TIMEOUT, async {
             let answer = tokio::time::timeout(RPC_TIMEOUT, signed.submit_and_watch()).await;
             // Only a transport fault before the request left leaves the node without it;
@@ -302,7 +325,10 @@ impl ChainClient {
     where
         C: subxt::client::OnlineClientAtBlockT<SubstrateConfig>,
     {
-        let unknown = |reason: String| SubmitOutcome::Unknown { reason, nonce };
+        let unknown = |reason: String| SubmitOutcome::Unknown {
+            reason: printable(&reason),
+            nonce,
+        };
         loop {
             let status = match progress.next().await {
                 None => return unknown("status stream ended".into()),
@@ -314,7 +340,7 @@ impl ChainClient {
                 // The node left it out of its own pool; peers may still include it.
                 TransactionStatus::Invalid { message } | TransactionStatus::Dropped { message } => {
                     return SubmitOutcome::Dropped {
-                        reason: message,
+                        reason: printable(&message),
                         nonce,
                     }
                 }
@@ -346,8 +372,12 @@ impl ChainClient {
                             let decoded: Result<(u16, u16, [u8; 32]), _> =
                                 parity_scale_codec::Decode::decode(&mut event.field_bytes());
                             match decoded {
-                                Ok((_netuid, uid, hotkey)) if hotkey == call.hotkey.0 => {
-                                    return SubmitOutcome::Registered { uid, block: head }
+                                Ok((netuid, _uid, hotkey))
+                                    if netuid == call.netuid && hotkey == call.hotkey.0 =>
+                                {
+                                    // The event is the node's word; the uid is read from
+                                    // the state of the block that includes it.
+                                    return self.registered_in(call, head, nonce).await;
                                 }
                                 Ok(_) => {}
                                 Err(e) => return unknown(format!("event: {e}")),
@@ -360,14 +390,43 @@ impl ChainClient {
                 }
                 Ok(Err(subxt::error::TransactionEventsError::ExtrinsicFailed(
                     subxt::error::DispatchError::Module(module),
-                ))) => SubmitOutcome::Failed(
-                    module
+                ))) => SubmitOutcome::Failed(printable(
+                    &module
                         .details()
                         .map(|d| d.variant.name.clone())
                         .unwrap_or_else(|_| module.to_string()),
-                ),
+                )),
                 Ok(Err(e)) => unknown(format!("events: {e}")),
             };
+        }
+    }
+
+    /// The outcome of a submission whose block reports `NeuronRegistered` for the call's
+    /// hotkey: `Registered` with the uid `Uids(netuid, hotkey)` holds in that block's state,
+    /// and `Unknown` when the state does not show one (a node that fakes events does not
+    /// make regpow report a registration that did not happen).
+    async fn registered_in(
+        &self,
+        call: &PowRegisterCall,
+        block: Head,
+        nonce: u64,
+    ) -> SubmitOutcome {
+        let unknown = |reason: String| SubmitOutcome::Unknown {
+            reason: printable(&reason),
+            nonce,
+        };
+        match self
+            .subnet_state(block, call.netuid, &call.hotkey, None)
+            .await
+        {
+            Ok(state) => match state.hotkey.uid {
+                Some(uid) => SubmitOutcome::Registered { uid, block },
+                None => unknown(format!(
+                    "block {} reports NeuronRegistered, but the hotkey holds no uid in its state",
+                    block.number
+                )),
+            },
+            Err(e) => unknown(format!("reading the uid at block {}: {e}", block.number)),
         }
     }
 
@@ -384,6 +443,10 @@ impl ChainApi for ChainClient {
 
     fn url(&self) -> &str {
         ChainClient::url(self)
+    }
+
+    fn genesis_hash(&self) -> [u8; 32] {
+        ChainClient::genesis_hash(self)
     }
 
     async fn best_head(&self) -> Result<Head, ChainError> {

@@ -20,12 +20,14 @@ pub mod api;
 pub mod batch;
 pub mod client;
 pub mod network;
+pub mod node_text;
 pub mod outcome;
 pub mod reach;
 pub mod runtime;
 pub mod session;
 pub mod state;
 pub mod submitter;
+pub mod transaction;
 pub mod wallet;
 
 pub use api::{ChainApi, Heads, PowRegisterCall, Signing};
@@ -43,10 +45,10 @@ pub use submitter::Submitter;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
     /// The endpoint could not be reached (exit 3).
-    #[error("cannot reach {0}")]
+    #[error("cannot reach {}", node_text::printable(.0))]
     Unreachable(String),
     /// An RPC failed or timed out after connecting (retried by callers).
-    #[error("{0}")]
+    #[error("{}", node_text::printable(.0))]
     Rpc(String),
     /// The runtime has no PoW registration.
     #[error(
@@ -57,7 +59,11 @@ pub enum ChainError {
         /// The runtime's spec version.
         spec_version: u32,
     },
-    /// The runtime's registration call or extensions are not what regpow can sign.
-    #[error("{0}")]
+    /// The runtime's registration call or extensions are not what regpow signs (exit 3).
+    #[error("{}", node_text::printable(.0))]
     Runtime(String),
+    /// The node serves another chain than the one the endpoint stands for (a finney host
+    /// with another genesis, or a reconnection that reached another chain): exit 3.
+    #[error("{}", node_text::printable(.0))]
+    WrongChain(String),
 }

@@ -94,6 +94,105 @@ impl fmt::Debug for Network {
     }
 }
 
+/// A public Bittensor chain regpow knows by the hash of its block 0: a node that serves one
+/// of these names (or is reached under its well-known host) must have its genesis, or regpow
+/// refuses to sign there (a signature is bound to the genesis it was made for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KnownChain {
+    /// Bittensor mainnet.
+    Finney,
+    /// The public test network.
+    Test,
+}
+
+/// Decodes 64 hex digits at compile time.
+const fn hex32(text: &str) -> [u8; 32] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("lower-case hex expected"),
+        }
+    }
+    let bytes = text.as_bytes();
+    assert!(bytes.len() == 64);
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = digit(bytes[2 * i]) << 4 | digit(bytes[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+impl KnownChain {
+    /// The hash of block 0 (public: polkadot-js's network registry and subtensor's own
+    /// migrations name finney's; the test network's entrypoint answers with its own).
+    pub const fn genesis_hash(self) -> [u8; 32] {
+        match self {
+            KnownChain::Finney => {
+                hex32("2f0555cc76fc2840a25a6ea3b9637146806f1f44b090c175ffde2a7e5ab36c03")
+            }
+            KnownChain::Test => {
+                hex32("8f9cf856bf558a14440e75569c9e58594757048d7b3a84b5d25f6bd978263105")
+            }
+        }
+    }
+
+    /// btcli's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KnownChain::Finney => "finney",
+            KnownChain::Test => "test",
+        }
+    }
+
+    /// The known chain with this genesis, if any.
+    pub fn by_genesis(genesis_hash: &[u8; 32]) -> Option<Self> {
+        [KnownChain::Finney, KnownChain::Test]
+            .into_iter()
+            .find(|chain| chain.genesis_hash() == *genesis_hash)
+    }
+
+    /// The chain an endpoint is expected to serve: the Opentensor Foundation's public
+    /// hosts for finney and test (`--network finney` / `test` dial them), else none.
+    pub fn expected_at(url: &str) -> Option<Self> {
+        let host = url::Url::parse(url).ok()?.host_str()?.to_ascii_lowercase();
+        let host = host.trim_end_matches('.');
+        match host {
+            "entrypoint-finney.opentensor.ai"
+            | "archive.chain.opentensor.ai"
+            | "lite.chain.opentensor.ai"
+            | "finney.opentensor.ai" => Some(KnownChain::Finney),
+            "test.finney.opentensor.ai" | "test.chain.opentensor.ai" => Some(KnownChain::Test),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `url` is an unencrypted `ws://` connection to another machine: anyone on the
+/// path could read and change what the node says (heads, state, metadata). regpow signs
+/// only its own encoding of the call, but a man in the middle still decides which block
+/// hashes and difficulties regpow sees. Loopback (`localhost`, `127.0.0.0/8`, `::1`) is
+/// not remote.
+pub fn is_remote_plaintext(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    if parsed.scheme() != "ws" {
+        return false;
+    }
+    match parsed.host() {
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            !(name == "localhost" || name.ends_with(".localhost"))
+        }
+        Some(url::Host::Ipv4(ip)) => !ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => !ip.is_loopback(),
+        None => true,
+    }
+}
+
 /// A `ws://` / `wss://` URL the websocket client can dial, or why not (one line).
 fn check_url(text: &str) -> Result<(), InputError> {
     let invalid = |why: String| InputError::Invalid {
@@ -181,6 +280,58 @@ fn plain_word(segment: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finney_and_test_are_pinned_by_their_public_genesis_hashes() {
+        let finney = KnownChain::Finney.genesis_hash();
+        assert_eq!(
+            hex::encode(finney),
+            "2f0555cc76fc2840a25a6ea3b9637146806f1f44b090c175ffde2a7e5ab36c03"
+        );
+        assert_eq!(KnownChain::by_genesis(&finney), Some(KnownChain::Finney));
+        assert_eq!(
+            KnownChain::by_genesis(&KnownChain::Test.genesis_hash()),
+            Some(KnownChain::Test)
+        );
+        assert_eq!(KnownChain::by_genesis(&[0; 32]), None);
+        // `--network finney` / `test` dial hosts that must serve those chains.
+        for (name, chain) in [("finney", KnownChain::Finney), ("test", KnownChain::Test)] {
+            let url = Network::parse(name).unwrap().url().unwrap().to_string();
+            assert_eq!(KnownChain::expected_at(&url), Some(chain), "{url}");
+        }
+        assert_eq!(
+            KnownChain::expected_at("wss://user:pw@LITE.chain.opentensor.ai./ws?k=1"),
+            Some(KnownChain::Finney)
+        );
+        assert_eq!(KnownChain::expected_at("ws://127.0.0.1:9944"), None);
+        assert_eq!(
+            KnownChain::expected_at("wss://entrypoint-finney.opentensor.ai.evil.example"),
+            None
+        );
+    }
+
+    #[test]
+    fn plaintext_websockets_to_other_machines_are_told_apart_from_loopback() {
+        for remote in [
+            "ws://10.0.0.2:9944",
+            "ws://node.example:9944",
+            "ws://[2001:db8::1]:9944",
+            "ws://0.0.0.0:9944",
+        ] {
+            assert!(is_remote_plaintext(remote), "{remote}");
+        }
+        for local in [
+            "ws://127.0.0.1:9944",
+            "ws://127.3.2.1:1",
+            "ws://localhost:9944",
+            "ws://LOCALHOST.:9944",
+            "ws://[::1]:9944",
+            "wss://node.example:443",
+            "wss://10.0.0.2",
+        ] {
+            assert!(!is_remote_plaintext(local), "{local}");
+        }
+    }
 
     #[test]
     fn btcli_names_and_urls() {

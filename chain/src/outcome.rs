@@ -1,5 +1,6 @@
 //! What became of a submission, and how the transaction pool's error answers are read.
 
+use crate::node_text::printable;
 use crate::state::Head;
 
 /// What became of a submitted `pow_register`.
@@ -12,7 +13,8 @@ pub enum SubmitOutcome {
         /// The block it was included in.
         block: Head,
     },
-    /// Included but failed: `ExtrinsicFailed` with this `SubtensorModule` error name.
+    /// Included but failed: `ExtrinsicFailed` with this `SubtensorModule` error name
+    /// (printable: made so by [`crate::node_text::printable`]).
     Failed(String),
     /// The node answered the submission with an error: the transaction is not in its pool.
     Refused(PoolRefusal),
@@ -21,7 +23,7 @@ pub enum SubmitOutcome {
     /// it, but this node will not include it: its seal may be signed again (the chain takes
     /// at most one of two transactions with one seal).
     Dropped {
-        /// The node's words.
+        /// The node's words (printable).
         reason: String,
         /// The signer nonce it was signed with.
         nonce: u64,
@@ -30,7 +32,7 @@ pub enum SubmitOutcome {
     /// connection or the status stream was lost, it timed out). Only the chain's state can
     /// tell.
     Unknown {
-        /// What was lost, in words.
+        /// What was lost, in words (printable).
         reason: String,
         /// The signer nonce it was signed with: once the account's nonce passes it, it can
         /// no longer be included.
@@ -64,8 +66,10 @@ impl std::fmt::Display for PoolRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PoolRefusal::Custom(code) => write!(f, "refused by the pool (custom code {code})"),
-            PoolRefusal::NonceRace(message) => write!(f, "nonce race: {message}"),
-            PoolRefusal::Other { code, message } => write!(f, "{message} (code {code})"),
+            PoolRefusal::NonceRace(message) => write!(f, "nonce race: {}", printable(message)),
+            PoolRefusal::Other { code, message } => {
+                write!(f, "{} (code {code})", printable(message))
+            }
         }
     }
 }

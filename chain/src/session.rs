@@ -459,6 +459,8 @@ async fn follow<C: ChainApi>(
         latest,
         reads,
     } = following;
+    // Every reconnection must reach the chain this session started on.
+    let genesis_hash = client.borrow().genesis_hash();
     let announce = |event: SessionEvent| {
         // No subscriber at the moment is fine: registrations come and go.
         let _ = events.send(event);
@@ -489,6 +491,15 @@ async fn follow<C: ChainApi>(
             tokio::time::sleep(wait).await;
             let linked = async {
                 let fresh = C::connect(&url).await?;
+                if fresh.genesis_hash() != genesis_hash {
+                    return Err(ChainError::WrongChain(format!(
+                        "{}: reconnected to another chain (genesis 0x{}, was 0x{}): \
+                         refusing to sign there",
+                        redact_url(&url),
+                        hex::encode(fresh.genesis_hash()),
+                        hex::encode(genesis_hash)
+                    )));
+                }
                 let heads = fresh.follow_heads().await?;
                 Ok::<_, ChainError>((fresh, heads))
             }
@@ -500,7 +511,11 @@ async fn follow<C: ChainApi>(
                     announce(SessionEvent::Reconnected);
                     break;
                 }
-                Err(e @ (ChainError::NoPowRegister { .. } | ChainError::Runtime(_))) => {
+                Err(
+                    e @ (ChainError::NoPowRegister { .. }
+                    | ChainError::Runtime(_)
+                    | ChainError::WrongChain(_)),
+                ) => {
                     announce(SessionEvent::Lost(e));
                     return;
                 }

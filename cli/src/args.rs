@@ -51,6 +51,10 @@ pub struct ChainArgs {
     /// (credentials in it are never printed).
     #[arg(long, default_value = "finney", value_parser = parse_network)]
     pub network: Network,
+    /// Accept a ws:// (unencrypted) URL to another machine: anyone on the path could read
+    /// and change what the node says. Refused by default; use wss:// or a node on loopback.
+    #[arg(long)]
+    pub allow_insecure_ws: bool,
     /// Subnet id (1..65535).
     #[arg(long, value_parser = parse_netuid)]
     pub netuid: u16,
@@ -129,6 +133,9 @@ pub struct FarmArgs {
     /// else finney).
     #[arg(long, value_parser = parse_network)]
     pub network: Option<Network>,
+    /// Accept a ws:// (unencrypted) URL to another machine (see `regpow register --help`).
+    #[arg(long)]
+    pub allow_insecure_ws: bool,
     /// Only the targets of shard I of N (`--shard 0/4`): each (hotkey, netuid) belongs to
     /// exactly one shard, so N processes on the same plan never overlap.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]

@@ -1,10 +1,11 @@
 //! Resolves `--network` to a connected chain client, starting the embedded devnet for
-//! `--network devnet`. Failures map to exit codes: unreachable 3, no PoW registration 1,
+//! `--network devnet`. Failures map to exit codes: unreachable or untrusted (metadata that
+//! disagrees with the call regpow signs, another chain's genesis) 3, no PoW registration 1,
 //! an unusable devnet configuration 2. Every URL printed is redacted.
 
 use std::time::Duration;
 
-use regpow_chain::network::redact_url;
+use regpow_chain::network::{is_remote_plaintext, redact_url};
 use regpow_chain::{ChainClient, ChainError, Network, SubnetState};
 use regpow_devnet::{start, DevnetConfig, DevnetHandle};
 use regpow_registrar::register::RegisterError;
@@ -28,9 +29,10 @@ pub fn failure(e: ChainError) -> Failure {
     match e {
         // The client words these already: the URL redacted, the cause short, with a hint.
         ChainError::Unreachable(_) | ChainError::Rpc(_) => Failure::unavailable(e.to_string()),
-        ChainError::NoPowRegister { .. } | ChainError::Runtime(_) => {
-            Failure::not_achieved(e.to_string())
-        }
+        // A node regpow will not sign for (its metadata disagrees with the call regpow
+        // signs, or it serves another chain) is an endpoint unavailable to it.
+        ChainError::Runtime(_) | ChainError::WrongChain(_) => Failure::unavailable(e.to_string()),
+        ChainError::NoPowRegister { .. } => Failure::not_achieved(e.to_string()),
     }
 }
 
@@ -49,11 +51,39 @@ pub fn register_failure(e: RegisterError) -> Failure {
     }
 }
 
-/// Connects to `network` (must run inside a tokio runtime).
+/// Refuses an unencrypted `ws://` URL to another machine unless the user accepted it
+/// (`--allow-insecure-ws`), and says so when they did.
+pub fn check_transport(network: &Network, allow_insecure_ws: bool) -> Result<(), Failure> {
+    let Some(url) = network.url() else {
+        return Ok(());
+    };
+    if !is_remote_plaintext(url) {
+        return Ok(());
+    }
+    if !allow_insecure_ws {
+        return Err(Failure::bad_input(format!(
+            "network: {} is an unencrypted ws:// connection to another machine (anyone on the \
+             path could read and change what the node says): use wss://, a node on loopback, \
+             or --allow-insecure-ws to accept it",
+            network.redacted()
+        )));
+    }
+    crate::output::err!(
+        "network: {} is unencrypted (--allow-insecure-ws): what the node says is only as \
+         trustworthy as the path to it",
+        network.redacted()
+    );
+    Ok(())
+}
+
+/// Connects to `network` (must run inside a tokio runtime), refusing a remote `ws://` URL
+/// unless `allow_insecure_ws`.
 pub async fn connect(
     network: &Network,
+    allow_insecure_ws: bool,
     devnet_block_time: Duration,
 ) -> Result<Connection, Failure> {
+    check_transport(network, allow_insecure_ws)?;
     let (url, devnet) = match network.url() {
         Some(url) => (url.to_string(), None),
         None => {

@@ -59,6 +59,7 @@ impl Live {
     /// A runtime, the metrics endpoint on `metrics`, and the chain at `network`.
     pub fn connect(
         network: &Network,
+        allow_insecure_ws: bool,
         devnet_block_time: Duration,
         metrics: Option<SocketAddr>,
         json: bool,
@@ -73,7 +74,7 @@ impl Live {
                     output::err!("metrics: http://{bound}/metrics");
                 }
             }
-            connect(network, devnet_block_time).await
+            connect(network, allow_insecure_ws, devnet_block_time).await
         })?;
         Ok(Self {
             runtime,

@@ -416,6 +416,19 @@ fn out_of_bounds_values_are_exit_2_with_one_line_before_any_work() {
             .concat(),
             "network: 'ws://***@host:99999/?***' has an invalid port",
         ),
+        // Unencrypted to another machine: refused before any connection, with the way out.
+        (
+            [
+                &register[..],
+                &["--network", "ws://user:secretpw@10.0.0.2:9944/?apikey=topsecret"],
+            ]
+            .concat(),
+            "ws://***@10.0.0.2:9944/?*** is an unencrypted ws:// connection to another machine",
+        ),
+        (
+            vec!["status", "--netuid", "1", "--network", "ws://node.example:9944"],
+            "use wss://, a node on loopback, or --allow-insecure-ws",
+        ),
     ];
     for (args, want) in cases {
         let started = std::time::Instant::now();

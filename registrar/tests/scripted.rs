@@ -145,6 +145,10 @@ impl ChainApi for Scripted {
         &self.url
     }
 
+    fn genesis_hash(&self) -> [u8; 32] {
+        hash_of(0)
+    }
+
     async fn best_head(&self) -> Result<Head, ChainError> {
         Ok(self.lock().head())
     }

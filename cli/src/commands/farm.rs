@@ -192,7 +192,13 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
         );
     }
 
-    let live = Live::connect(&network, args.devnet_block_time, args.metrics, json)?;
+    let live = Live::connect(
+        &network,
+        args.allow_insecure_ws,
+        args.devnet_block_time,
+        args.metrics,
+        json,
+    )?;
     let journal = args.journal.as_deref().map(Journal::open).transpose()?;
     // Coldkeys: unlocked once each (a password prompt per encrypted wallet on a terminal).
     let mut submitters = Vec::new();

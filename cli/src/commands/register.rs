@@ -26,6 +26,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
     let target = TargetSpec::new(TargetId(0), args.chain.netuid, hotkey);
     let live = Live::connect(
         &args.chain.network,
+        args.chain.allow_insecure_ws,
         args.devnet_block_time,
         args.metrics,
         json,

@@ -16,7 +16,12 @@ pub fn run(args: &StatusArgs, json: bool) -> anyhow::Result<()> {
     let netuid = args.chain.netuid;
     let probe = args.hotkey.unwrap_or(PublicKey([0; 32]));
     let (url, state) = runtime.block_on(async {
-        let connection = connect(&args.chain.network, std::time::Duration::from_secs(12)).await?;
+        let connection = connect(
+            &args.chain.network,
+            args.chain.allow_insecure_ws,
+            std::time::Duration::from_secs(12),
+        )
+        .await?;
         let state = state_at_head(&connection.client, netuid, &probe).await?;
         if let Some(devnet) = connection.devnet {
             devnet.stop().await;

@@ -32,6 +32,19 @@ pub struct Faults {
     pub answer_with_error: HashMap<String, Vec<Value>>,
     /// Close new connections at once.
     pub refuse: bool,
+    /// Change the node's replies: a hostile node's words.
+    pub rewrite: Option<Rewrite>,
+}
+
+/// Changes a node reply's `result` in place, given the request's method and params.
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct Rewrite(pub Arc<dyn Fn(&str, &Value, &mut Value) + Send + Sync>);
+
+impl std::fmt::Debug for Rewrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rewrite(..)")
+    }
 }
 
 /// What went through the proxy.
@@ -126,7 +139,8 @@ async fn connection(
     let (mut to_node, mut from_node) = node.split();
     // Everything for the client goes through one queue (node replies and our own errors).
     let (client_tx, mut client_rx) = mpsc::unbounded_channel::<Message>();
-    let methods: Arc<Mutex<HashMap<String, String>>> = Default::default();
+    // Request id → (method, params), to route replies to faults and rewrites.
+    let methods: Arc<Mutex<HashMap<String, (String, Value)>>> = Default::default();
     let (kill_tx, mut kill) = watch::channel(false);
 
     let upward = {
@@ -158,7 +172,10 @@ async fn connection(
                             let _ = client_tx.send(Message::text(reply.to_string()));
                             continue;
                         }
-                        methods.lock().unwrap().insert(id, method);
+                        methods
+                            .lock()
+                            .unwrap()
+                            .insert(id, (method, request["params"].clone()));
                     }
                 }
                 if to_node.send(message).await.is_err() {
@@ -208,22 +225,34 @@ async fn connection(
             kill_tx.clone(),
         );
         async move {
-            while let Some((at, message)) = arrived.recv().await {
-                let text = message.to_text().unwrap_or_default().to_string();
-                let method = serde_json::from_str::<Value>(&text).ok().and_then(|reply| {
+            while let Some((at, mut message)) = arrived.recv().await {
+                let mut text = message.to_text().unwrap_or_default().to_string();
+                let reply = serde_json::from_str::<Value>(&text).ok();
+                let request = reply.as_ref().and_then(|reply| {
                     methods
                         .lock()
                         .unwrap()
                         .get(&reply["id"].to_string())
                         .cloned()
                 });
-                let (withheld, delay) = {
+                let method = request.as_ref().map(|(method, _)| method.clone());
+                let (withheld, delay, rewrite) = {
                     let f = faults.lock().unwrap();
                     (
                         method.as_ref().is_some_and(|m| f.withhold.contains(m)),
                         f.delay,
+                        f.rewrite.clone(),
                     )
                 };
+                if let (Some(Rewrite(rewrite)), Some((method, params)), Some(mut reply)) =
+                    (rewrite, request, reply)
+                {
+                    if reply.get("result").is_some() {
+                        rewrite(&method, &params, &mut reply["result"]);
+                        text = reply.to_string();
+                        message = Message::text(text.clone());
+                    }
+                }
                 if withheld {
                     continue;
                 }
