@@ -45,8 +45,12 @@ impl Network {
             other => Err(InputError::Invalid {
                 what: "network",
                 detail: format!(
-                    "'{}' is not finney, test, local, devnet or a ws:// / wss:// URL",
-                    redact_url(other)
+                    "{} is not finney, test, local, devnet or a ws:// / wss:// URL",
+                    if other.contains("://") {
+                        format!("'{}'", redact_url(other))
+                    } else {
+                        regpow_rules::error::quoted_input(other)
+                    }
                 ),
             }),
         }

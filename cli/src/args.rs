@@ -4,6 +4,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use regpow_chain::Network;
+use regpow_rules::error::quoted_input;
 use regpow_rules::keys::parse_hex32;
 use regpow_rules::{Challenge, Difficulty, PublicKey};
 use regpow_solver::cpu::CpuKernel;
@@ -76,10 +77,14 @@ pub struct WalletArgs {
     #[arg(long, value_parser = parse_hotkey)]
     pub hotkey: Option<PublicKey>,
     /// Sign with this secret URI instead of the wallet's coldkey: a dev key such as //Alice,
-    /// or a mnemonic or 0x-hex seed with an optional derivation path. `-` reads it from
-    /// stdin (one line), which keeps it out of `ps` and the shell history.
+    /// or (with `-`, read from stdin) a mnemonic or 0x-hex seed with an optional derivation
+    /// path and password. A secret on the command line is refused: every user of the
+    /// machine can read it in `ps` and /proc.
     #[arg(long, value_name = "URI", value_parser = parse_secret)]
     pub coldkey_uri: Option<SecretArg>,
+    /// Accept a mnemonic, seed or password in --coldkey-uri on the command line.
+    #[arg(long)]
+    pub allow_secret_argument: bool,
     /// Use a coldkey file that other users can read (refused by default: run
     /// `chmod 600 <coldkey>` instead).
     #[arg(long)]
@@ -174,15 +179,18 @@ fn parse_metrics_addr(s: &str) -> Result<std::net::SocketAddr, String> {
     if let Ok(port) = s.trim().parse::<u16>() {
         return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
     }
-    s.trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a port or an IP:PORT address (e.g. 127.0.0.1:9108)"))
+    s.trim().parse().map_err(|_| {
+        format!(
+            "{} is not a port or an IP:PORT address (e.g. 127.0.0.1:9108)",
+            quoted_input(s)
+        )
+    })
 }
 
 fn parse_in_flight(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n @ 1..=64) => Ok(n),
-        _ => Err(format!("{s:?} is not a number from 1 to 64")),
+        _ => Err(format!("{} is not a number from 1 to 64", quoted_input(s))),
     }
 }
 
@@ -358,10 +366,12 @@ pub struct BenchArgs {
 }
 
 fn parse_netuid(s: &str) -> Result<u16, String> {
-    let n: u16 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("netuid must be an integer 1..65535, got '{s}'"))?;
+    let n: u16 = s.trim().parse().map_err(|_| {
+        format!(
+            "netuid must be an integer 1..65535, got {}",
+            quoted_input(s)
+        )
+    })?;
     Challenge::new(n, [0; 32], PublicKey([0; 32]), PublicKey([0; 32]))
         .map(|_| n)
         .map_err(|e| e.to_string())
@@ -391,7 +401,10 @@ fn parse_u64(s: &str) -> Result<u64, String> {
 fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.trim().trim_end_matches('s').parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v < 1e9 => Ok(v),
-        _ => Err(format!("expected a positive number of seconds, got '{s}'")),
+        _ => Err(format!(
+            "expected a positive number of seconds, got {}",
+            quoted_input(s)
+        )),
     }
 }
 

@@ -18,10 +18,12 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use regpow_chain::wallet::{check_private, SecretUri, WalletError};
 use regpow_chain::Network;
 use regpow_rules::PublicKey;
 use serde::Deserialize;
 use toml::Spanned;
+use zeroize::Zeroizing;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,7 +41,7 @@ struct RawJob {
     wallet_path: Option<Spanned<String>>,
     wallet_hotkeys: Option<Spanned<Vec<Spanned<String>>>>,
     hotkeys: Option<Spanned<Vec<Spanned<String>>>>,
-    coldkey_uri: Option<Spanned<String>>,
+    coldkey_uri: Option<Spanned<SecretUri>>,
     max_difficulty: Option<Spanned<i64>>,
     weight: Option<Spanned<i64>>,
 }
@@ -48,7 +50,7 @@ struct RawJob {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ColdkeySource {
     /// A secret URI (`coldkey_uri`).
-    Uri(String),
+    Uri(SecretUri),
     /// The coldkey of wallet `name` under `root`.
     Wallet {
         /// The wallets folder.
@@ -97,11 +99,53 @@ pub struct FarmPlan {
     pub jobs: Vec<FarmJob>,
 }
 
-/// Reads and checks `path`; every problem is one line of the error list.
-pub fn load(path: &Path) -> Result<FarmPlan, Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![format!("{}: cannot read: {e}", path.display())])?;
-    parse(&path.display().to_string(), &text)
+/// Largest plan read: ten thousand jobs of a hundred hotkeys fit in a few MiB.
+const MAX_PLAN_LEN: u64 = 64 << 20;
+
+/// Reads and checks `path`; every problem is one line of the error list. A plan that holds
+/// a secret (`coldkey_uri` with a mnemonic, a seed or a password) must be a file only its
+/// owner can read, like a keyfile (unless `allow_insecure`).
+pub fn load(path: &Path, allow_insecure: bool) -> Result<FarmPlan, Vec<String>> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| vec![format!("{}: cannot read: {e}", path.display())];
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    let mut text = Zeroizing::new(String::with_capacity(meta.len().min(MAX_PLAN_LEN) as usize));
+    file.take(MAX_PLAN_LEN + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_PLAN_LEN {
+        return Err(vec![format!(
+            "{}: larger than {} MiB, not a plan",
+            path.display(),
+            MAX_PLAN_LEN >> 20
+        )]);
+    }
+    let plan = parse(&path.display().to_string(), &text)?;
+    let secret = plan.jobs.iter().find(|job| match &job.coldkey {
+        ColdkeySource::Uri(uri) => uri.carries_secret(),
+        ColdkeySource::Wallet { .. } => false,
+    });
+    if let Some(job) = secret {
+        check_private(path, &meta, allow_insecure).map_err(|e| {
+            vec![match e {
+                WalletError::InsecurePermissions { .. } => format!(
+                    "{}:{}: job[{}].coldkey_uri holds a secret, and {e} (or pass \
+                     --allow-insecure-keyfile)",
+                    path.display(),
+                    job.line,
+                    job.number
+                ),
+                other => format!(
+                    "{}:{}: job[{}].coldkey_uri holds a secret: {other}",
+                    path.display(),
+                    job.line,
+                    job.number
+                ),
+            }]
+        })?;
+    }
+    Ok(plan)
 }
 
 /// The 1-based line of byte `offset` in `text`.
@@ -224,7 +268,7 @@ pub fn parse(file: &str, text: &str) -> Result<FarmPlan, Vec<String>> {
                     &key("wallet_name"),
                     "no coldkey (set wallet_name or coldkey_uri)".into(),
                 );
-                ColdkeySource::Uri(String::new())
+                ColdkeySource::Uri(SecretUri::new(String::new()))
             }
         };
         let max_difficulty = job.max_difficulty.as_ref().and_then(|m| {
@@ -322,7 +366,10 @@ mod tests {
                 name: "farm".into()
             }
         );
-        assert_eq!(plan.jobs[1].coldkey, ColdkeySource::Uri("//Bob".into()));
+        assert_eq!(
+            plan.jobs[1].coldkey,
+            ColdkeySource::Uri(SecretUri::new("//Bob".into()))
+        );
         assert_eq!(plan.jobs[1].line, 11);
     }
 

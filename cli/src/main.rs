@@ -96,13 +96,22 @@ fn clap_error(err: clap::Error) -> ExitCode {
 }
 
 /// clap quotes a refused value as given: a `--network` URL may hold a password or an API
-/// key, so the value (and any other word with `://`) is replaced by its redacted form.
+/// key, so the value (and any other word with `://`) is replaced by its redacted form, and
+/// a value that may be a secret (several words, long, or a long hex string) by its size.
 fn redact_urls(text: &str, value: Option<&clap::error::ContextValue>) -> String {
     use regpow_chain::network::redact_url;
     let mut text = text.to_string();
     if let Some(clap::error::ContextValue::String(value)) = value {
         if value.contains("://") {
             text = text.replace(value.as_str(), &redact_url(value));
+        } else {
+            // A mnemonic pasted into the wrong flag is not echoed (only its size).
+            let shown = regpow_rules::error::quoted_input(value);
+            if !shown.starts_with('\'') {
+                text = text
+                    .replace(&format!("'{value}'"), &shown)
+                    .replace(value.as_str(), &shown);
+            }
         }
     }
     text.split(' ')

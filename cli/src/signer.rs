@@ -5,7 +5,10 @@
 
 use std::io::{IsTerminal, Read};
 
-use regpow_chain::wallet::{protect_process, take_secret_env, Coldkey, Wallet, WalletError};
+use regpow_chain::wallet::{
+    protect_process, read_private_file, take_secret_env, uri_carries_secret, Coldkey, Wallet,
+    WalletError,
+};
 use regpow_rules::PublicKey;
 use zeroize::Zeroizing;
 
@@ -15,6 +18,47 @@ use crate::failure::Failure;
 /// Environment variable that holds the coldkey password for unattended runs. It is taken
 /// out of the environment as soon as [`keys`] runs, before any thread starts.
 pub const PASSWORD_ENV: &str = "REGPOW_COLDKEY_PASSWORD";
+
+/// Environment variable naming a file that holds the coldkey password (a mounted secret):
+/// the file must be private to this user, like a keyfile.
+pub const PASSWORD_FILE_ENV: &str = "REGPOW_COLDKEY_PASSWORD_FILE";
+
+/// Longest password file read.
+const MAX_PASSWORD_FILE_LEN: u64 = 4 * 1024;
+
+/// The coldkey password for unattended runs: from [`PASSWORD_ENV`] (taken out of the
+/// environment) or from the file [`PASSWORD_FILE_ENV`] names (one line; a final newline is
+/// not part of it). Both at once is bad input: which one was meant?
+pub fn password(allow_insecure: bool) -> Result<Option<Zeroizing<String>>, Failure> {
+    let from_env = take_secret_env(PASSWORD_ENV).map_err(wallet_failure)?;
+    let Some(path) = std::env::var_os(PASSWORD_FILE_ENV) else {
+        return Ok(from_env);
+    };
+    if from_env.is_some() {
+        return Err(Failure::bad_input(format!(
+            "both {PASSWORD_ENV} and {PASSWORD_FILE_ENV} are set: keep one"
+        )));
+    }
+    let path = std::path::PathBuf::from(path);
+    let bytes =
+        read_private_file(&path, MAX_PASSWORD_FILE_LEN, allow_insecure).map_err(|e| match e {
+            WalletError::InsecurePermissions { .. } => Failure::bad_input(format!(
+                "{PASSWORD_FILE_ENV}: {e} (or pass --allow-insecure-keyfile)"
+            )),
+            other => Failure::bad_input(format!("{PASSWORD_FILE_ENV}: {other}")),
+        })?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Failure::bad_input(format!(
+            "{PASSWORD_FILE_ENV}: {} is not UTF-8",
+            path.display()
+        ))
+    })?;
+    let line = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(text);
+    Ok(Some(Zeroizing::new(line.to_string())))
+}
 
 /// `--coldkey-uri` value that reads the URI from stdin.
 const FROM_STDIN: &str = "-";
@@ -45,7 +89,7 @@ pub fn keys(args: &WalletArgs) -> Result<(PublicKey, PublicKey, Signer), Failure
             "cannot turn core dumps off before loading the coldkey: {e}"
         ))
     })?;
-    let password = take_secret_env(PASSWORD_ENV).map_err(wallet_failure)?;
+    let password = password(args.allow_insecure_keyfile)?;
     let root = args
         .wallet_path
         .clone()
@@ -61,10 +105,19 @@ pub fn keys(args: &WalletArgs) -> Result<(PublicKey, PublicKey, Signer), Failure
             let uri = if uri.0.as_str() == FROM_STDIN {
                 read_secret_uri()?
             } else {
-                if carries_secret(&uri.0) {
+                if uri_carries_secret(&uri.0) {
+                    if !args.allow_secret_argument {
+                        return Err(Failure::bad_input(
+                            "--coldkey-uri: a mnemonic, seed or password on the command line \
+                             is readable by every user of this machine (ps, /proc, shell \
+                             history): pass --coldkey-uri - and give it on stdin, or use the \
+                             wallet (or pass --allow-secret-argument)",
+                        ));
+                    }
                     eprintln!(
-                        "warning: a mnemonic or seed in --coldkey-uri is visible to other users \
-                         (ps, shell history); pass --coldkey-uri - and give it on stdin"
+                        "warning: a mnemonic, seed or password in --coldkey-uri is visible to \
+                         other users (ps, shell history); pass --coldkey-uri - and give it on \
+                         stdin"
                     );
                 }
                 uri.0.clone()
@@ -121,13 +174,6 @@ fn wallet_failure(e: WalletError) -> Failure {
         WalletError::NotUtf8 { .. } => Failure::bad_input(e.to_string()),
         other => Failure::bad_input(format!("wallet: {other}")),
     }
-}
-
-/// Whether a URI given on the command line holds a secret that others can read in `ps`: a
-/// mnemonic or a hex seed. A bare derivation path such as `//Alice` starts from the public
-/// development phrase, so it holds none.
-fn carries_secret(uri: &str) -> bool {
-    !uri.trim_start().starts_with('/')
 }
 
 /// The secret URI from stdin: asked without echo on a terminal, else the first line,
@@ -191,12 +237,14 @@ mod tests {
 
     #[test]
     fn only_bare_derivation_paths_are_safe_on_the_command_line() {
-        assert!(!carries_secret("//Alice"));
-        assert!(!carries_secret("//Alice//stash"));
-        assert!(carries_secret(
+        assert!(!uri_carries_secret("//Alice"));
+        assert!(!uri_carries_secret("//Alice//stash"));
+        assert!(!uri_carries_secret(" //Alice/soft"));
+        assert!(uri_carries_secret("//Alice///password"));
+        assert!(uri_carries_secret(
             "bottom drive obey lake curtain smoke basket hold race lonely fit walk//Alice"
         ));
-        assert!(carries_secret(
+        assert!(uri_carries_secret(
             "0xfac7959dbfe72f052e5a0c3c8d6530f202b02fd8f9f5ca3580ec8deb7797479e"
         ));
     }

@@ -331,7 +331,8 @@ fn out_of_bounds_values_are_exit_2_with_one_line_before_any_work() {
         "--backend",
         "cpu",
     ];
-    let cases: Vec<(Vec<&str>, &str)> = vec![
+    let cases: Vec<(Vec<&str>, &str)> =
+        vec![
         (
             [&solve[..], &["--threads", "65535"]].concat(),
             "invalid value '65535' for '--threads <THREADS>': 65535 is not in 1..=1024",

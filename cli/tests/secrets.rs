@@ -217,6 +217,33 @@ async fn keyfile_errors_and_passwords_never_reach_the_output() {
                 (Some(2), "error: wrong coldkey password".into())
             );
         }
+        // The password from a file (a mounted secret): private to the user, one line.
+        let file = root.join("password");
+        std::fs::write(&file, format!("{WRONG_PASSWORD}\n")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let from_file = vec![(
+            "REGPOW_COLDKEY_PASSWORD_FILE",
+            file.as_os_str().as_bytes().to_vec(),
+        )];
+        let out = run(json, wallet_args(&devnet.url, &root), from_file.clone(), "").await;
+        let (code, line) = error_line(&out);
+        assert_eq!(code, Some(2), "{line}");
+        assert!(
+            line.contains("REGPOW_COLDKEY_PASSWORD_FILE") && line.contains("chmod 600"),
+            "{line}"
+        );
+        let mut both = from_file.clone();
+        both.push(("REGPOW_COLDKEY_PASSWORD", PASSWORD.as_bytes().to_vec()));
+        let out = run(json, wallet_args(&devnet.url, &root), both, "").await;
+        assert!(error_line(&out).1.contains("keep one"), "{}", stderr(&out));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        if json {
+            let out = run(json, wallet_args(&devnet.url, &root), from_file, "").await;
+            assert_eq!(
+                error_line(&out),
+                (Some(2), "error: wrong coldkey password".into())
+            );
+        }
         let mut bad = PASSWORD.as_bytes().to_vec();
         bad.push(0xff);
         let env = vec![("REGPOW_COLDKEY_PASSWORD", bad)];
@@ -235,10 +262,17 @@ async fn keyfile_errors_and_passwords_never_reach_the_output() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_uris_never_reach_the_output() {
     const UNREACHABLE: &str = "ws://127.0.0.1:1";
-    let warning = "warning: a mnemonic or seed in --coldkey-uri is visible to other users";
+    let warning =
+        "warning: a mnemonic, seed or password in --coldkey-uri is visible to other users";
     for json in [true, false] {
-        // On the command line: a warning, then the run's own error.
-        for uri in [MNEMONIC, SEED, &format!("{MNEMONIC}//hard/soft")] {
+        // On the command line: refused before anything else (exit 2); with
+        // --allow-secret-argument, a warning, then the run's own error.
+        for uri in [
+            MNEMONIC,
+            SEED,
+            &format!("{MNEMONIC}//hard/soft"),
+            &format!("//Alice///{WRONG_PASSWORD}"),
+        ] {
             let list = [
                 "--network",
                 UNREACHABLE,
@@ -254,6 +288,25 @@ async fn secret_uris_never_reach_the_output() {
                 "",
             )
             .await;
+            let (code, line) = error_line(&out);
+            assert_eq!(code, Some(2), "{}", stderr(&out));
+            assert!(
+                line.contains("readable by every user") && line.contains("--coldkey-uri -"),
+                "{line}"
+            );
+            let out = run(
+                json,
+                args(
+                    &[
+                        &list[..],
+                        &["--coldkey-uri", uri, "--allow-secret-argument"],
+                    ]
+                    .concat(),
+                ),
+                vec![],
+                "",
+            )
+            .await;
             assert_eq!(error_line(&out).0, Some(3), "{}", stderr(&out));
             let err = stderr(&out);
             assert!(err.starts_with(warning), "{err}");
@@ -262,6 +315,30 @@ async fn secret_uris_never_reach_the_output() {
                 1,
                 "{err}"
             );
+        }
+        // A mnemonic pasted into the wrong flag is not echoed.
+        for wrong in [
+            vec!["--network", MNEMONIC, "--netuid", "1"],
+            vec!["--network", UNREACHABLE, "--netuid", MNEMONIC],
+            vec![
+                "--network",
+                UNREACHABLE,
+                "--netuid",
+                "1",
+                "--max-seconds",
+                SEED,
+            ],
+        ] {
+            let out = run(
+                json,
+                args(&[&wrong[..], &["--coldkey-uri", "//Alice"]].concat()),
+                vec![],
+                "",
+            )
+            .await;
+            let (code, line) = error_line(&out);
+            assert_eq!(code, Some(2), "{}", stderr(&out));
+            assert!(line.contains("characters (not shown)"), "{line}");
         }
         // A bad netuid is refused by the flag parser, before the URI is looked at.
         let list = [
@@ -459,9 +536,9 @@ async fn farms_with_secrets_print_none() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"registered\""));
 
-    // A mnemonic in the plan: mistyped (refused, never quoted), then right (it registers).
-    let typo = MNEMONIC.replace("sausage", "sausagee");
-    for (mnemonic, expected) in [(typo.as_str(), Some(2)), (MNEMONIC, Some(0))] {
+    // A mnemonic in the plan: in a file others can read (refused: a plan holding a secret
+    // is a keyfile), then mistyped (refused, never quoted), then right (it registers).
+    let write_plan = |mnemonic: &str, mode: u32| {
         std::fs::write(
             &plan,
             format!(
@@ -470,6 +547,19 @@ async fn farms_with_secrets_print_none() {
             ),
         )
         .unwrap();
+        std::fs::set_permissions(&plan, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    write_plan(MNEMONIC, 0o644);
+    let out = farm(false, &plan, vec![]).await;
+    let (code, line) = error_line(&out);
+    assert_eq!(code, Some(2), "{}", stderr(&out));
+    assert!(
+        line.contains("job[1].coldkey_uri holds a secret") && line.contains("chmod 600"),
+        "{line}"
+    );
+    let typo = MNEMONIC.replace("sausage", "sausagee");
+    for (mnemonic, expected) in [(typo.as_str(), Some(2)), (MNEMONIC, Some(0))] {
+        write_plan(mnemonic, 0o600);
         let out = farm(false, &plan, vec![]).await;
         assert_eq!(out.status.code(), expected, "{}", stderr(&out));
         if expected == Some(2) {

@@ -4,6 +4,24 @@
 
 use thiserror::Error;
 
+/// Longest value quoted back as typed in an error message.
+const MAX_QUOTED_CHARS: usize = 40;
+
+/// A value the user typed, as an error message may quote it: `'as typed'` when it is one
+/// short word, else only its size. A mnemonic or a seed pasted into the wrong flag or plan
+/// key must not be echoed to a terminal, a log or CI output; a typo in a subnet number
+/// should be.
+pub fn quoted_input(text: &str) -> String {
+    let words = text.split_whitespace().count();
+    let chars = text.chars().count();
+    let hex_digits = text.chars().filter(char::is_ascii_hexdigit).count();
+    if words > 1 || chars > MAX_QUOTED_CHARS || hex_digits >= 32 {
+        format!("a value of {chars} characters (not shown)")
+    } else {
+        format!("'{text}'")
+    }
+}
+
 /// A value given by the user that cannot be used.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum InputError {

@@ -95,7 +95,10 @@ pub fn parse_u64(what: &'static str, text: &str) -> Result<u64, InputError> {
     };
     parsed.ok_or_else(|| InputError::Invalid {
         what,
-        detail: format!("expected an integer 0..2^64-1 (decimal or 0x-hex), got '{text}'"),
+        detail: format!(
+            "expected an integer 0..2^64-1 (decimal or 0x-hex), got {}",
+            crate::error::quoted_input(text)
+        ),
     })
 }
 

@@ -14,6 +14,7 @@
 //! and [`protect_process`] keeps the key out of core dumps.
 
 mod keyfile;
+mod private_file;
 mod process;
 
 use std::io::Read;
@@ -24,7 +25,51 @@ use subxt::SubstrateConfig;
 use zeroize::Zeroizing;
 
 pub use keyfile::{encryption_of, Encryption};
+pub use private_file::{check_private, read_private_file};
 pub use process::{protect_process, take_secret_env};
+
+/// Whether a secret URI holds a secret: anything but a bare derivation path from the public
+/// development phrase (`//Alice`, `//Alice//stash`, `//Alice/soft`), that is a mnemonic, a
+/// hex seed, or any path with a password (`//Alice///password`).
+pub fn uri_carries_secret(uri: &str) -> bool {
+    let uri = uri.trim();
+    !uri.starts_with('/') || uri.contains("///")
+}
+
+/// A secret URI as given (a flag, stdin, the environment, a plan): wiped when dropped, and
+/// never shown by `Debug`, so no debug print of a struct holding one can leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUri(Zeroizing<String>);
+
+impl SecretUri {
+    /// Takes `uri`.
+    pub fn new(uri: String) -> Self {
+        Self(Zeroizing::new(uri))
+    }
+
+    /// The URI itself: hand it to [`Coldkey::from_uri`], never to a message.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// See [`uri_carries_secret`].
+    pub fn carries_secret(&self) -> bool {
+        uri_carries_secret(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SecretUri {
+    /// From a string (a plan's `coldkey_uri`), moved into the wiped buffer.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(SecretUri::new)
+    }
+}
+
+impl std::fmt::Debug for SecretUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretUri(..)")
+    }
+}
 
 use keyfile::{secret_hex, KeyfileJson, NaclBox, NaclKey};
 use regpow_rules::keys::PublicKey;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use regpow_chain::submitter::{SubmitterConfig, SubnetSlots};
-use regpow_chain::wallet::{protect_process, take_secret_env, Coldkey, Wallet};
+use regpow_chain::wallet::{protect_process, Coldkey, Wallet};
 use regpow_chain::{Network, Submitter};
 use regpow_registrar::farm::{farm, FarmOptions, FarmTarget, Shard, TargetState};
 use regpow_registrar::{TargetId, TargetSpec};
@@ -21,7 +21,7 @@ use crate::connect::register_failure;
 use crate::failure::Failure;
 use crate::farm_config::{self, ColdkeySource, HotkeySource};
 use crate::live::Live;
-use crate::signer::{unlock, Signer, PASSWORD_ENV};
+use crate::signer::{unlock, Signer};
 use crate::telemetry::{Journal, Telemetry};
 use crate::views::farm::{FarmView, STATES};
 use crate::{output, words};
@@ -58,11 +58,11 @@ fn resolve(
     for job in &plan.jobs {
         let at = |key: &str| format!("{file}:{}: job[{}].{key}", job.line, job.number);
         let (public, signer) = match &job.coldkey {
-            ColdkeySource::Uri(uri) => match derived.get(uri.as_str()) {
+            ColdkeySource::Uri(uri) => match derived.get(uri.expose()) {
                 Some(public) => (*public, None),
-                None => match Coldkey::from_uri(uri) {
+                None => match Coldkey::from_uri(uri.expose()) {
                     Ok(key) => {
-                        derived.insert(uri, key.public());
+                        derived.insert(uri.expose(), key.public());
                         (key.public(), Some(Signer::Uri(Box::new(key))))
                     }
                     Err(e) => {
@@ -165,10 +165,9 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
             "cannot turn core dumps off before loading coldkeys: {e}"
         ))
     })?;
-    let password =
-        take_secret_env(PASSWORD_ENV).map_err(|e| Failure::bad_input(format!("wallet: {e}")))?;
+    let password = crate::signer::password(args.allow_insecure_keyfile)?;
     let file = args.config.display().to_string();
-    let plan = farm_config::load(&args.config).map_err(plan_errors)?;
+    let plan = farm_config::load(&args.config, args.allow_insecure_keyfile).map_err(plan_errors)?;
 
     // Keys: every hotkey's public key and every coldkey's, before any connection.
     let (planned, signers) =
