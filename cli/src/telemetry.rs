@@ -29,13 +29,32 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens `path` for appending (created if missing).
+    /// Opens `path` for appending (created if missing, readable by the user alone: it
+    /// names hotkeys, coldkeys and what they did). Never through a symlink (another user who
+    /// can write the folder must not make regpow append to a file of their choosing), and
+    /// only a regular file.
     pub fn open(path: &Path) -> Result<Self, Failure> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| Failure::bad_input(format!("--journal {}: {e}", path.display())))?;
+        let bad = |e: String| Failure::bad_input(format!("--journal {}: {e}", path.display()));
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        }
+        let file = options.open(path).map_err(|e| {
+            #[cfg(unix)]
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                return bad("is a symbolic link; give the file itself".into());
+            }
+            bad(e.to_string())
+        })?;
+        let meta = file.metadata().map_err(|e| bad(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(bad("not a regular file".into()));
+        }
         Ok(Self {
             file,
             path: path.display().to_string(),

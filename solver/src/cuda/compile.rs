@@ -130,10 +130,15 @@ pub fn compile_cached(arch: u32, cubin: bool) -> Result<CompiledKernel, BackendE
     {
         return Ok(hit.clone());
     }
-    let disk = cubin.then(|| disk_cache_path(arch)).flatten();
+    let disk = cubin
+        .then(|| disk_cache_path(arch))
+        .flatten()
+        .filter(|path| path.parent().is_some_and(disk_cache::private_dir));
     let from_disk = disk.as_ref().and_then(|path| {
-        let image = std::fs::read(path).ok()?;
-        let log = std::fs::read_to_string(path.with_extension("log")).unwrap_or_default();
+        let image = disk_cache::read(path)?;
+        let log = disk_cache::read(&path.with_extension("log"))
+            .map(|log| String::from_utf8_lossy(&log).into_owned())
+            .unwrap_or_default();
         image.starts_with(b"\x7fELF").then_some(CompiledKernel {
             image,
             cubin: true,
@@ -146,11 +151,8 @@ pub fn compile_cached(arch: u32, cubin: bool) -> Result<CompiledKernel, BackendE
             let fresh = compile(arch, cubin)?;
             if let Some(path) = &disk {
                 // Best effort: a read-only home only costs the next run a compile.
-                if let Some(dir) = path.parent() {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                let _ = std::fs::write(path.with_extension("log"), &fresh.log);
-                let _ = std::fs::write(path, &fresh.image);
+                disk_cache::write(&path.with_extension("log"), fresh.log.as_bytes());
+                disk_cache::write(path, &fresh.image);
             }
             fresh
         }
@@ -160,6 +162,160 @@ pub fn compile_cached(arch: u32, cubin: bool) -> Result<CompiledKernel, BackendE
         .unwrap_or_else(|p| p.into_inner())
         .insert((arch, cubin), compiled.clone());
     Ok(compiled)
+}
+
+/// The on-disk kernel cache, safe against other local users: a CUBIN is loaded into the
+/// process that holds the coldkey, so only files this user wrote are ever read. The folder
+/// is created 0700 and used only when it (and its parent, `regpow`) is a real folder owned by
+/// this user that nobody else can write; a file is read only when it is a regular file (not
+/// a symlink) owned by this user with no group or world bits; files are written to a
+/// temporary name at 0600 and renamed into place, so a reader never sees half a file. Any
+/// failed check means a fresh compile, never an error.
+mod disk_cache {
+    use std::io::{Read, Write};
+    use std::path::Path;
+
+    /// Largest cache file read (a CUBIN of this kernel is tens of KiB).
+    const MAX_FILE_LEN: u64 = 16 << 20;
+
+    #[cfg(unix)]
+    fn owned_and_private(meta: &std::fs::Metadata) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid takes no arguments and cannot fail.
+        meta.uid() == unsafe { libc::geteuid() } && meta.mode() & 0o077 == 0
+    }
+
+    /// Makes `dir` (0700) if missing; whether it and its parent are this user's alone.
+    pub fn private_dir(dir: &Path) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
+            let is_private_dir = |path: &Path| {
+                std::fs::symlink_metadata(path)
+                    .is_ok_and(|meta| meta.is_dir() && owned_and_private(&meta))
+            };
+            // The parent may be shared read-only (0755), but not writable by others.
+            let parent_ok = dir.parent().is_none_or(|parent| {
+                std::fs::symlink_metadata(parent).is_ok_and(|meta| {
+                    // SAFETY: geteuid takes no arguments and cannot fail.
+                    meta.is_dir()
+                        && meta.uid() == unsafe { libc::geteuid() }
+                        && meta.mode() & 0o022 == 0
+                })
+            });
+            is_private_dir(dir) && parent_ok
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = dir;
+            false
+        }
+    }
+
+    /// The file's bytes, if it passes the checks.
+    pub fn read(path: &Path) -> Option<Vec<u8>> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(path)
+                .ok()?;
+            let meta = file.metadata().ok()?;
+            if !meta.is_file() || !owned_and_private(&meta) || meta.len() > MAX_FILE_LEN {
+                return None;
+            }
+            let mut bytes = Vec::with_capacity(meta.len() as usize);
+            file.take(MAX_FILE_LEN).read_to_end(&mut bytes).ok()?;
+            Some(bytes)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            None
+        }
+    }
+
+    /// Writes `bytes` to `path` through a private temporary file and a rename.
+    pub fn write(path: &Path, bytes: &[u8]) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let Some(name) = path.file_name() else {
+                return;
+            };
+            let temporary = path.with_file_name(format!(
+                ".{}.{}.tmp",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&temporary)
+                .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()));
+            if written.is_err() || std::fs::rename(&temporary, path).is_err() {
+                let _ = std::fs::remove_file(&temporary);
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = (path, bytes);
+    }
+
+    #[cfg(all(test, unix))]
+    mod tests {
+        use super::*;
+        use std::os::unix::fs::PermissionsExt;
+
+        #[test]
+        fn only_this_users_private_files_in_a_private_folder_are_read() {
+            let base = std::env::temp_dir().join(format!("regpow-kcache-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&base);
+            std::fs::create_dir_all(&base).unwrap();
+            std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let dir = base.join("cuda");
+            assert!(private_dir(&dir));
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+
+            let file = dir.join("k.cubin");
+            write(&file, b"\x7fELF kernel");
+            assert_eq!(read(&file).as_deref(), Some(&b"\x7fELF kernel"[..]));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            // Written again in place: the rename replaces it.
+            write(&file, b"\x7fELF newer");
+            assert_eq!(read(&file).as_deref(), Some(&b"\x7fELF newer"[..]));
+
+            // A file others could have written, or a symlink, is not read.
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+            assert_eq!(read(&file), None);
+            let elsewhere = base.join("planted");
+            std::fs::write(&elsewhere, b"\x7fELF planted").unwrap();
+            std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let link = dir.join("link.cubin");
+            std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+            assert_eq!(read(&link), None);
+
+            // A folder others can write is not used; nor one that is a symlink.
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+            assert!(!private_dir(&dir));
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+            let linked_dir = base.join("linked");
+            std::os::unix::fs::symlink(&dir, &linked_dir).unwrap();
+            assert!(!private_dir(&linked_dir));
+            std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+            assert!(!private_dir(&dir), "a parent others can write");
+            let _ = std::fs::remove_dir_all(&base);
+        }
+    }
 }
 
 fn disk_cache_path(arch: u32) -> Option<std::path::PathBuf> {
