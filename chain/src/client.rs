@@ -68,6 +68,35 @@ async fn timed<T, E: std::fmt::Display>(
     }
 }
 
+/// Largest JSON-RPC message accepted from a node: runtime metadata in hex (the largest
+/// answer regpow asks for) is under 2 MiB for subtensor; a batched storage read of 1,000
+/// keys is well under 1 MiB.
+pub const MAX_MESSAGE_BYTES: u32 = 8 << 20;
+
+/// Messages a subscription may hold before regpow reads them; a node that floods one gets
+/// it closed (and regpow reconnects) rather than memory without bound. subxt's default is
+/// 4,096 (with 10 MB messages, 40 GB).
+pub const SUBSCRIPTION_BUFFER: usize = 32;
+
+/// A websocket JSON-RPC client with bounds a hostile node cannot push past: message size
+/// ([`MAX_MESSAGE_BYTES`], both ways) and per-subscription buffering
+/// ([`SUBSCRIPTION_BUFFER`]).
+async fn bounded_client(
+    url: &str,
+) -> Result<subxt::rpcs::RpcClient, Box<dyn std::error::Error + Send + Sync + 'static>> {
+    use subxt::ext::jsonrpsee::client_transport::ws::{Url, WsTransportClientBuilder};
+    use subxt::ext::jsonrpsee::core::client::ClientBuilder;
+    let (sender, receiver) = WsTransportClientBuilder::default()
+        .max_request_size(MAX_MESSAGE_BYTES)
+        .max_response_size(MAX_MESSAGE_BYTES)
+        .build(Url::parse(url)?)
+        .await?;
+    let client = ClientBuilder::default()
+        .max_buffer_capacity_per_subscription(SUBSCRIPTION_BUFFER)
+        .build_with_tokio(sender, receiver);
+    Ok(subxt::rpcs::RpcClient::new(client))
+}
+
 /// Refuses a node at a well-known finney or test host whose genesis is another chain's: a
 /// signature made for its genesis would be one the user never meant to make.
 fn check_chain(url: &str, genesis_hash: &[u8; 32]) -> Result<(), ChainError> {
@@ -100,10 +129,10 @@ impl ChainClient {
         let unreachable = |e: &(dyn std::error::Error + 'static)| {
             ChainError::Unreachable(format!("{shown}: {}", super::reach::cause_of(e)))
         };
-        let rpc = tokio::time::timeout(RPC_TIMEOUT, subxt::rpcs::RpcClient::from_insecure_url(url))
+        let rpc = tokio::time::timeout(RPC_TIMEOUT, bounded_client(url))
             .await
             .map_err(|_| no_answer())?
-            .map_err(|e| unreachable(&e))?;
+            .map_err(|e| unreachable(&*e))?;
         // The legacy RPC backend, always: subxt's default picks the new spec's
         // `chainHead_v1` / `transactionWatch_v1` wherever a node lists them (subtensor nodes
         // do), and those answer a refused submission with free text only, where the legacy
