@@ -343,6 +343,19 @@ pub fn classic_text(openmetrics: &str) -> String {
     text
 }
 
+/// Connections served at once; more are closed as they arrive.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// How long a client may take to send its request headers (a slow or half-open client
+/// frees its slot after this).
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The longest a connection lives, kept alive or not (a scraper reconnects).
+pub const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
+
+const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Binds `addr` (bad or busy: exit 2 or 3 before any work starts) and serves the metrics
 /// on it until the runtime ends. Returns the address bound (port 0 picks one).
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<SocketAddr, Failure> {
@@ -352,20 +365,42 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<SocketAddr
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::unavailable(format!("--metrics {addr}: {e}")))?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
+        let mut backoff = ACCEPT_BACKOFF_MIN;
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    backoff = ACCEPT_BACKOFF_MIN;
+                    stream
+                }
+                // Out of file descriptors (or another transient fault): wait instead of
+                // spinning, longer each time in a row.
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                    continue;
+                }
+            };
+            // Over the cap, a new connection is closed at once: the ones being served
+            // (a scraper among them) finish, and a flood costs a file descriptor briefly.
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                drop(stream);
                 continue;
             };
             let metrics = metrics.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 let service = service_fn(move |request| {
                     let response = metrics.respond(&request);
                     async move { Ok::<_, Infallible>(response) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
+                // Whatever the client does, the connection ends within its lifetime.
+                let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
             });
         }
     });

@@ -547,6 +547,66 @@ async fn register_serves_the_same_metrics() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_endpoint_outlives_a_flood_of_half_open_requests() {
+    let devnet = devnet_with(
+        Duration::from_millis(250),
+        vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)],
+    )
+    .await;
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = common::register_command(&devnet.url, "1", "//Alice", &["--metrics", &addr])
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(30), || http_get(port, "/metrics")
+            .is_some())
+        .await,
+        "metrics up"
+    );
+    // 300 clients that send half a request and then nothing, held open.
+    let mut half_open = Vec::new();
+    for _ in 0..300 {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n");
+            half_open.push(stream);
+        }
+    }
+    // A scraper (10 s timeout, as Prometheus's default) still gets its answer: the
+    // half-open ones are cut after the header timeout, the ones over the cap at once.
+    let started = std::time::Instant::now();
+    let scraped = wait_for(Duration::from_secs(10), || {
+        http_get(port, "/metrics").is_some_and(|body| body.contains("regpow_hashes_total"))
+    })
+    .await;
+    assert!(scraped, "no scrape within 10 s of the flood");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Every half-open client has been cut by the server (over the cap at once, the rest
+    // after the 3 s header timeout): none holds a slot for ever.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for stream in &mut half_open {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let closed = loop {
+            match std::io::Read::read(stream, &mut buf) {
+                Ok(0) => break true,
+                Ok(_) => continue, // a 408 or similar, then the close
+                Err(e) => break e.kind() == std::io::ErrorKind::ConnectionReset,
+            }
+        };
+        assert!(closed, "a half-open client still holds a connection");
+    }
+    drop(half_open);
+    interrupt(child.id());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pow_turned_off_mid_run_is_skipped_not_refused() {
     let devnet = devnet_with(
         Duration::from_millis(250),
