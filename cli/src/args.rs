@@ -224,6 +224,19 @@ pub struct DevnetArgs {
     /// as a node); older blocks keep their headers and bodies.
     #[arg(long, value_name = "N|archive", value_parser = parse_state_pruning)]
     pub state_pruning: Option<regpow_devnet::config::StatePruning>,
+    /// Which RPC methods to serve, as a node's `--rpc-methods`: `safe` (default) or `unsafe`
+    /// (also author_removeExtrinsic, state_getKeys and state_getPairs).
+    #[arg(long, value_enum, default_value = "safe")]
+    pub rpc_methods: RpcMethodsArg,
+}
+
+/// `--rpc-methods`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RpcMethodsArg {
+    /// The safe methods only.
+    Safe,
+    /// Every method.
+    Unsafe,
 }
 
 /// What a seal is bound to.

@@ -141,6 +141,21 @@ pub struct DevnetConfig {
     /// How many of the newest blocks keep their state (queries at older blocks get the
     /// node's "State already discarded" error).
     pub state_pruning: StatePruning,
+    /// Which RPC methods are served, as a node's `--rpc-methods`.
+    pub rpc_methods: RpcMethods,
+}
+
+/// Which RPC methods the devnet serves, as a node's `--rpc-methods`: the unsafe ones change
+/// the node's pool (`author_removeExtrinsic`) or dump whole storage prefixes at once
+/// (`state_getKeys`, `state_getPairs`: use `state_getKeysPaged`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RpcMethods {
+    /// Only the safe methods; an unsafe one answers "RPC call is unsafe to be called
+    /// externally".
+    #[default]
+    Safe,
+    /// Every method.
+    Unsafe,
 }
 
 /// State pruning, as a node's `--state-pruning` sets it.
@@ -198,6 +213,7 @@ impl Default for DevnetConfig {
             dev_accounts: DEV_ACCOUNTS.iter().map(|(n, _)| n.to_string()).collect(),
             dev_balance_tao: 1_000_000,
             state_pruning: StatePruning::default(),
+            rpc_methods: RpcMethods::default(),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! - [`accounts`] and [`events`]: `System::Account` and `System::Events`.
 //! - [`pow`]: the admission rules of `pow_register` in chain order, with the pallet's errors.
 
+pub mod access;
 pub mod accounts;
 pub mod chain;
 pub mod config;

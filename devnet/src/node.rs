@@ -40,6 +40,18 @@ pub struct Node {
 }
 
 impl Node {
+    /// Refuses an unsafe RPC method unless the devnet runs with
+    /// [`RpcMethods::Unsafe`](crate::config::RpcMethods) (a node's own error, code -32601).
+    pub fn check_unsafe(&self) -> jsonrpsee::core::RpcResult<()> {
+        match self.config.rpc_methods {
+            crate::config::RpcMethods::Unsafe => Ok(()),
+            crate::config::RpcMethods::Safe => Err(crate::rpc::error(
+                -32601,
+                "RPC call is unsafe to be called externally",
+            )),
+        }
+    }
+
     /// A node at genesis (not serving anything yet).
     pub fn new(config: DevnetConfig) -> Self {
         let (blocks, _) = broadcast::channel(64);

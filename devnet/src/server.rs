@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use jsonrpsee::core::id_providers::RandomStringIdProvider;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
-use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{PingConfig, Server, ServerConfig, ServerHandle};
+
+use crate::access::LoopbackOnlyLayer;
 
 use crate::config::DevnetConfig;
 use crate::node::Node;
@@ -16,8 +18,20 @@ use crate::rpc_calls::{Counting, RpcCalls};
 fn server_config() -> ServerConfig {
     ServerConfig::builder()
         .set_id_provider(RandomStringIdProvider::new(16))
+        .max_connections(MAX_CONNECTIONS)
+        // A client that stops answering pings (a hung or vanished peer) is closed.
+        .enable_ws_ping(
+            PingConfig::new()
+                .ping_interval(std::time::Duration::from_secs(30))
+                .inactive_limit(std::time::Duration::from_secs(90))
+                .max_failures(3),
+        )
         .build()
 }
+
+/// Connections served at once (a node's default is 100; a farm's shards and the test
+/// clients together need more, and idle ones are closed by pings).
+pub const MAX_CONNECTIONS: u32 = 512;
 
 /// A server on `addr` that counts every call into `calls`.
 async fn serve(
@@ -32,6 +46,7 @@ async fn serve(
     let server = Server::builder()
         .set_config(server_config())
         .set_rpc_middleware(counting)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(LoopbackOnlyLayer))
         .build(addr)
         .await?;
     let bound = server.local_addr()?;

@@ -15,6 +15,7 @@ use jsonrpsee::rpc_params;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use parity_scale_codec::Decode;
 use regpow_devnet::chain::Header;
+use regpow_devnet::config::RpcMethods;
 use regpow_devnet::config::StatePruning;
 use regpow_devnet::runtime::METADATA;
 use regpow_devnet::storage::{item_prefix, netuid_key};
@@ -22,9 +23,11 @@ use regpow_devnet::{start, DevnetConfig, DevnetHandle, SubnetConfig};
 use serde_json::Value;
 use subxt_signer::sr25519::dev;
 
+/// The devnet as a node run with `--rpc-methods unsafe`: every method is walked here.
 fn config() -> DevnetConfig {
     DevnetConfig {
         block_time: Duration::from_millis(150),
+        rpc_methods: RpcMethods::Unsafe,
         ..DevnetConfig::default()
     }
 }
@@ -175,6 +178,7 @@ async fn manual_devnet(pruning: StatePruning) -> DevnetHandle {
             ..SubnetConfig::new(1, true)
         }],
         state_pruning: pruning,
+        rpc_methods: RpcMethods::Unsafe,
         ..DevnetConfig::default()
     })
     .await

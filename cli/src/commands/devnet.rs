@@ -32,6 +32,10 @@ pub fn run(args: &DevnetArgs, json: bool) -> anyhow::Result<()> {
     if let Some(pruning) = args.state_pruning {
         config.state_pruning = pruning;
     }
+    config.rpc_methods = match args.rpc_methods {
+        crate::args::RpcMethodsArg::Safe => regpow_devnet::config::RpcMethods::Safe,
+        crate::args::RpcMethodsArg::Unsafe => regpow_devnet::config::RpcMethods::Unsafe,
+    };
     config
         .validate()
         .map_err(|e| Failure::bad_input(e.to_string()))?;

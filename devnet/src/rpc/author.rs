@@ -77,6 +77,7 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
     m.register_method(
         "author_removeExtrinsic",
         |params: Params, node: &Arc<Node>, _| -> RpcResult<Vec<String>> {
+            node.check_unsafe()?;
             let items: Vec<ExtrinsicOrHash> = params.one()?;
             let hashes = items
                 .iter()

@@ -147,25 +147,36 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
     // The key-and-block queries: each answers from the storage at the block (the head by
     // default) and the key, and has an alias.
     type KeyQuery = fn(&StorageMap, &[u8]) -> Value;
-    let key_queries: [(&'static str, &'static str, KeyQuery); 5] = [
-        ("state_getStorage", "state_getStorageAt", storage_value),
+    // (method, alias, answer, unsafe)
+    let key_queries: [(&'static str, &'static str, KeyQuery, bool); 5] = [
+        (
+            "state_getStorage",
+            "state_getStorageAt",
+            storage_value,
+            false,
+        ),
         (
             "state_getStorageHash",
             "state_getStorageHashAt",
             storage_hash,
+            false,
         ),
         (
             "state_getStorageSize",
             "state_getStorageSizeAt",
             storage_size,
+            false,
         ),
-        ("state_getKeys", "", storage_keys),
-        ("state_getPairs", "", storage_pairs),
+        ("state_getKeys", "", storage_keys, true),
+        ("state_getPairs", "", storage_pairs, true),
     ];
-    for (method, aliased, answer) in key_queries {
+    for (method, aliased, answer, is_unsafe) in key_queries {
         m.register_method(
             method,
             move |params: Params, node: &Arc<Node>, _| -> RpcResult<Value> {
+                if is_unsafe {
+                    node.check_unsafe()?;
+                }
                 let (key, at) = key_and_at(&params)?;
                 let ledger = node.lock();
                 let (_, state) = state_at(&ledger.chain, at.as_deref())?;
