@@ -64,7 +64,7 @@ fn kubernetes_manifests_validate_strictly_for_1_32() {
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
-    assert_eq!(text.matches("passed for resource").count(), 5, "{text}");
+    assert_eq!(text.matches("passed for resource").count(), 7, "{text}");
 }
 
 #[test]
@@ -156,4 +156,77 @@ fn the_slurm_script_is_valid_bash() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The pods' hardening, file by file: no service-account token, the runtime's seccomp
+/// profile, the password as a private file and never in the environment, every emptyDir
+/// bounded, a NetworkPolicy that admits only the scraper to the metrics port; the image
+/// build leaves local state out; the Slurm script keeps what it writes private.
+#[test]
+fn deploy_files_are_hardened() {
+    let read = |path: &str| std::fs::read_to_string(deploy().join(path)).unwrap();
+    for pod in ["kubernetes/job.yaml", "kubernetes/statefulset.yaml"] {
+        let text = read(pod);
+        for needed in [
+            "automountServiceAccountToken: false",
+            "serviceAccountName: regpow",
+            "type: RuntimeDefault",
+            "REGPOW_COLDKEY_PASSWORD_FILE",
+            "install -m 600 /secret/password",
+            "readOnlyRootFilesystem: true",
+        ] {
+            assert!(text.contains(needed), "{pod} lacks {needed}");
+        }
+        assert!(
+            !text.contains("name: REGPOW_COLDKEY_PASSWORD\n"),
+            "{pod}: the password in the environment"
+        );
+        assert_eq!(
+            text.matches("emptyDir:").count(),
+            text.matches("sizeLimit:").count(),
+            "{pod}: an emptyDir without sizeLimit"
+        );
+    }
+    let access = read("kubernetes/access.yaml");
+    for needed in [
+        "kind: ServiceAccount",
+        "kind: NetworkPolicy",
+        "port: 9108",
+        "policyTypes: [\"Ingress\", \"Egress\"]",
+    ] {
+        assert!(access.contains(needed), "access.yaml lacks {needed}");
+    }
+    let ignore = std::fs::read_to_string(deploy().join("../.dockerignore")).unwrap();
+    for needed in ["target/", ".git/", "**/wallets/"] {
+        assert!(
+            ignore.lines().any(|l| l == needed),
+            ".dockerignore lacks {needed}"
+        );
+    }
+    let slurm = read("slurm/regpow-farm.sbatch");
+    assert!(slurm.contains("umask 077"));
+    assert!(slurm.contains("REGPOW_COLDKEY_PASSWORD_FILE"));
+    assert!(!slurm.contains("REGPOW_COLDKEY_PASSWORD=$(cat"));
+}
+
+/// The Slurm script refuses a password file others can read, before regpow starts.
+#[test]
+fn the_slurm_script_refuses_a_readable_password_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let state = std::env::temp_dir().join(format!("regpow-slurm-{}", std::process::id()));
+    std::fs::create_dir_all(&state).unwrap();
+    let password = state.join("password");
+    std::fs::write(&password, "secret\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new("bash")
+        .arg(deploy().join("slurm/regpow-farm.sbatch"))
+        .env("REGPOW_STATE", &state)
+        .env("SLURM_ARRAY_TASK_COUNT", "1")
+        .env("SLURM_ARRAY_TASK_ID", "0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+    let _ = std::fs::remove_dir_all(&state);
 }
