@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::proxy::{Proxy, Rewrite};
+use common::proxy::{Intercept, Proxy, Rewrite};
 use common::{
     devnet_with, error_lines, output, register_command, stderr, subnet, HOTKEY,
     UNREACHABLE_DIFFICULTY,
@@ -175,4 +175,133 @@ async fn a_reconnection_that_reaches_another_chain_is_refused() {
         "{}",
         errors[0]
     );
+}
+
+/// `System::Events`' storage key: twox128("System") ‖ twox128("Events").
+const EVENTS_KEY: &str = "0x26aa394eea5630e07c48ae0c9558cef780d41e5e16056765bc8461851072c9d7";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_faked_registration_event_is_not_reported_as_a_registration() {
+    use regpow_devnet::events::{encode_events, Event, EventRecord};
+    use std::sync::Mutex;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let devnet = devnet_with(Duration::from_millis(300), vec![subnet(1, true, 1_000)]).await;
+    let proxy = Proxy::start(&devnet.url).await;
+    // The node swallows every submission, says it is in the newest block, and backs that
+    // up with a block body holding it and a NeuronRegistered event for it: only the state
+    // (no uid for the hotkey) tells the truth.
+    #[derive(Default)]
+    struct Fake {
+        extrinsic: Option<String>,
+        block: Option<String>,
+        /// Where the extrinsic sits in the faked body.
+        index: Option<u32>,
+    }
+    let fake = Arc::new(Mutex::new(Fake::default()));
+    let best = {
+        let node = devnet.node.clone();
+        move || format!("0x{}", hex::encode(node.lock().chain.head().hash))
+    };
+    let intercept = {
+        let fake = fake.clone();
+        Intercept(Arc::new(move |request: &Value, to_client| {
+            if request["method"] != "author_submitAndWatchExtrinsic" {
+                return false;
+            }
+            let block = best();
+            {
+                let mut fake = fake.lock().unwrap();
+                fake.extrinsic = request["params"][0].as_str().map(str::to_string);
+                fake.block = Some(block.clone());
+            }
+            let reply = json!({"jsonrpc": "2.0", "id": request["id"], "result": "fakesub"});
+            let _ = to_client.send(Message::text(reply.to_string()));
+            for status in [json!("ready"), json!({"inBlock": block})] {
+                let note = json!({"jsonrpc": "2.0", "method": "author_extrinsicUpdate",
+                    "params": {"subscription": "fakesub", "result": status}});
+                let _ = to_client.send(Message::text(note.to_string()));
+            }
+            true
+        }))
+    };
+    let hotkey: regpow_rules::PublicKey = HOTKEY.parse().unwrap();
+    let rewrite = {
+        let fake = fake.clone();
+        Rewrite(Arc::new(
+            move |method: &str, params: &Value, result: &mut Value| {
+                let mut fake = fake.lock().unwrap();
+                let (Some(extrinsic), Some(block)) = (fake.extrinsic.clone(), fake.block.clone())
+                else {
+                    return;
+                };
+                let at_block = params.as_array().and_then(|p| p.last()) == Some(&json!(block));
+                match method {
+                    "chain_getBlock" if at_block => {
+                        if let Some(list) = result["block"]["extrinsics"].as_array_mut() {
+                            if !list.contains(&json!(extrinsic)) {
+                                fake.index = Some(list.len() as u32);
+                                list.push(json!(extrinsic));
+                            }
+                        }
+                    }
+                    "state_getStorage" | "state_getStorageAt"
+                        if at_block && params[0] == json!(EVENTS_KEY) =>
+                    {
+                        // Success and NeuronRegistered for the index our extrinsic takes in the
+                        // faked body.
+                        let index = fake.index.unwrap_or(0);
+                        let records = [
+                            EventRecord {
+                                extrinsic: index,
+                                event: Event::ExtrinsicSuccess,
+                            },
+                            EventRecord {
+                                extrinsic: index,
+                                event: Event::NeuronRegistered {
+                                    netuid: 1,
+                                    uid: 0,
+                                    hotkey: hotkey.0,
+                                },
+                            },
+                        ];
+                        *result = json!(hex_of(&encode_events(&records)));
+                    }
+                    _ => {}
+                }
+            },
+        ))
+    };
+    proxy.faults(|f| {
+        f.intercept = Some(intercept);
+        f.rewrite = Some(rewrite);
+    });
+    let out = output(register_command(
+        &proxy.url,
+        "1",
+        "//Alice",
+        &["--max-seconds", "8"],
+    ))
+    .await;
+    let lines = common::json_lines(&out);
+    assert!(
+        fake.lock().unwrap().extrinsic.is_some(),
+        "a seal was submitted"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.get("registered").is_some() || l["event"] == "registered"),
+        "a faked event made a registration: {lines:?}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // Each faked inclusion was taken for what it is: an outcome the state must settle.
+    assert!(
+        lines.iter().any(|l| l["event"] == "status_lost"
+            && l["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("holds no uid"))),
+        "{lines:?}"
+    );
+    assert!(devnet.node.lock().chain.state.subnets[&1].uids.is_empty());
 }

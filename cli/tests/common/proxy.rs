@@ -34,6 +34,22 @@ pub struct Faults {
     pub refuse: bool,
     /// Change the node's replies: a hostile node's words.
     pub rewrite: Option<Rewrite>,
+    /// Answer requests in the node's place: a hostile node's own protocol.
+    pub intercept: Option<Intercept>,
+}
+
+/// Handles a client request instead of the node: given the request and a sender of
+/// messages to the client, returns whether it answered (the request is then not forwarded).
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct Intercept(
+    pub Arc<dyn Fn(&Value, &mpsc::UnboundedSender<Message>) -> bool + Send + Sync>,
+);
+
+impl std::fmt::Debug for Intercept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Intercept(..)")
+    }
 }
 
 /// Changes a node reply's `result` in place, given the request's method and params.
@@ -171,6 +187,12 @@ async fn connection(
                             let reply = serde_json::json!({"jsonrpc": "2.0", "id": request["id"], "error": error});
                             let _ = client_tx.send(Message::text(reply.to_string()));
                             continue;
+                        }
+                        let intercept = faults.lock().unwrap().intercept.clone();
+                        if let Some(Intercept(intercept)) = intercept {
+                            if intercept(&request, &client_tx) {
+                                continue;
+                            }
                         }
                         methods
                             .lock()
