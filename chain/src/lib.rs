@@ -2,10 +2,12 @@
 //! key, and nothing that hashes (the orchestration of registrations is `regpow-registrar`).
 //!
 //! - [`api`]: what registration needs from a chain, as a trait (tests script a chain).
-//! - Talking to a subtensor chain: which endpoint ([`network`]), whether its runtime can take
-//!   a `pow_register` regpow signs ([`runtime`]), the client that follows heads, reads the
-//!   subnet's state (batched: [`batch`]) and submits ([`client`]), and why an endpoint could not be reached, in one
-//!   line ([`reach`]).
+//! - Talking to a subtensor chain: which endpoint and which chain ([`network`]), the one
+//!   transaction regpow signs, encoded from its own definition ([`transaction`]), whether a
+//!   runtime agrees with that definition ([`runtime`]), the client that follows heads, reads
+//!   the subnet's state (batched: [`batch`]) and submits ([`client`]), why an endpoint could
+//!   not be reached, in one line ([`reach`]), and node text made safe to print
+//!   ([`node_text`]).
 //! - What the chain says: a subnet's registration state at a block ([`state`]), and what
 //!   became of a submission ([`outcome`]).
 //! - [`session`]: one per network, shared by every registration: heads, reconnects, and
