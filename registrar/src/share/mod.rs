@@ -261,7 +261,8 @@ impl DeviceShare {
         let rate = inner.rate.sample(hashes);
         // The candidates are small; the jobs (a few hundred bytes each) are copied only for
         // the few the policy gives devices to (a farm has thousands of leases).
-        let with_jobs: Vec<&HeldLease> = inner.leases.values().filter(|h| h.job.is_some()).collect();
+        let with_jobs: Vec<&HeldLease> =
+            inner.leases.values().filter(|h| h.job.is_some()).collect();
         let candidates: Vec<Candidate> = with_jobs
             .iter()
             .filter_map(|held| {
