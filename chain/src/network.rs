@@ -9,6 +9,7 @@
 use std::fmt;
 
 use regpow_rules::error::InputError;
+use regpow_rules::keys::hex32;
 
 /// What replaces a secret (or possibly secret) part of a URL in anything printed.
 pub const REDACTED: &str = "***";
@@ -107,26 +108,6 @@ pub enum KnownChain {
     Finney,
     /// The public test network.
     Test,
-}
-
-/// Decodes 64 hex digits at compile time.
-const fn hex32(text: &str) -> [u8; 32] {
-    const fn digit(c: u8) -> u8 {
-        match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => panic!("lower-case hex expected"),
-        }
-    }
-    let bytes = text.as_bytes();
-    assert!(bytes.len() == 64);
-    let mut out = [0u8; 32];
-    let mut i = 0;
-    while i < 32 {
-        out[i] = digit(bytes[2 * i]) << 4 | digit(bytes[2 * i + 1]);
-        i += 1;
-    }
-    out
 }
 
 impl KnownChain {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use parity_scale_codec::Encode;
 
 use crate::pow::AccountId;
+use regpow_rules::keys::hex32;
 
 /// One rao is 10⁻⁹ TAO.
 pub const RAO_PER_TAO: u64 = 1_000_000_000;
@@ -37,25 +38,6 @@ pub const DEV_ACCOUNTS: [(&str, [u8; 32]); 6] = [
         hex32("1cbd2d43530a44705ad088af313e18f80b53ef16b36177cd4b77b846f2a5f07c"),
     ),
 ];
-
-const fn hex32(text: &str) -> [u8; 32] {
-    const fn digit(c: u8) -> u8 {
-        match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => panic!("not lowercase hex"),
-        }
-    }
-    let bytes = text.as_bytes();
-    assert!(bytes.len() == 64);
-    let mut out = [0u8; 32];
-    let mut i = 0;
-    while i < 32 {
-        out[i] = digit(bytes[2 * i]) << 4 | digit(bytes[2 * i + 1]);
-        i += 1;
-    }
-    out
-}
 
 /// The public key of a development account named like `Alice` or `//alice`.
 pub fn dev_account(name: &str) -> Option<AccountId> {

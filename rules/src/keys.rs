@@ -151,6 +151,27 @@ fn decode_ss58(what: &'static str, text: &str) -> Result<[u8; 32], InputError> {
     Ok(key)
 }
 
+/// 64 lower-case hex digits as 32 bytes, at compile time (for constants such as genesis
+/// hashes and development keys; a bad digit or length fails the build).
+pub const fn hex32(text: &str) -> [u8; 32] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not lower-case hex"),
+        }
+    }
+    let bytes = text.as_bytes();
+    assert!(bytes.len() == 64);
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = (digit(bytes[2 * i]) << 4) | digit(bytes[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
