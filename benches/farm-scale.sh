@@ -5,7 +5,7 @@
 # signed by //Alice. Prints a Markdown table: JSON-RPC requests per head (median, counted by
 # the devnet by method), head subscriptions, CPU outside hashing per minute (every thread
 # but the hashing ones), hashing CPU, peak RSS, time to the first hash, the farm's hashrate
-# and its ratio to `regpow bench --threads 1` measured just before, and `--json` lines per
+# and its ratio to `regpow bench --threads 1` measured just before and just after (their mean), and `--json` lines per
 # minute.
 #
 # Usage: benches/farm-scale.sh [SIZE…]          (default: 10 100 1000 10000)

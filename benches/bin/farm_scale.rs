@@ -6,8 +6,9 @@
 //! row: JSON-RPC requests per head (median over the heads after the warm-up, counted by the
 //! devnet), CPU outside hashing (every thread but `regpow-cpu-*` and `regpow-device-*`, per
 //! minute), peak RSS, time from start to the first hash, the hashrate (and its ratio to
-//! `regpow bench --threads 1` run just before, with the same devnet up), and `--json` lines
-//! per minute. Run through `benches/farm-scale.sh`.
+//! `regpow bench --threads 1` run just before and just after, with the same devnet up: the
+//! mean of the two, so that a machine whose speed drifts during a row does not read as the
+//! farm's cost), and `--json` lines per minute. Run through `benches/farm-scale.sh`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -178,7 +179,8 @@ struct Row {
     first_hash: Option<f64>,
     /// The farm's hashrate from its `--json` events (none with `--table`).
     hashrate: Option<f64>,
-    bench_rate: f64,
+    /// `regpow bench --threads 1` before and after the farm.
+    bench_rate: (f64, f64),
     json_lines_per_min: f64,
 }
 
@@ -193,6 +195,23 @@ fn median(mut values: Vec<u64>) -> f64 {
     } else {
         (values[n / 2 - 1] + values[n / 2]) as f64 / 2.0
     }
+}
+
+/// The hashrate of `regpow bench --threads 1` over `--seconds`.
+fn bench_rate(options: &Options, dir: &Path) -> f64 {
+    let bench = Command::new(&options.regpow)
+        .args(["bench", "--threads", "1", "--json", "--seconds"])
+        .arg(options.seconds.to_string())
+        .env("XDG_RUNTIME_DIR", dir)
+        .stderr(Stdio::null())
+        .output()
+        .expect("regpow bench runs");
+    String::from_utf8_lossy(&bench.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["hashrate"].as_f64())
+        .next_back()
+        .unwrap_or(f64::NAN)
 }
 
 async fn measure(options: &Options, targets: usize) -> Row {
@@ -219,19 +238,7 @@ async fn measure(options: &Options, targets: usize) -> Row {
     std::fs::create_dir_all(&dir).unwrap();
     let plan = write_plan(&dir, hotkeys, subnets);
     // What the devices do alone, on the same machine with the same devnet running.
-    let bench = Command::new(&options.regpow)
-        .args(["bench", "--threads", "1", "--json", "--seconds"])
-        .arg(options.seconds.to_string())
-        .env("XDG_RUNTIME_DIR", &dir)
-        .stderr(Stdio::null())
-        .output()
-        .expect("regpow bench runs");
-    let bench_rate = String::from_utf8_lossy(&bench.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["hashrate"].as_f64())
-        .next_back()
-        .unwrap_or(f64::NAN);
+    let bench_before = bench_rate(options, &dir);
     let run_secs = options.seconds + options.warmup;
     let start = Instant::now();
     let mut args: Vec<String> = vec!["farm".into(), "--config".into()];
@@ -350,6 +357,7 @@ async fn measure(options: &Options, targets: usize) -> Row {
     }
     let _ = child.kill();
     let _ = child.wait();
+    let bench_after = bench_rate(options, &dir);
     let calls = devnet.rpc_calls.snapshot();
     let subscriptions = calls.get("chain_subscribeNewHeads").copied().unwrap_or(0);
     devnet.stop().await;
@@ -374,7 +382,7 @@ async fn measure(options: &Options, targets: usize) -> Row {
         rss_mb: peak,
         first_hash,
         hashrate,
-        bench_rate,
+        bench_rate: (bench_before, bench_after),
         json_lines_per_min: (lines_after - lines_before) as f64 / minutes,
     }
 }
@@ -383,13 +391,13 @@ fn main() {
     let options = options();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     println!(
-        "| targets | requests per head (median) | head subscriptions | CPU outside hashing | hashing CPU | peak RSS | first hash | hashrate (÷ bench) | `--json` lines per minute |"
+        "| targets | requests per head (median) | head subscriptions | CPU outside hashing | hashing CPU | peak RSS | first hash | hashrate (÷ bench) | bench before / after | `--json` lines per minute |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for &size in &options.sizes {
         let row = runtime.block_on(measure(&options, size));
         println!(
-            "| {} | {:.0} | {} | {:.2} s/min | {:.1} s/min | {:.0} MB | {} | {} | {} |",
+            "| {} | {:.0} | {} | {:.2} s/min | {:.1} s/min | {:.0} MB | {} | {} | {:.2} / {:.2} M/s | {} |",
             row.targets,
             row.requests_per_head,
             row.subscriptions,
@@ -400,8 +408,10 @@ fn main() {
             row.hashrate.map_or("- (no --json)".into(), |rate| format!(
                 "{:.2} M/s ({:.3})",
                 rate / 1e6,
-                rate / row.bench_rate
+                rate / ((row.bench_rate.0 + row.bench_rate.1) / 2.0)
             )),
+            row.bench_rate.0 / 1e6,
+            row.bench_rate.1 / 1e6,
             if options.table {
                 "- (table)".to_string()
             } else {

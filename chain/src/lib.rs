@@ -37,7 +37,7 @@ pub use client::ChainClient;
 pub use network::Network;
 pub use outcome::{classify_refusal, PoolRefusal, SubmitOutcome};
 pub use runtime::check_runtime;
-pub use session::{HeadState, Session, SessionEvent};
+pub use session::{HeadRead, HeadState, Session, SessionEvent, Watch};
 pub use state::{
     Head, HotkeyInfo, NewHead, Refusal, StateQuery, StateSnapshot, SubnetInfo, SubnetState,
 };

@@ -4,8 +4,12 @@
 //! each to every registration subscribed to it; it watches for silence, reconnects with
 //! backoff when the subscription drops, and reads state for all of them together: at every
 //! head, one round (batched storage reads, see [`crate::batch`]) reads every subnet, hotkey
-//! and signer asked for at the last few heads, so that the requests per head do not grow with
-//! the plan; a question no round covers joins the others asked within a few milliseconds.
+//! and signer watched (see [`Session::watch`]) or asked for at the last few heads, so that the
+//! requests per head do not grow with the plan; a question no round covers joins the others
+//! asked within a few milliseconds. Each round's result goes out once to everyone
+//! ([`HeadRead`]): a farm's thousands of registrations that no device hashes learn of a head
+//! only with its state, one wake-up each, and only those the devices hash follow the heads
+//! themselves.
 //! After a re-organisation each block header the registrations walk through is read once for
 //! everyone (the headers of followed heads are known already).
 
@@ -72,6 +76,50 @@ pub struct HeadState {
     pub subnets: Vec<(u16, SubnetInfo)>,
 }
 
+/// The session's read at a head, whether it succeeded or not: what registrations judge the
+/// head by (each finds its own part in the snapshot).
+#[derive(Clone, Debug)]
+pub struct HeadRead {
+    /// The head and its parent's hash.
+    pub new: NewHead,
+    /// When the head arrived.
+    pub received: Instant,
+    /// Everything watched or asked for lately, at the head.
+    pub snapshot: Result<Arc<StateSnapshot>, ChainError>,
+}
+
+/// What a registration's [`Session::watch`] keeps in every round.
+type WatchKey = (u16, PublicKey, Option<PublicKey>);
+
+/// Keeps a subnet, a hotkey on it and a signer in the session's read at every head until
+/// dropped.
+pub struct Watch {
+    key: WatchKey,
+    reads: std::sync::Weak<Mutex<Reads>>,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("netuid", &self.key.0)
+            .finish()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(reads) = self.reads.upgrade() {
+            let mut reads = lock(&reads);
+            if let Some(count) = reads.watched.held.get_mut(&self.key) {
+                *count -= 1;
+                if *count == 0 {
+                    reads.watched.held.remove(&self.key);
+                }
+            }
+        }
+    }
+}
+
 /// Heads a key stays in the read a session makes at every head after it was last asked for.
 const WATCH_HEADS: u64 = 3;
 
@@ -91,9 +139,11 @@ struct RoundAt {
     read: Round,
 }
 
-/// What was asked for lately: each key with the newest head number it was asked at.
+/// What is watched (with the number of watches on it), and what was asked for lately: each
+/// key with the newest head number it was asked at.
 #[derive(Default)]
 struct Watched {
+    held: HashMap<WatchKey, usize>,
     subnets: HashMap<u16, u64>,
     hotkeys: HashMap<(PublicKey, u16), u64>,
     signers: HashMap<PublicKey, u64>,
@@ -110,17 +160,21 @@ impl Watched {
     }
 
     /// Forgets what was not asked for in the `WATCH_HEADS` heads before `head`, and returns
-    /// the rest as one query.
+    /// the rest, with everything watched, as one query.
     fn query(&mut self, head: u64) -> StateQuery {
         let recent = |seen: &mut u64| *seen + WATCH_HEADS >= head;
         self.subnets.retain(|_, seen| recent(seen));
         self.hotkeys.retain(|_, seen| recent(seen));
         self.signers.retain(|_, seen| recent(seen));
-        StateQuery {
+        let mut query = StateQuery {
             subnets: self.subnets.keys().copied().collect(),
             hotkeys: self.hotkeys.keys().copied().collect(),
             signers: self.signers.keys().copied().collect(),
+        };
+        for (netuid, hotkey, signer) in self.held.keys() {
+            query.ask(*netuid, *hotkey, *signer);
         }
+        query
     }
 }
 
@@ -178,15 +232,17 @@ fn round<C: ChainApi>(
     .shared()
 }
 
-/// Starts the read a session makes at every new head: everything asked for at the last few
-/// heads, in one round, before anyone asks (the registrations' reads of this head then all
-/// find it).
+/// Starts the read a session makes at every new head: everything watched or asked for at
+/// the last few heads, in one round, before anyone asks (the registrations' reads of this
+/// head then all find it); its result goes out to the registrations and its subnets to the
+/// views.
 fn read_ahead<C: ChainApi>(
     reads: &Mutex<Reads>,
     client: C,
-    head: Head,
-    states: &broadcast::Sender<Arc<HeadState>>,
+    (new, received): (NewHead, Instant),
+    announce: &Announce,
 ) {
+    let head = new.head;
     let mut shared = lock(reads);
     let query = shared.watched.query(head.number);
     if query.is_empty() || shared.rounds.contains_key(&head.hash) {
@@ -194,18 +250,24 @@ fn read_ahead<C: ChainApi>(
     }
     let query = Arc::new(Mutex::new((true, query)));
     let read = round(client, head, query.clone(), Duration::ZERO);
-    // Driven now, whoever awaits it later; its subnets announced to the views.
-    let (driven, states) = (read.clone(), states.clone());
+    // Driven now, whoever awaits it later.
+    let (driven, announce) = (read.clone(), announce.clone());
     tokio::spawn(async move {
-        if let Ok(snapshot) = driven.await {
+        let snapshot = driven.await;
+        if let Ok(snapshot) = &snapshot {
             let mut subnets: Vec<(u16, SubnetInfo)> = snapshot
                 .subnets
                 .iter()
                 .map(|(n, s)| (*n, s.clone()))
                 .collect();
             subnets.sort_by_key(|(netuid, _)| *netuid);
-            let _ = states.send(Arc::new(HeadState { head, subnets }));
+            let _ = announce.states.send(Arc::new(HeadState { head, subnets }));
         }
+        let _ = announce.head_reads.send(Arc::new(HeadRead {
+            new,
+            received,
+            snapshot,
+        }));
     });
     let Reads {
         rounds,
@@ -220,12 +282,20 @@ fn read_ahead<C: ChainApi>(
     );
 }
 
+/// Where the session's reads at each head go out.
+#[derive(Clone)]
+struct Announce {
+    states: broadcast::Sender<Arc<HeadState>>,
+    head_reads: broadcast::Sender<Arc<HeadRead>>,
+}
+
 /// A chain connection shared by registrations. Dropping it stops following.
 pub struct Session<C: ChainApi> {
     url: String,
     client: watch::Receiver<C>,
     events: broadcast::Sender<SessionEvent>,
-    states: broadcast::Sender<Arc<HeadState>>,
+    announce: Announce,
+    ended: watch::Receiver<Option<ChainError>>,
     latest: watch::Receiver<Option<NewHead>>,
     reads: Arc<Mutex<Reads>>,
     follower: tokio::task::JoinHandle<()>,
@@ -241,13 +311,17 @@ impl<C: ChainApi> Session<C> {
         let (latest_tx, latest) = watch::channel(None);
         let (events, _) = broadcast::channel(256);
         let (states, _) = broadcast::channel(16);
+        let (head_reads, _) = broadcast::channel(16);
+        let announce = Announce { states, head_reads };
+        let (ended_tx, ended) = watch::channel(None);
         let reads = Arc::new(Mutex::new(Reads::default()));
         let follower = tokio::spawn(follow(
             heads,
             client_tx,
             Following {
                 events: events.clone(),
-                states: states.clone(),
+                announce: announce.clone(),
+                ended: ended_tx,
                 latest: latest_tx,
                 reads: reads.clone(),
             },
@@ -257,7 +331,8 @@ impl<C: ChainApi> Session<C> {
             url,
             client: client_rx,
             events,
-            states,
+            announce,
+            ended,
             latest,
             reads,
             follower,
@@ -280,9 +355,32 @@ impl<C: ChainApi> Session<C> {
     }
 
     /// The subnets' state at every head from now on, once the session's read at the head
-    /// is done (registrations read their own; this is for views and metrics).
+    /// is done (for views and metrics).
     pub fn subscribe_states(&self) -> broadcast::Receiver<Arc<HeadState>> {
-        self.states.subscribe()
+        self.announce.states.subscribe()
+    }
+
+    /// The session's read at every head from now on, failed or not, once it is done: what
+    /// the registrations judge each head by, one message per head for all of them.
+    pub fn subscribe_head_reads(&self) -> broadcast::Receiver<Arc<HeadRead>> {
+        self.announce.head_reads.subscribe()
+    }
+
+    /// Why the session ended, once it has (the same error [`SessionEvent::Lost`] carries),
+    /// for those that do not follow every event.
+    pub fn ended(&self) -> watch::Receiver<Option<ChainError>> {
+        self.ended.clone()
+    }
+
+    /// Keeps `netuid`, `hotkey` on it and `signer`'s nonce in the session's read at every
+    /// head (see [`Self::subscribe_head_reads`]) until the returned guard is dropped.
+    pub fn watch(&self, netuid: u16, hotkey: PublicKey, signer: Option<PublicKey>) -> Watch {
+        let key = (netuid, hotkey, signer);
+        *lock(&self.reads).watched.held.entry(key).or_default() += 1;
+        Watch {
+            key,
+            reads: Arc::downgrade(&self.reads),
+        }
     }
 
     /// The newest best head the session has followed (waiting for the first, at most
@@ -440,7 +538,8 @@ impl<C: ChainApi> Drop for Session<C> {
 /// Where the follower tells what it sees.
 struct Following {
     events: broadcast::Sender<SessionEvent>,
-    states: broadcast::Sender<Arc<HeadState>>,
+    announce: Announce,
+    ended: watch::Sender<Option<ChainError>>,
     latest: watch::Sender<Option<NewHead>>,
     reads: Arc<Mutex<Reads>>,
 }
@@ -455,13 +554,17 @@ async fn follow<C: ChainApi>(
 ) {
     let Following {
         events,
-        states,
+        announce: reads_out,
+        ended,
         latest,
         reads,
     } = following;
     // Every reconnection must reach the chain this session started on.
     let genesis_hash = client.borrow().genesis_hash();
     let announce = |event: SessionEvent| {
+        if let SessionEvent::Lost(e) = &event {
+            ended.send_replace(Some(e.clone()));
+        }
         // No subscriber at the moment is fine: registrations come and go.
         let _ = events.send(event);
     };
@@ -472,7 +575,7 @@ async fn follow<C: ChainApi>(
                     let received = Instant::now();
                     let parent = futures::future::ready(Ok(new.parent)).boxed().shared();
                     remember_parent(&mut lock(&reads), new.head.hash, parent);
-                    read_ahead(&reads, client.borrow().clone(), new.head, &states);
+                    read_ahead(&reads, client.borrow().clone(), (new, received), &reads_out);
                     latest.send_replace(Some(new));
                     announce(SessionEvent::Head { new, received });
                 }

@@ -355,9 +355,12 @@ async fn an_included_seal_registers() {
     assert_eq!(submissions.len(), 1);
     assert!(breaches.is_empty(), "{breaches:?}");
     // Head events carry the retarget time once every device hashes the head's challenge.
-    assert!(progress
-        .iter()
-        .any(|p| matches!(p, Progress::Head { retarget_ms: Some(ms), .. } if *ms < 1_000.0)));
+    assert!(
+        progress
+            .iter()
+            .any(|p| matches!(p, Progress::Head { retarget_ms: Some(ms), .. } if *ms < 1_000.0)),
+        "{progress:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -639,4 +642,108 @@ async fn a_hotkey_already_ours_at_the_first_read_is_registered_elsewhere() {
     producer.abort();
     assert_eq!(outcome, Outcome::RegisteredElsewhere { uid: 4 });
     assert!(script.lock().unwrap().submissions.is_empty());
+}
+
+/// A watched target is in the session's read at every head, which goes out once to every
+/// subscriber with the head; once the watch is dropped (and nothing else asks) the session
+/// stops reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_keeps_its_target_in_every_head_read_until_dropped() {
+    let (url, script, producer) = start_script("watched", 1);
+    let session = Session::start(Scripted::connect(&url).await.unwrap())
+        .await
+        .unwrap();
+    let signer = PublicKey([5; 32]);
+    let mut head_reads = session.subscribe_head_reads();
+    let watch = session.watch(NETUID, HOTKEY, Some(signer));
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let read = tokio::time::timeout(Duration::from_secs(10), head_reads.recv())
+            .await
+            .expect("a head read in time")
+            .unwrap();
+        let snapshot = read.snapshot.as_ref().expect("the read succeeds");
+        let state = snapshot
+            .subnet_state(NETUID, &HOTKEY, Some(&signer))
+            .expect("the watched target is in the read");
+        assert_eq!(state.subnet.head, read.new.head);
+        assert_eq!(state.hotkey.signer_nonce, Some(0));
+        seen.push(read.new.head.number);
+    }
+    assert!(seen.windows(2).all(|w| w[1] > w[0]), "{seen:?}");
+    {
+        let script = script.lock().unwrap();
+        for number in &seen {
+            let at: Vec<usize> = script
+                .rounds
+                .iter()
+                .filter(|(n, _)| n == number)
+                .map(|(_, hotkeys)| *hotkeys)
+                .collect();
+            assert_eq!(at, vec![1], "one round of one hotkey at {number}");
+        }
+    }
+    drop(watch);
+    // A round already under way may still finish; after that, no head is read.
+    tokio::time::sleep(BLOCK * 3).await;
+    let rounds = script.lock().unwrap().rounds.len();
+    tokio::time::sleep(BLOCK * 6).await;
+    assert_eq!(
+        script.lock().unwrap().rounds.len(),
+        rounds,
+        "nothing watched"
+    );
+    producer.abort();
+}
+
+/// A registration the devices do not hash (its cap is below the subnet's difficulty) does
+/// not follow heads itself: it learns of each from the session's read, and so still sees
+/// its hotkey taken by another coldkey and ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_without_devices_follows_the_chain_through_the_head_reads() {
+    let (url, script, producer) = start_script("dormant", 100);
+    let chain = Scripted::connect(&url).await.unwrap();
+    let pool = Arc::new(DevicePool::new(vec![Arc::new(
+        CpuBackend::new(Some(1), None).unwrap(),
+    )]));
+    let (_cancel_tx, cancel) = mpsc::unbounded_channel();
+    let target = TargetSpec {
+        difficulty_cap: Some(DIFFICULTY - 1),
+        ..TargetSpec::new(TargetId(0), NETUID, HOTKEY)
+    };
+    let run = tokio::spawn(register(
+        Session::start(chain).await.unwrap(),
+        DeviceShare::new(pool.clone()),
+        Submitter::new(Arc::new(Coldkey::from_uri("//Alice").unwrap())),
+        target,
+        Some(tokio::time::Instant::now() + Duration::from_secs(30)),
+        |_| {},
+        cancel,
+    ));
+    tokio::time::sleep(BLOCK * 5).await;
+    let taken_at = {
+        let mut script = script.lock().unwrap();
+        let at = script.head().number + 2;
+        script.registered = Some((5, at));
+        script.owner = Some(PublicKey([9; 32]));
+        at
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("the run ends soon after the hotkey is taken")
+        .unwrap()
+        .unwrap();
+    producer.abort();
+    assert_eq!(
+        outcome,
+        Outcome::Refused {
+            refused: Refused::TakenDuringRun {
+                netuid: NETUID,
+                uid: 5
+            },
+            in_doubt: None
+        }
+    );
+    assert!(script.lock().unwrap().head().number <= taken_at + 5);
+    assert_eq!(pool.hashes(), 0, "capped: the devices never hashed it");
 }

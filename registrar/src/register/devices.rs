@@ -61,15 +61,11 @@ impl Devices {
         }
     }
 
-    /// Whether the devices' current assignment carries this registration's newest job (as
-    /// far as the share has planned it: a job set a moment ago may not be planned yet).
-    pub(crate) fn hashed(&self) -> bool {
-        let newest = self.heads.last_key_value().map(|(seq, _)| *seq);
-        match (self.lease.placed(), newest) {
-            (Some((placed, _)), Some(newest)) => placed >= newest,
-            (Some(_), None) => true,
-            (None, _) => false,
-        }
+    /// Whether the share's last plan gives this registration devices (for any of its jobs,
+    /// not necessarily the newest), or the share has not planned with it yet (a new
+    /// registration expects devices): its devices move to each new job it sets.
+    pub(crate) fn assigned(&self) -> bool {
+        self.lease.hashed().unwrap_or(true)
     }
 
     /// Whether the registration can use a seal now: one that cannot yields its devices to

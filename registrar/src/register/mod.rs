@@ -2,11 +2,13 @@
 //! challenge, and submit a seal the moment one is found, re-verified on the CPU against the
 //! latest difficulty and the chain's five-block work window.
 //!
-//! The devices never wait for the network: a new head switches the search to the new
-//! challenge as soon as its header arrives; the subnet's state (difficulty, registrations in
-//! the block, the hotkey's uid) is read in the background right after, and only the
-//! submission waits for it. Nothing the node does (slow replies, a dropped connection)
-//! delays Ctrl-C or the time bound by more than a moment.
+//! The devices never wait for the network: a registration the devices hash switches the
+//! search to a new head's challenge as soon as its header arrives; the subnet's state
+//! (difficulty, registrations in the block, the hotkey's uid) comes with the session's read
+//! of the head right after, and only the submission waits for it. A registration the devices
+//! do not hash (a farm's thousands waiting for their turn) learns of a head only with that
+//! read: one wake-up per head, not two. Nothing the node does (slow replies, a dropped
+//! connection) delays Ctrl-C or the time bound by more than a moment.
 //!
 //! The outcome rule: a submission whose final status is lost is settled from the chain's
 //! state (the hotkey's uid, owner and `LastPowRegistrationBlock`, the coldkey's nonce)
@@ -16,7 +18,8 @@
 //! block's window plus one block) so that the result it reports is the chain's.
 //!
 //! What it is made of: heads and state reads come from the network's [`Session`] (shared by
-//! every registration of the process), hashing from the device pool through a lease on the
+//! every registration of the process, which reads every registration's state in one round
+//! at each head), hashing from the device pool through a lease on the
 //! [`DeviceShare`] (`devices.rs`), submissions take turns from the coldkey's [`Submitter`]
 //! (its nonces, its submissions in flight, its bound on refusals; a seal that did not land for
 //! a reason not its own is signed again, never mined again), the
@@ -32,12 +35,12 @@ mod run;
 
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::share::DeviceShare;
 use crate::target::TargetSpec;
 use devices::Devices;
-use regpow_chain::session::{Session, SessionEvent};
+use regpow_chain::session::{HeadRead, Session, SessionEvent, Watch};
 use regpow_chain::submitter::Submitter;
 use regpow_chain::{ChainApi, ChainError};
 use run::{Ending, Finish, Inbox, Run};
@@ -77,9 +80,16 @@ pub async fn register<C: ChainApi>(
     mut cancel: mpsc::UnboundedReceiver<()>,
 ) -> Result<Outcome, RegisterError> {
     let coldkey = submitter.public();
-    // Heads from now on (subscribed first, so none is missed); then the pre-flight, before
-    // any hashing. Ctrl-C and the time bound apply here too.
-    let session_events = session.subscribe();
+    // The session reads this target's state at every head from now on; heads and those
+    // reads are subscribed to first, so none is missed; then the pre-flight, before any
+    // hashing. Ctrl-C and the time bound apply here too.
+    let watch = session.watch(target.netuid, target.hotkey, Some(coldkey));
+    let following = Following {
+        heads: session.subscribe(),
+        head_reads: session.subscribe_head_reads(),
+        ended: session.ended(),
+        _watch: watch,
+    };
     let first = tokio::select! {
         biased;
         _ = cancelled(&mut cancel) => return Ok(Outcome::Cancelled { in_doubt: None }),
@@ -115,16 +125,28 @@ pub async fn register<C: ChainApi>(
         first,
         progress,
     );
-    let finish = drive(&mut run, inbox, session_events, cancel, deadline).await;
+    let finish = drive(&mut run, inbox, following, cancel, deadline).await;
     run.stop();
     finish
+}
+
+/// What a run hears from the network's session.
+struct Following {
+    /// Every head as it arrives (listened to only while the devices hash the run).
+    heads: broadcast::Receiver<SessionEvent>,
+    /// The session's read at every head.
+    head_reads: broadcast::Receiver<Arc<HeadRead>>,
+    /// Set when the session has ended for good.
+    ended: watch::Receiver<Option<ChainError>>,
+    /// Keeps the target in the session's reads while the run lasts.
+    _watch: Watch,
 }
 
 /// The run's loop: one input at a time until the run is over.
 async fn drive<C: ChainApi, P: FnMut(TargetEvent)>(
     run: &mut Run<C, P>,
     mut inbox: Inbox,
-    mut session_events: broadcast::Receiver<SessionEvent>,
+    mut following: Following,
     mut cancel: mpsc::UnboundedReceiver<()>,
     deadline: Option<tokio::time::Instant>,
 ) -> Finish {
@@ -139,6 +161,7 @@ async fn drive<C: ChainApi, P: FnMut(TargetEvent)>(
     let until_settled = until(settle_at);
     tokio::pin!(until_settled);
     let mut timed_out = false;
+    let mut follows_heads = false;
     loop {
         if let Some(finish) = run.settled() {
             return finish;
@@ -149,6 +172,12 @@ async fn drive<C: ChainApi, P: FnMut(TargetEvent)>(
             settle_at = run.settle_deadline();
             until_settled.set(until(settle_at));
         }
+        // Heads that came while the run did not listen are old: it starts from the next.
+        let follows_now = run.follows_heads();
+        if follows_now && !follows_heads {
+            following.heads = following.heads.resubscribe();
+        }
+        follows_heads = follows_now;
         let step: Option<Finish> = tokio::select! {
             biased;
             // A second Ctrl-C exits now, saying what may still land.
@@ -163,13 +192,24 @@ async fn drive<C: ChainApi, P: FnMut(TargetEvent)>(
             _ = &mut until_settled => Some(run.give_up(None)),
             Some(event) = inbox.devices.recv() => run.on_device(event),
             Some(report) = inbox.reports.recv() => run.on_report(*report),
-            Some(read) = futures::StreamExt::next(&mut run.reads), if !run.reads.is_empty() => run.on_state(read),
+            Some(read) = futures::StreamExt::next(&mut run.reads), if !run.reads.is_empty() => run.on_read(*read),
             // A head whose devices have not all moved yet is reported without its retarget.
             _ = tick.tick(), if run.head_report_pending() => {
                 run.report_head(false);
                 None
             },
-            event = session_events.recv() => on_session(run, event),
+            event = following.heads.recv(), if follows_heads => on_session(run, event),
+            read = following.head_reads.recv() => match read {
+                Ok(read) => run.on_head_read(&read),
+                // Reads were missed: the next head's parent is unknown to the run, so the
+                // window is read again from the chain.
+                Err(broadcast::error::RecvError::Lagged(_)) => None,
+                Err(broadcast::error::RecvError::Closed) => Some(Err(session_ended().into())),
+            },
+            ended = following.ended.changed() => Some(Err(match ended {
+                Ok(()) => following.ended.borrow().clone().unwrap_or_else(session_ended),
+                Err(_) => session_ended(),
+            }.into())),
         };
         if let Some(finish) = step {
             return finish;
@@ -177,7 +217,12 @@ async fn drive<C: ChainApi, P: FnMut(TargetEvent)>(
     }
 }
 
-/// What the network's session said.
+/// Why a run stops when its session is gone without saying why.
+fn session_ended() -> ChainError {
+    ChainError::Rpc("the chain session ended".into())
+}
+
+/// What the network's session said (only heads matter: the end comes through `ended`).
 fn on_session<C: ChainApi, P: FnMut(TargetEvent)>(
     run: &mut Run<C, P>,
     event: Result<SessionEvent, broadcast::error::RecvError>,
@@ -193,8 +238,6 @@ fn on_session<C: ChainApi, P: FnMut(TargetEvent)>(
         // Heads were missed: the next one's parent is unknown, so the window is read again
         // from the chain.
         Err(broadcast::error::RecvError::Lagged(_)) => None,
-        Err(broadcast::error::RecvError::Closed) => {
-            Some(Err(ChainError::Rpc("the chain session ended".into()).into()))
-        }
+        Err(broadcast::error::RecvError::Closed) => Some(Err(session_ended().into())),
     }
 }

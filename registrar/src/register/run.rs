@@ -16,7 +16,7 @@ use super::devices::{Devices, Found};
 use super::outcome::{Outcome, Refused, RegisterError};
 use super::progress::{Discard, NotRegistered, Progress, ReadFailure, Resign, TargetEvent};
 use crate::target::TargetSpec;
-use regpow_chain::session::{Session, HEAD_SILENCE};
+use regpow_chain::session::{HeadRead, Session, HEAD_SILENCE};
 use regpow_chain::submitter::{SigningStopped, Submitter, Turn};
 use regpow_chain::{
     ChainApi, ChainError, Head, NewHead, PoolRefusal, PowRegisterCall, Signing, SubmitOutcome,
@@ -127,11 +127,19 @@ pub(super) enum Report {
     Stranded { signer_nonce: u64, stranded: bool },
 }
 
-/// The subnet's state at a head, with the head's recent ancestry (for re-orgs).
-pub(super) struct StateRead {
-    head: NewHead,
-    state: Result<SubnetState, ChainError>,
-    ancestry: Result<Vec<Head>, ChainError>,
+/// A read the run made itself (the session's read at each head covers the rest).
+pub(super) enum Read {
+    /// The blocks from a head back over the work window: its parent was not the block the
+    /// run knew (a re-organisation, or heads it missed).
+    Ancestry {
+        head: Head,
+        blocks: Result<Vec<Head>, ChainError>,
+    },
+    /// The subnet's and the hotkey's state at a head that the session's read did not cover.
+    State {
+        head: Head,
+        state: Result<SubnetState, ChainError>,
+    },
 }
 
 /// The head event being put together: the state read and the retarget time arrive
@@ -211,9 +219,9 @@ pub(super) struct Run<C: ChainApi, P: FnMut(TargetEvent)> {
     /// Boxed, as the state reads: a channel holds a block of 32 messages from the start,
     /// and a farm has thousands of runs.
     reports: mpsc::UnboundedSender<Box<Report>>,
-    /// State reads in progress (polled by the run's own loop, not a task each).
+    /// The run's own reads in progress (polled by the run's own loop, not a task each).
     pub(super) reads:
-        futures::stream::FuturesUnordered<futures::future::BoxFuture<'static, Box<StateRead>>>,
+        futures::stream::FuturesUnordered<futures::future::BoxFuture<'static, Box<Read>>>,
 }
 
 impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
@@ -320,7 +328,7 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                     || was.abs_diff(difficulty) > was / 100
             }
         };
-        if news || self.devices.hashed() {
+        if news || self.devices.assigned() {
             self.last_head_event = Some((difficulty, full, allowed));
             self.emit(Progress::Head {
                 number,
@@ -718,7 +726,15 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         }
     }
 
-    /// A new best head: devices move to it at once; its state is read in the background.
+    /// Whether the run follows every head as it arrives: the devices hash it, and a new
+    /// head must move them at once. The others (a farm's thousands of waiting
+    /// registrations) learn of each head with its state, from the session's read.
+    pub(super) fn follows_heads(&self) -> bool {
+        self.solving() && self.devices.assigned()
+    }
+
+    /// A new best head: devices move to it at once; its state comes with the session's read
+    /// of it (and its ancestry is read when its parent is not the block the run knew).
     pub(super) fn on_head(&mut self, new: NewHead, received: Instant) {
         let head = new.head;
         let chain = &mut self.chain;
@@ -749,48 +765,79 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
                 retarget_ms: None,
             });
         }
-        self.read_state(new, parent_known);
+        if !parent_known {
+            self.read_ancestry(new);
+        }
     }
 
-    /// Reads the state at `new` (and its ancestry when its parent was not known) in the
-    /// background; the result comes back as a [`StateRead`].
-    fn read_state(&mut self, new: NewHead, parent_known: bool) {
-        let head = new.head;
-        let session = self.session.clone();
-        // Only when the parent is not the block we know: the walk stops at a block whose
-        // hash this run already has right.
-        let known = (!parent_known).then(|| self.chain.recent.clone());
-        let (netuid, hotkey, coldkey) = (self.target.netuid, self.target.hotkey, self.coldkey);
-        self.reads.push(Box::pin(async move {
-            let from = head.number.saturating_sub(WORK_WINDOW + 1);
-            let (ancestry, state) = tokio::join!(
-                async {
-                    match known {
-                        None => Ok(vec![head]),
-                        Some(known) => {
-                            let known = |n: u64, hash: &[u8; 32]| known.get(&n) == Some(hash);
-                            session.ancestry(new, from, known).await
-                        }
+    /// The session's read at a head: the head itself for a run that does not follow heads
+    /// (or has not seen this one yet), and the state the run judges it by.
+    pub(super) fn on_head_read(&mut self, read: &HeadRead) -> Option<Finish> {
+        let head = read.new.head;
+        let chain = &self.chain;
+        if head.number >= chain.newest.number && chain.recent.get(&head.number) != Some(&head.hash)
+        {
+            self.on_head(read.new, read.received);
+        }
+        let state = match &read.snapshot {
+            Ok(snapshot) => {
+                let (netuid, hotkey) = (self.target.netuid, &self.target.hotkey);
+                match snapshot.subnet_state(netuid, hotkey, Some(&self.coldkey)) {
+                    Some(state) => Ok(state),
+                    // Watched only since the read started: the run reads its own.
+                    None => {
+                        self.read_state(head);
+                        return None;
                     }
-                },
-                session.subnet_state(head, netuid, &hotkey, Some(&coldkey)),
-            );
-            Box::new(StateRead {
-                head: new,
-                state,
-                ancestry,
-            })
+                }
+            }
+            Err(e) => Err(e.clone()),
+        };
+        self.on_state(head, state)
+    }
+
+    /// Reads the blocks from `new` back over the work window in the background (the walk
+    /// stops at a block whose hash this run already has right); they come back as a
+    /// [`Read::Ancestry`].
+    fn read_ancestry(&mut self, new: NewHead) {
+        let session = self.session.clone();
+        let known = self.chain.recent.clone();
+        self.reads.push(Box::pin(async move {
+            let head = new.head;
+            let from = head.number.saturating_sub(WORK_WINDOW + 1);
+            let known = |n: u64, hash: &[u8; 32]| known.get(&n) == Some(hash);
+            let blocks = session.ancestry(new, from, known).await;
+            Box::new(Read::Ancestry { head, blocks })
         }));
     }
 
-    /// The state at a head: our registration, a settled doubt, refusals, the difficulty.
-    pub(super) fn on_state(&mut self, read: Box<StateRead>) -> Option<Finish> {
-        let head = read.head.head;
-        let newest = head == self.chain.newest;
-        if !newest && head.number <= self.chain.state.subnet.head.number {
-            return None; // an older read that arrived late
+    /// Reads the state at `head` in the background; it comes back as a [`Read::State`].
+    fn read_state(&mut self, head: Head) {
+        let session = self.session.clone();
+        let (netuid, hotkey, coldkey) = (self.target.netuid, self.target.hotkey, self.coldkey);
+        self.reads.push(Box::pin(async move {
+            let state = session
+                .subnet_state(head, netuid, &hotkey, Some(&coldkey))
+                .await;
+            Box::new(Read::State { head, state })
+        }));
+    }
+
+    /// A read the run made itself.
+    pub(super) fn on_read(&mut self, read: Read) -> Option<Finish> {
+        match read {
+            Read::Ancestry { head, blocks } => {
+                self.on_ancestry(head, blocks);
+                None
+            }
+            Read::State { head, state } => self.on_state(head, state),
         }
-        match read.ancestry {
+    }
+
+    /// The blocks of `head`'s chain over the work window.
+    fn on_ancestry(&mut self, head: Head, blocks: Result<Vec<Head>, ChainError>) {
+        let newest = head == self.chain.newest;
+        match blocks {
             Ok(blocks) => {
                 for block in blocks {
                     self.chain.recent.insert(block.number, block.hash);
@@ -806,7 +853,15 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             }
             Err(_) => {}
         }
-        match read.state {
+    }
+
+    /// The state at a head: our registration, a settled doubt, refusals, the difficulty.
+    fn on_state(&mut self, head: Head, state: Result<SubnetState, ChainError>) -> Option<Finish> {
+        let newest = head == self.chain.newest;
+        if !newest && head.number <= self.chain.state.subnet.head.number {
+            return None; // an older read that arrived late
+        }
+        match state {
             Ok(state) => self.chain.state = state,
             Err(e) => {
                 // Keep the last state but move its head, so seals on the new head are
@@ -900,8 +955,8 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
             Some(report) if report.number == head.number => {
                 report.state = Some(half);
                 // A registration the devices do not hash has no retarget time to wait for.
-                let hashed = self.devices.hashed();
-                self.report_head(!hashed);
+                let assigned = self.devices.assigned();
+                self.report_head(!assigned);
             }
             _ => self.emit_head(head.number, half.0, half.1, None),
         }

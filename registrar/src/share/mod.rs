@@ -34,6 +34,9 @@ struct HeldLease {
     job_seq: u64,
     /// The newest job (by `job_seq`) an assignment carried, and that assignment's generation.
     placed: Option<(u64, u64)>,
+    /// Whether the assignment in force carries one of this lease's jobs (`None` until the
+    /// share has planned with the lease).
+    hashed: Option<bool>,
     ready: bool,
     events: mpsc::UnboundedSender<PoolEvent>,
 }
@@ -219,6 +222,7 @@ impl DeviceShare {
                 job: None,
                 job_seq: 0,
                 placed: None,
+                hashed: None,
                 ready: true,
                 events,
             },
@@ -291,6 +295,8 @@ impl DeviceShare {
             leases, assigned, ..
         } = &mut *inner;
         for held in leases.values_mut() {
+            let tag = held.target.id.tag();
+            held.hashed = Some(assigned.0.iter().any(|j| j.tag == tag));
             let carried = held.job.is_some_and(|job| {
                 assigned
                     .0
@@ -370,6 +376,16 @@ impl Lease {
             .leases
             .get(&self.id)
             .and_then(|h| h.placed)
+    }
+
+    /// Whether the devices hash one of this registration's jobs now (the last plan gave it
+    /// devices); `None` until the share has planned with this lease.
+    pub fn hashed(&self) -> Option<bool> {
+        self.share
+            .lock()
+            .leases
+            .get(&self.id)
+            .and_then(|h| h.hashed)
     }
 
     /// Whether this registration can use a seal now (see [`policy`]): one that cannot
