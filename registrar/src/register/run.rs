@@ -741,6 +741,12 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         if chain.recent.get(&head.number) == Some(&head.hash) && chain.state.subnet.head == head {
             return; // the head we already work on (subscriptions start with it)
         }
+        // A head that arrived before the newest one the run follows (its read finished
+        // late, or a head event waited in a channel) is not the chain's best any more:
+        // moving back to it would hash, and sign, on a block a re-organisation left.
+        if chain.last_head_at.is_some_and(|newest| received <= newest) {
+            return;
+        }
         self.time_block(received);
         let chain = &mut self.chain;
         // A parent we did not know means a re-organisation (or a gap): the whole window is
@@ -860,6 +866,9 @@ impl<C: ChainApi, P: FnMut(TargetEvent)> Run<C, P> {
         let newest = head == self.chain.newest;
         if !newest && head.number <= self.chain.state.subnet.head.number {
             return None; // an older read that arrived late
+        }
+        if self.chain.recent.get(&head.number) != Some(&head.hash) {
+            return None; // a block off the chain the run follows (a re-organisation left it)
         }
         match state {
             Ok(state) => self.chain.state = state,
