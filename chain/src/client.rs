@@ -12,7 +12,7 @@ use subxt::{OnlineClient, SubstrateConfig};
 
 use crate::api::{ChainApi, Heads, PowRegisterCall, Signing};
 use crate::batch::StateReader;
-use crate::network::KnownChain;
+use crate::network::{expected_chains, ChainPin};
 use crate::node_text::printable;
 use crate::outcome::{classify_refusal, SubmitOutcome};
 use crate::runtime::check_runtime;
@@ -97,27 +97,46 @@ async fn bounded_client(
     Ok(subxt::rpcs::RpcClient::new(client))
 }
 
-/// Refuses a node at a well-known finney or test host whose genesis is another chain's: a
-/// signature made for its genesis would be one the user never meant to make.
-fn check_chain(url: &str, genesis_hash: &[u8; 32]) -> Result<(), ChainError> {
-    match KnownChain::expected_at(url) {
-        Some(expected) if expected.genesis_hash() != *genesis_hash => {
-            Err(ChainError::WrongChain(format!(
-                "{}: the node's genesis is 0x{}, not {}'s (0x{}): refusing to sign for \
-                 another chain",
-                super::network::redact_url(url),
-                hex::encode(genesis_hash),
-                expected.name(),
-                hex::encode(expected.genesis_hash())
-            )))
-        }
-        _ => Ok(()),
+/// Refuses a node whose genesis is not the chain the user pinned (`pin`) or the one its
+/// well-known finney or test host serves: a signature made for another genesis would be one
+/// the user never meant to make.
+fn check_chain(
+    url: &str,
+    pin: Option<ChainPin>,
+    genesis_hash: &[u8; 32],
+) -> Result<(), ChainError> {
+    match expected_chains(url, pin)
+        .into_iter()
+        .find(|expected| expected.genesis_hash() != *genesis_hash)
+    {
+        Some(expected) => Err(ChainError::WrongChain(format!(
+            "{}: the node's genesis is 0x{}, not {}: refusing to sign for another chain",
+            super::network::redact_url(url),
+            hex::encode(genesis_hash),
+            match expected {
+                ChainPin::Known(chain) => format!(
+                    "{}'s (0x{})",
+                    chain.name(),
+                    hex::encode(chain.genesis_hash())
+                ),
+                ChainPin::Genesis(hash) => format!("the expected 0x{}", hex::encode(hash)),
+            },
+        ))),
+        None => Ok(()),
     }
 }
 
 impl ChainClient {
-    /// Connects and checks the runtime (`pow_register` present, every extension encodable).
+    /// Connects and checks the chain (a well-known finney or test host must serve its
+    /// genesis) and the runtime (`pow_register` present, every extension encodable).
     pub async fn connect(url: &str) -> Result<Self, ChainError> {
+        Self::connect_pinned(url, None).await
+    }
+
+    /// [`ChainClient::connect`], refusing too a node whose genesis is not `pin`'s
+    /// (`--expect-chain`). Reconnections need the genesis of the first connection, so the
+    /// pin holds for the whole run.
+    pub async fn connect_pinned(url: &str, pin: Option<ChainPin>) -> Result<Self, ChainError> {
         // Errors name the endpoint without its credentials and the cause in a few words.
         let shown = super::network::redact_url(url);
         let no_answer = || {
@@ -145,7 +164,7 @@ impl ChainClient {
             .map_err(|_| no_answer())?
             .map_err(|e| unreachable(&e))?;
         let genesis_hash = api.genesis_hash().0;
-        check_chain(url, &genesis_hash)?;
+        check_chain(url, pin, &genesis_hash)?;
         let at = timed("runtime", api.at_current_block()).await?;
         check_runtime(at.metadata_ref(), at.spec_version())?;
         Ok(Self {

@@ -155,6 +155,85 @@ impl KnownChain {
     }
 }
 
+/// The chain a user says an endpoint must serve (`--expect-chain`): a known public chain by
+/// name, or any chain by the hash of its block 0. regpow refuses to sign on a node with
+/// another genesis, whatever its URL: the pin for a farm's own finney node, a private chain or
+/// a provider's endpoint under its own host name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ChainPin {
+    /// finney or test, by btcli's name.
+    Known(KnownChain),
+    /// Any chain, by its genesis hash.
+    Genesis([u8; 32]),
+}
+
+impl ChainPin {
+    /// Parses `finney` (or `main`, `mainnet`), `test` (or `testnet`), or a genesis hash as
+    /// `0x` and 64 hex digits.
+    pub fn parse(text: &str) -> Result<Self, InputError> {
+        let text = text.trim();
+        match text {
+            "finney" | "main" | "mainnet" => return Ok(ChainPin::Known(KnownChain::Finney)),
+            "test" | "testnet" => return Ok(ChainPin::Known(KnownChain::Test)),
+            _ => {}
+        }
+        let hash = text
+            .strip_prefix("0x")
+            .filter(|digits| digits.len() == 64)
+            .and_then(|digits| hex::decode(digits).ok())
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
+        match hash {
+            Some(hash) => Ok(match KnownChain::by_genesis(&hash) {
+                Some(known) => ChainPin::Known(known),
+                None => ChainPin::Genesis(hash),
+            }),
+            None => Err(InputError::Invalid {
+                what: "expected chain",
+                detail: format!(
+                    "{} is not finney, test or a genesis hash (0x and 64 hex digits)",
+                    regpow_rules::error::quoted_input(text)
+                ),
+            }),
+        }
+    }
+
+    /// The genesis hash the endpoint must have.
+    pub fn genesis_hash(self) -> [u8; 32] {
+        match self {
+            ChainPin::Known(chain) => chain.genesis_hash(),
+            ChainPin::Genesis(hash) => hash,
+        }
+    }
+}
+
+impl fmt::Display for ChainPin {
+    /// `finney`, `test`, or the genesis hash in `0x` hex.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainPin::Known(chain) => f.write_str(chain.name()),
+            ChainPin::Genesis(hash) => write!(f, "0x{}", hex::encode(hash)),
+        }
+    }
+}
+
+impl fmt::Debug for ChainPin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChainPin({self})")
+    }
+}
+
+/// The chains an endpoint must serve: the one the user pinned, and the one its host is
+/// known for (both when they are given; a node can match both only if they agree).
+pub fn expected_chains(url: &str, pin: Option<ChainPin>) -> Vec<ChainPin> {
+    let mut chains: Vec<ChainPin> = pin.into_iter().collect();
+    if let Some(known) = KnownChain::expected_at(url) {
+        if !chains.contains(&ChainPin::Known(known)) {
+            chains.push(ChainPin::Known(known));
+        }
+    }
+    chains
+}
+
 /// Whether `url` is an unencrypted `ws://` connection to another machine: anyone on the
 /// path could read and change what the node says (heads, state, metadata). regpow signs
 /// only its own encoding of the call, but a man in the middle still decides which block
@@ -292,6 +371,59 @@ mod tests {
         assert_eq!(
             KnownChain::expected_at("wss://entrypoint-finney.opentensor.ai.evil.example"),
             None
+        );
+    }
+
+    #[test]
+    fn a_pin_is_a_known_name_or_a_genesis_hash() {
+        assert_eq!(
+            ChainPin::parse("finney").unwrap(),
+            ChainPin::Known(KnownChain::Finney)
+        );
+        assert_eq!(
+            ChainPin::parse(" testnet ").unwrap(),
+            ChainPin::Known(KnownChain::Test)
+        );
+        // finney's genesis by hash is finney by name.
+        let finney = format!("0x{}", hex::encode(KnownChain::Finney.genesis_hash()));
+        assert_eq!(
+            ChainPin::parse(&finney).unwrap(),
+            ChainPin::Known(KnownChain::Finney)
+        );
+        let other = format!("0x{}", "ab".repeat(32));
+        let pin = ChainPin::parse(&other).unwrap();
+        assert_eq!(pin, ChainPin::Genesis([0xab; 32]));
+        assert_eq!(pin.to_string(), other);
+        assert_eq!(pin.genesis_hash(), [0xab; 32]);
+        for bad in [
+            "",
+            "devnet",
+            "0xabc",
+            &"ab".repeat(32),
+            &format!("0x{}", "zz".repeat(32)),
+        ] {
+            let e = ChainPin::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("expected chain"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_endpoint_must_serve_the_pinned_chain_and_its_host_s() {
+        let finney_host = "wss://entrypoint-finney.opentensor.ai:443";
+        let pin = ChainPin::Genesis([7; 32]);
+        assert_eq!(expected_chains("ws://127.0.0.1:9944", None), vec![]);
+        assert_eq!(expected_chains("ws://127.0.0.1:9944", Some(pin)), vec![pin]);
+        assert_eq!(
+            expected_chains(finney_host, None),
+            vec![ChainPin::Known(KnownChain::Finney)]
+        );
+        assert_eq!(
+            expected_chains(finney_host, Some(ChainPin::Known(KnownChain::Finney))),
+            vec![ChainPin::Known(KnownChain::Finney)]
+        );
+        assert_eq!(
+            expected_chains(finney_host, Some(pin)),
+            vec![pin, ChainPin::Known(KnownChain::Finney)]
         );
     }
 

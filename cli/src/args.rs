@@ -3,6 +3,7 @@
 //! starts.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use regpow_chain::network::ChainPin;
 use regpow_chain::Network;
 use regpow_rules::error::quoted_input;
 use regpow_rules::keys::parse_hex32;
@@ -56,6 +57,11 @@ pub struct ChainArgs {
     /// and change what the node says. Refused by default; use wss:// or a node on loopback.
     #[arg(long)]
     pub allow_insecure_ws: bool,
+    /// Refuse to sign unless the node serves this chain: finney, test, or a genesis hash
+    /// (0x…). finney's and test's public hosts are always checked; this pins any other
+    /// endpoint (your own node, a provider's URL) for the whole run.
+    #[arg(long, value_name = "CHAIN", value_parser = parse_chain_pin)]
+    pub expect_chain: Option<ChainPin>,
     /// Subnet id (1..65535).
     #[arg(long, value_parser = parse_netuid)]
     pub netuid: u16,
@@ -141,6 +147,10 @@ pub struct FarmArgs {
     /// Accept a ws:// (unencrypted) URL to another machine (see `regpow register --help`).
     #[arg(long)]
     pub allow_insecure_ws: bool,
+    /// Refuse to sign unless the node serves this chain: finney, test, or a genesis hash
+    /// (default: the plan's `expect_chain`; see `regpow register --help`).
+    #[arg(long, value_name = "CHAIN", value_parser = parse_chain_pin)]
+    pub expect_chain: Option<ChainPin>,
     /// Only the targets of shard I of N (`--shard 0/4`): each (hotkey, netuid) belongs to
     /// exactly one shard, so N processes on the same plan never overlap.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
@@ -423,6 +433,10 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 
 fn parse_network(s: &str) -> Result<Network, String> {
     Network::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_chain_pin(s: &str) -> Result<ChainPin, String> {
+    ChainPin::parse(s).map_err(|e| e.to_string())
 }
 
 /// `archive` or a number of blocks (at least 1).

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use regpow_chain::network::{is_remote_plaintext, redact_url};
+use regpow_chain::network::{is_remote_plaintext, redact_url, ChainPin};
 use regpow_chain::{ChainClient, ChainError, Network, SubnetState};
 use regpow_devnet::{start, DevnetConfig, DevnetHandle};
 use regpow_registrar::register::RegisterError;
@@ -77,10 +77,11 @@ pub fn check_transport(network: &Network, allow_insecure_ws: bool) -> Result<(),
 }
 
 /// Connects to `network` (must run inside a tokio runtime), refusing a remote `ws://` URL
-/// unless `allow_insecure_ws`.
+/// unless `allow_insecure_ws`, and a node whose genesis is not `expect_chain`'s.
 pub async fn connect(
     network: &Network,
     allow_insecure_ws: bool,
+    expect_chain: Option<ChainPin>,
     devnet_block_time: Duration,
 ) -> Result<Connection, Failure> {
     check_transport(network, allow_insecure_ws)?;
@@ -107,7 +108,9 @@ pub async fn connect(
             (devnet.url.clone(), Some(devnet))
         }
     };
-    let client = ChainClient::connect(&url).await.map_err(failure)?;
+    let client = ChainClient::connect_pinned(&url, expect_chain)
+        .await
+        .map_err(failure)?;
     Ok(Connection { client, devnet })
 }
 

@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! network = "finney"                 # or --network
+//! # expect_chain = "finney"          # or --expect-chain: the genesis the node must have
 //! [[job]]
 //! netuids = [1, 3]
 //! wallet_name = "farm"               # bittensor wallet layout (wallet_path optional) …
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use regpow_chain::network::ChainPin;
 use regpow_chain::wallet::{check_private, SecretUri, WalletError};
 use regpow_chain::Network;
 use regpow_rules::PublicKey;
@@ -29,6 +31,7 @@ use zeroize::Zeroizing;
 #[serde(deny_unknown_fields)]
 struct RawPlan {
     network: Option<Spanned<String>>,
+    expect_chain: Option<Spanned<String>>,
     #[serde(default)]
     job: Vec<Spanned<RawJob>>,
 }
@@ -95,6 +98,8 @@ pub struct FarmJob {
 pub struct FarmPlan {
     /// `network`, if the file names one.
     pub network: Option<Network>,
+    /// `expect_chain`: the chain the node must serve, if the file names one.
+    pub expect_chain: Option<ChainPin>,
     /// The jobs, in file order.
     pub jobs: Vec<FarmJob>,
 }
@@ -167,6 +172,11 @@ pub fn parse(file: &str, text: &str) -> Result<FarmPlan, Vec<String>> {
     let network = raw.network.as_ref().and_then(|n| {
         Network::parse(n.get_ref())
             .map_err(|e| error(n.span(), "network", e.to_string()))
+            .ok()
+    });
+    let expect_chain = raw.expect_chain.as_ref().and_then(|n| {
+        ChainPin::parse(n.get_ref())
+            .map_err(|e| error(n.span(), "expect_chain", e.to_string()))
             .ok()
     });
     if raw.job.is_empty() {
@@ -310,7 +320,11 @@ pub fn parse(file: &str, text: &str) -> Result<FarmPlan, Vec<String>> {
         });
     }
     if errors.is_empty() {
-        Ok(FarmPlan { network, jobs })
+        Ok(FarmPlan {
+            network,
+            expect_chain,
+            jobs,
+        })
     } else {
         // In file order, as a reader fixes them.
         errors.sort_by_key(|(line, _)| *line);
@@ -350,9 +364,13 @@ mod tests {
     #[test]
     fn a_full_plan_reads() {
         let text = format!(
-            "network = \"ws://127.0.0.1:9944\"\n[[job]]\nnetuids = [1, 3]\nwallet_name = \"farm\"\nwallet_path = \"/tmp/w\"\nwallet_hotkeys = [\"h1\", \"h2\"]\nhotkeys = [\"{ALICE}\"]\nmax_difficulty = 1_000_000_000_000\nweight = 2\n\n[[job]]\nnetuids = [2]\nhotkeys = [\"{ALICE}\"]\ncoldkey_uri = \"//Bob\"\n"
+            "network = \"ws://127.0.0.1:9944\"\nexpect_chain = \"test\"\n[[job]]\nnetuids = [1, 3]\nwallet_name = \"farm\"\nwallet_path = \"/tmp/w\"\nwallet_hotkeys = [\"h1\", \"h2\"]\nhotkeys = [\"{ALICE}\"]\nmax_difficulty = 1_000_000_000_000\nweight = 2\n\n[[job]]\nnetuids = [2]\nhotkeys = [\"{ALICE}\"]\ncoldkey_uri = \"//Bob\"\n"
         );
         let plan = parse("farm.toml", &text).unwrap();
+        assert_eq!(
+            plan.expect_chain,
+            Some(ChainPin::Known(regpow_chain::network::KnownChain::Test))
+        );
         assert_eq!(plan.jobs.len(), 2);
         let job = &plan.jobs[0];
         assert_eq!(job.netuids, vec![1, 3]);
@@ -370,7 +388,7 @@ mod tests {
             plan.jobs[1].coldkey,
             ColdkeySource::Uri(SecretUri::new("//Bob".into()))
         );
-        assert_eq!(plan.jobs[1].line, 11);
+        assert_eq!(plan.jobs[1].line, 12);
     }
 
     #[test]
@@ -401,9 +419,16 @@ mod tests {
         assert!(errors[0].contains("hotkey"), "{}", errors[0]);
         let errors = parse("f.toml", "[[job]]\nnetuids = [1,\n").unwrap_err();
         assert!(errors[0].starts_with("f.toml:"), "{}", errors[0]);
-        let errors = parse("f.toml", "network = \"nowhere\"\n").unwrap_err();
+        let errors =
+            parse("f.toml", "network = \"nowhere\"\nexpect_chain = \"mars\"\n").unwrap_err();
         assert!(
             errors.iter().any(|e| e.starts_with("f.toml:1: network:")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("f.toml:2: expect_chain:")),
             "{errors:?}"
         );
         assert!(

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use regpow_chain::network::ChainPin;
 use regpow_chain::{ChainClient, HeadState, Network, Session, SessionEvent};
 use regpow_registrar::{watch_devices, DeviceEvent, DeviceShare, DEVICE_STALL};
 use regpow_solver::DevicePool;
@@ -60,6 +61,7 @@ impl Live {
     pub fn connect(
         network: &Network,
         allow_insecure_ws: bool,
+        expect_chain: Option<ChainPin>,
         devnet_block_time: Duration,
         metrics: Option<SocketAddr>,
         json: bool,
@@ -74,7 +76,7 @@ impl Live {
                     output::err!("metrics: http://{bound}/metrics");
                 }
             }
-            connect(network, allow_insecure_ws, devnet_block_time).await
+            connect(network, allow_insecure_ws, expect_chain, devnet_block_time).await
         })?;
         Ok(Self {
             runtime,

@@ -177,6 +177,54 @@ async fn a_reconnection_that_reaches_another_chain_is_refused() {
     );
 }
 
+/// A node that is not the chain the user pinned (`--expect-chain`) is refused at the first
+/// connection, before anything is signed, whatever its URL; pinned to its own genesis, the
+/// same node registers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_is_not_the_pinned_chain_is_refused_at_the_first_connection() {
+    let devnet = devnet_with(Duration::from_millis(300), vec![subnet(1, true, 1_000)]).await;
+    let genesis = hex::encode(devnet.node.lock().chain.genesis_hash());
+    let submitted = || {
+        let calls = devnet.rpc_calls.snapshot();
+        calls.get("author_submitExtrinsic").copied().unwrap_or(0)
+            + calls
+                .get("author_submitAndWatchExtrinsic")
+                .copied()
+                .unwrap_or(0)
+    };
+    let out = output(register_command(
+        &devnet.url,
+        "1",
+        "//Alice",
+        &["--max-seconds", "30", "--expect-chain", "finney"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let errors = error_lines(&out);
+    assert_eq!(errors.len(), 1, "{}", stderr(&out));
+    assert!(
+        errors[0].contains(&format!("genesis is 0x{genesis}, not finney's (0x2f0555cc")),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(submitted(), 0, "signed for a chain the user did not pin");
+
+    let out = output(register_command(
+        &devnet.url,
+        "1",
+        "//Alice",
+        &[
+            "--max-seconds",
+            "30",
+            "--expect-chain",
+            &format!("0x{genesis}"),
+        ],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(submitted() >= 1);
+}
+
 /// `System::Events`' storage key: twox128("System") ‖ twox128("Events").
 const EVENTS_KEY: &str = "0x26aa394eea5630e07c48ae0c9558cef780d41e5e16056765bc8461851072c9d7";
 

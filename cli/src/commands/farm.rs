@@ -194,6 +194,7 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
     let live = Live::connect(
         &network,
         args.allow_insecure_ws,
+        args.expect_chain.or(plan.expect_chain),
         args.devnet_block_time,
         args.metrics,
         json,

@@ -27,6 +27,7 @@ pub fn run(args: &RegisterArgs, json: bool) -> anyhow::Result<()> {
     let live = Live::connect(
         &args.chain.network,
         args.chain.allow_insecure_ws,
+        args.chain.expect_chain,
         args.devnet_block_time,
         args.metrics,
         json,

@@ -19,6 +19,7 @@ pub fn run(args: &StatusArgs, json: bool) -> anyhow::Result<()> {
         let connection = connect(
             &args.chain.network,
             args.chain.allow_insecure_ws,
+            args.chain.expect_chain,
             std::time::Duration::from_secs(12),
         )
         .await?;
