@@ -238,6 +238,13 @@ pub struct DevnetArgs {
     /// (also author_removeExtrinsic, state_getKeys and state_getPairs).
     #[arg(long, value_enum, default_value = "safe")]
     pub rpc_methods: RpcMethodsArg,
+    /// Connections served at once, as a node's `--rpc-max-connections` (1..65536).
+    #[arg(long, value_name = "N", default_value_t = regpow_devnet::config::DEFAULT_RPC_MAX_CONNECTIONS)]
+    pub rpc_max_connections: u32,
+    /// Close a connection that has sent no request for this long and holds no
+    /// subscription, e.g. `90s` or `10m` (1s..1day), so quiet clients cannot hold every slot.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_idle_timeout)]
+    pub rpc_idle_timeout: std::time::Duration,
 }
 
 /// `--rpc-methods`.
@@ -449,6 +456,15 @@ fn parse_state_pruning(s: &str) -> Result<regpow_devnet::config::StatePruning, S
 }
 
 /// A block time within the devnet's bounds (the same check as its config file's).
+fn parse_idle_timeout(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| {
+        format!(
+            "{} is not a duration such as 90s or 10m ({e})",
+            quoted_input(s)
+        )
+    })
+}
+
 fn parse_block_time(s: &str) -> Result<std::time::Duration, String> {
     use regpow_devnet::config::ConfigError;
     regpow_devnet::config::parse_block_time(s).map_err(|e| match e {

@@ -143,7 +143,19 @@ pub struct DevnetConfig {
     pub state_pruning: StatePruning,
     /// Which RPC methods are served, as a node's `--rpc-methods`.
     pub rpc_methods: RpcMethods,
+    /// Connections served at once, as a node's `--rpc-max-connections` (1..=65536).
+    pub rpc_max_connections: u32,
+    /// A connection that has sent no request for this long and holds no subscription is
+    /// closed (1s..1day), so quiet clients cannot hold every connection slot.
+    pub rpc_idle_timeout: Duration,
 }
+
+/// Connections served at once by default (a node's default is 100; a farm's shards and
+/// test clients together need more).
+pub const DEFAULT_RPC_MAX_CONNECTIONS: u32 = 512;
+
+/// How long a connection may sit without a request or a subscription by default.
+pub const DEFAULT_RPC_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Which RPC methods the devnet serves, as a node's `--rpc-methods`: the unsafe ones change
 /// the node's pool (`author_removeExtrinsic`) or dump whole storage prefixes at once
@@ -214,6 +226,8 @@ impl Default for DevnetConfig {
             dev_balance_tao: 1_000_000,
             state_pruning: StatePruning::default(),
             rpc_methods: RpcMethods::default(),
+            rpc_max_connections: DEFAULT_RPC_MAX_CONNECTIONS,
+            rpc_idle_timeout: DEFAULT_RPC_IDLE_TIMEOUT,
         }
     }
 }
@@ -328,6 +342,19 @@ impl DevnetConfig {
             return Err(ConfigError::Invalid(
                 "state_pruning: keep the state of at least 1 block".into(),
             ));
+        }
+        if !(1..=65_536).contains(&self.rpc_max_connections) {
+            return Err(ConfigError::Invalid(format!(
+                "rpc max connections must be from 1 to 65536, got {}",
+                self.rpc_max_connections
+            )));
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&self.rpc_idle_timeout)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "rpc idle timeout must be from 1s to 1day, got {}",
+                humantime::format_duration(self.rpc_idle_timeout)
+            )));
         }
         check_block_time(self.block_time).map_err(|why| {
             ConfigError::Invalid(format!(

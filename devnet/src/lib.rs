@@ -20,6 +20,7 @@ pub mod chain;
 pub mod config;
 pub mod events;
 pub mod extrinsic;
+pub mod idle;
 pub mod node;
 pub mod pow;
 pub mod rpc;

@@ -2,55 +2,113 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonrpsee::core::id_providers::RandomStringIdProvider;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
-use jsonrpsee::server::{PingConfig, Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{stop_channel, PingConfig, Server, ServerConfig, ServerHandle};
+use jsonrpsee::Methods;
 
 use crate::access::LoopbackOnlyLayer;
 
 use crate::config::DevnetConfig;
+use crate::idle::{Activity, Tracking};
 use crate::node::Node;
 use crate::rpc_calls::{Counting, RpcCalls};
 
 /// The RPC server's configuration: subscription ids are random strings, as a node hands
 /// them out (subxt's chain-head backend needs a string `chainHead_v1_follow` id).
-fn server_config() -> ServerConfig {
+fn server_config(max_connections: u32) -> ServerConfig {
     ServerConfig::builder()
         .set_id_provider(RandomStringIdProvider::new(16))
-        .max_connections(MAX_CONNECTIONS)
-        // A client that stops answering pings (a hung or vanished peer) is closed.
+        .max_connections(max_connections)
+        // A client that stops answering pings (a hung or vanished peer) is closed; one that
+        // answers them but asks nothing is closed as idle (`crate::idle`).
         .enable_ws_ping(
             PingConfig::new()
-                .ping_interval(std::time::Duration::from_secs(30))
-                .inactive_limit(std::time::Duration::from_secs(90))
+                .ping_interval(Duration::from_secs(30))
+                .inactive_limit(Duration::from_secs(90))
                 .max_failures(3),
         )
         .build()
 }
 
-/// Connections served at once (a node's default is 100; a farm's shards and the test
-/// clients together need more, and idle ones are closed by pings).
-pub const MAX_CONNECTIONS: u32 = 512;
+/// How long to wait before accepting again after `accept` failed (out of file descriptors:
+/// retrying at once would spin a core while nothing can be accepted).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// A server on `addr` that counts every call into `calls`.
+/// A server on `addr` that counts every call into `calls` and closes connections idle for
+/// `config.rpc_idle_timeout`. Each connection gets its own stop signal, fired when the server
+/// stops or the connection goes idle; the returned handle stops them all.
 async fn serve(
     addr: impl tokio::net::ToSocketAddrs,
     module: jsonrpsee::RpcModule<Arc<Node>>,
     calls: Arc<RpcCalls>,
+    config: &DevnetConfig,
 ) -> std::io::Result<(ServerHandle, SocketAddr)> {
-    let counting = RpcServiceBuilder::new().layer_fn(move |service| Counting {
-        service,
-        calls: calls.clone(),
-    });
-    let server = Server::builder()
-        .set_config(server_config())
-        .set_rpc_middleware(counting)
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let services = Server::builder()
+        .set_config(server_config(config.rpc_max_connections))
         .set_http_middleware(tower::ServiceBuilder::new().layer(LoopbackOnlyLayer))
-        .build(addr)
-        .await?;
-    let bound = server.local_addr()?;
-    Ok((server.start(module), bound))
+        .to_service_builder();
+    let methods: Methods = module.into();
+    let idle_timeout = config.rpc_idle_timeout;
+    let (stop, handle) = stop_channel();
+    tokio::spawn(async move {
+        loop {
+            let socket = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, _)) => socket,
+                    Err(_) => {
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        continue;
+                    }
+                },
+                _ = stop.clone().shutdown() => break,
+            };
+            let _ = socket.set_nodelay(true);
+            let activity = Arc::new(Activity::new());
+            let rpc = {
+                let (calls, activity) = (calls.clone(), activity.clone());
+                RpcServiceBuilder::new()
+                    .layer_fn(move |service| Counting {
+                        service,
+                        calls: calls.clone(),
+                    })
+                    .layer_fn(move |service| Tracking {
+                        service,
+                        activity: activity.clone(),
+                    })
+            };
+            let (connection_stop, connection) = stop_channel();
+            let service = services
+                .clone()
+                .set_rpc_middleware(rpc)
+                .build(methods.clone(), connection_stop.clone());
+            let server_stopped = stop.clone().shutdown();
+            tokio::spawn(async move {
+                let served = jsonrpsee::server::serve_with_graceful_shutdown(
+                    socket,
+                    service,
+                    connection_stop.shutdown(),
+                );
+                // The websocket outlives `served` (it runs on its own task after the
+                // upgrade) and ends when every copy of `connection_stop` is gone.
+                let watch = async {
+                    tokio::select! {
+                        _ = server_stopped => {}
+                        _ = activity.idle_for(idle_timeout) => {}
+                        _ = connection.clone().stopped() => {}
+                    }
+                    let _ = connection.stop();
+                };
+                // How a connection ended (a client gone mid-request) is nobody's error.
+                let (_ended, ()) = tokio::join!(served, watch);
+            });
+        }
+    });
+    Ok((handle, bound))
 }
 
 /// Why the devnet could not start.
@@ -96,7 +154,7 @@ impl DevnetHandle {
         };
         let module =
             crate::rpc::module(self.node.clone()).map_err(|e| listen_error(e.to_string()))?;
-        let (server, _) = serve(self.addr, module, self.rpc_calls.clone())
+        let (server, _) = serve(self.addr, module, self.rpc_calls.clone(), &self.node.config)
             .await
             .map_err(|e| listen_error(e.to_string()))?;
         self.server = server;
@@ -121,9 +179,14 @@ pub async fn start(config: DevnetConfig) -> Result<DevnetHandle, DevnetError> {
     let node = Arc::new(Node::new(config.clone()));
     let module = crate::rpc::module(node.clone()).map_err(|e| listen_error(e.to_string()))?;
     let rpc_calls = Arc::new(RpcCalls::default());
-    let (server, addr) = serve(("127.0.0.1", config.port), module, rpc_calls.clone())
-        .await
-        .map_err(|e| listen_error(e.to_string()))?;
+    let (server, addr) = serve(
+        ("127.0.0.1", config.port),
+        module,
+        rpc_calls.clone(),
+        &config,
+    )
+    .await
+    .map_err(|e| listen_error(e.to_string()))?;
     let producer = {
         let node = node.clone();
         let period = config.block_time;

@@ -36,6 +36,8 @@ pub fn run(args: &DevnetArgs, json: bool) -> anyhow::Result<()> {
         crate::args::RpcMethodsArg::Safe => regpow_devnet::config::RpcMethods::Safe,
         crate::args::RpcMethodsArg::Unsafe => regpow_devnet::config::RpcMethods::Unsafe,
     };
+    config.rpc_max_connections = args.rpc_max_connections;
+    config.rpc_idle_timeout = args.rpc_idle_timeout;
     config
         .validate()
         .map_err(|e| Failure::bad_input(e.to_string()))?;
