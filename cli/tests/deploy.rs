@@ -203,6 +203,21 @@ fn deploy_files_are_hardened() {
             ".dockerignore lacks {needed}"
         );
     }
+    // Every base image is pinned by digest: a re-pushed tag cannot change the build.
+    let dockerfile = read("Dockerfile");
+    let bases: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .collect();
+    assert_eq!(bases.len(), 2, "{bases:?}");
+    for base in bases {
+        let image = base.split_whitespace().nth(1).unwrap();
+        let digest = image.split_once("@sha256:").map(|(_, d)| d);
+        assert!(
+            digest.is_some_and(|d| d.len() == 64 && d.chars().all(|c| c.is_ascii_hexdigit())),
+            "{base}: not pinned by digest"
+        );
+    }
     let slurm = read("slurm/regpow-farm.sbatch");
     assert!(slurm.contains("umask 077"));
     assert!(slurm.contains("REGPOW_COLDKEY_PASSWORD_FILE"));

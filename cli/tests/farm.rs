@@ -513,8 +513,9 @@ async fn max_difficulty_skips_a_target_and_the_deadline_is_exit_1() {
     assert!(common::error_lines(&out)[0].contains("not registered before the deadline"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_serves_the_same_metrics() {
+/// `regpow register` at a difficulty it cannot reach, serving metrics on a free loopback
+/// port: the devnet (keep it alive), the port and the running child.
+async fn register_serving_metrics() -> (DevnetHandle, u16, std::process::Child) {
     let devnet = devnet_with(
         Duration::from_millis(250),
         vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)],
@@ -525,6 +526,21 @@ async fn register_serves_the_same_metrics() {
     let child = common::register_command(&devnet.url, "1", "//Alice", &["--metrics", &addr])
         .spawn()
         .unwrap();
+    (devnet, port, child)
+}
+
+/// Ctrl-C to a run that registered nothing: it ends with exit 1.
+async fn stop_unregistered(child: std::process::Child) {
+    interrupt(child.id());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_serves_the_same_metrics() {
+    let (_devnet, port, child) = register_serving_metrics().await;
     let mut exposition = String::new();
     let seen = wait_for(Duration::from_secs(30), || {
         exposition = http_get(port, "/metrics").unwrap_or_default();
@@ -539,25 +555,12 @@ async fn register_serves_the_same_metrics() {
         !exposition.contains("hotkey"),
         "no hotkey labels: {exposition}"
     );
-    interrupt(child.id());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    stop_unregistered(child).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_metrics_endpoint_outlives_a_flood_of_half_open_requests() {
-    let devnet = devnet_with(
-        Duration::from_millis(250),
-        vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)],
-    )
-    .await;
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = common::register_command(&devnet.url, "1", "//Alice", &["--metrics", &addr])
-        .spawn()
-        .unwrap();
+    let (_devnet, port, child) = register_serving_metrics().await;
     assert!(
         wait_for(Duration::from_secs(30), || http_get(port, "/metrics")
             .is_some())
@@ -599,11 +602,7 @@ async fn the_metrics_endpoint_outlives_a_flood_of_half_open_requests() {
         assert!(closed, "a half-open client still holds a connection");
     }
     drop(half_open);
-    interrupt(child.id());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    stop_unregistered(child).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
