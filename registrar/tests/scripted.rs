@@ -58,6 +58,8 @@ struct Script {
     breaches: Vec<String>,
     /// Each state read: its head and how many hotkeys it asked for.
     rounds: Vec<(u64, usize)>,
+    /// Blocks below this one already hold the subnet's registrations (nothing is sent).
+    full_below: u64,
 }
 
 fn hash_of(number: u64) -> [u8; 32] {
@@ -86,6 +88,33 @@ impl Script {
         self.followers.retain(|f| f.send(Ok(new)).is_ok());
     }
 
+    /// Replaces the newest block with a sibling (a re-organisation one block deep) and
+    /// announces it.
+    fn fork(&mut self) {
+        let orphaned = self.chain.pop().expect("a block above genesis");
+        let parent = self.head();
+        let mut hash = hash_of(orphaned.number);
+        hash[31] = 0xF0;
+        let head = Head {
+            number: orphaned.number,
+            hash,
+        };
+        self.chain.push(head);
+        let new = NewHead {
+            head,
+            parent: parent.hash,
+        };
+        self.followers.retain(|f| f.send(Ok(new)).is_ok());
+    }
+
+    /// The hash of block `number` on the chain as it is now.
+    fn hash_at(&self, number: u64) -> Option<[u8; 32]> {
+        self.chain
+            .iter()
+            .find(|h| h.number == number)
+            .map(|h| h.hash)
+    }
+
     /// The checks the chain's pool makes, at the next block.
     fn check(&mut self, call: &PowRegisterCall, coldkey: PublicKey) {
         let checked_at = self.head().number + 1;
@@ -96,9 +125,16 @@ impl Script {
             ));
             return;
         }
+        let Some(block_hash) = self.hash_at(call.work_block) else {
+            self.breaches.push(format!(
+                "work block {} is not on the chain",
+                call.work_block
+            ));
+            return;
+        };
         let challenge = Challenge {
             netuid: call.netuid,
-            block_hash: hash_of(call.work_block),
+            block_hash,
             hotkey: call.hotkey,
             coldkey,
         };
@@ -214,7 +250,7 @@ impl ChainApi for Scripted {
                     min_difficulty: 1,
                     max_difficulty: u64::MAX,
                     max_allowed_uids: 256,
-                    registrations_this_block: 0,
+                    registrations_this_block: u16::from(head.number < script.full_below),
                     max_registrations_per_block: 1,
                 };
                 (netuid, info)
@@ -488,6 +524,7 @@ fn start_script(
         submissions: Vec::new(),
         breaches: Vec::new(),
         rounds: Vec::new(),
+        full_below: 0,
     }));
     scripts()
         .lock()
@@ -746,4 +783,59 @@ async fn a_registration_without_devices_follows_the_chain_through_the_head_reads
     );
     assert!(script.lock().unwrap().head().number <= taken_at + 5);
     assert_eq!(pool.hashes(), 0, "capped: the devices never hashed it");
+}
+
+/// A re-organisation one block deep whose orphaned block's read finishes after the new
+/// block arrived: the run never moves back to the orphaned block (its devices, its state,
+/// its signature), and what it signs is valid on the chain as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_read_of_an_orphaned_block_never_moves_the_run_back_to_it() {
+    let (url, script, producer) = start_script("late-read", 100);
+    producer.abort();
+    // Nothing can be sent below block 103: the run has seals waiting when the fork comes.
+    script.lock().unwrap().full_below = 103;
+    let chain = Scripted::connect(&url).await.unwrap();
+    let pool = Arc::new(DevicePool::new(vec![Arc::new(
+        CpuBackend::new(Some(1), None).unwrap(),
+    )]));
+    let (_cancel_tx, cancel) = mpsc::unbounded_channel();
+    let target = TargetSpec::new(TargetId(0), NETUID, HOTKEY);
+    let run = tokio::spawn(register(
+        Session::start(chain).await.unwrap(),
+        DeviceShare::new(pool),
+        Submitter::new(Arc::new(Coldkey::from_uri("//Alice").unwrap())),
+        target,
+        Some(tokio::time::Instant::now() + Duration::from_secs(30)),
+        |_| {},
+        cancel,
+    ));
+    for _ in 0..2 {
+        tokio::time::sleep(BLOCK).await;
+        script.lock().unwrap().produce();
+    }
+    tokio::time::sleep(BLOCK).await;
+    // Block 103, replaced 2 ms later by its sibling: the read of the first (20 ms) ends
+    // after the second has arrived.
+    script.lock().unwrap().produce();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    script.lock().unwrap().fork();
+    let producer = {
+        let script = script.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(BLOCK * 4).await;
+                script.lock().unwrap().produce();
+            }
+        })
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the run ends")
+        .unwrap()
+        .unwrap();
+    producer.abort();
+    let script = script.lock().unwrap();
+    assert!(script.breaches.is_empty(), "{:?}", script.breaches);
+    assert!(matches!(outcome, Outcome::Registered { .. }), "{outcome:?}");
+    assert!(!script.submissions.is_empty());
 }
