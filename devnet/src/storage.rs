@@ -94,8 +94,8 @@ pub struct BlockState<'a> {
     pub number: u32,
 }
 
-/// The storage a client can read at a block: the registration state, accounts, events,
-/// `System::Number`: everything but `System::BlockHash`, which [`apply`] keeps up to date
+/// The storage a client can read at a block: `:code` and `:heappages`, the registration
+/// state, accounts, events, `System::Number`: everything but `System::BlockHash`, which [`apply`] keeps up to date
 /// one entry at a time.
 pub fn snapshot(block: &BlockState<'_>) -> FreshStorage {
     let (state, number) = (block.pow, block.number);
@@ -103,6 +103,15 @@ pub fn snapshot(block: &BlockState<'_>) -> FreshStorage {
     let mut put = |key: Vec<u8>, value: Vec<u8>| {
         map.insert(key, value);
     };
+    // The well-known keys every Substrate chain's state has: the runtime and its heap.
+    put(
+        crate::runtime::CODE_KEY.to_vec(),
+        crate::runtime::code().to_vec(),
+    );
+    put(
+        crate::runtime::HEAP_PAGES_KEY.to_vec(),
+        crate::runtime::HEAP_PAGES.encode(),
+    );
     put(item_prefix("System", "Number"), number.encode());
     put(item_prefix("System", "Events"), encode_events(block.events));
     for (account, info) in block.accounts {

@@ -9,19 +9,10 @@ use super::{error, RpcResult, INVALID_PARAMS};
 use crate::chain::{hex32, Chain};
 use crate::events::{POW_REGISTER_PROOF_SIZE, POW_REGISTER_REF_TIME};
 use crate::extrinsic::{Call, Decoded, SignedExtrinsic};
-use crate::runtime::{METADATA, SPEC_VERSION, TRANSACTION_VERSION};
+use crate::runtime::{
+    encoded_version, APIS, METADATA, SPEC_NAME, SPEC_VERSION, TRANSACTION_VERSION,
+};
 use crate::validity::{encode_validity, InvalidTransaction};
-
-/// The runtime APIs the devnet answers, with their versions (as runtime 475 reports them).
-const APIS: [(&str, u32); 6] = [
-    ("Core", 5),
-    ("Metadata", 2),
-    ("BlockBuilder", 6),
-    ("TaggedTransactionQueue", 3),
-    ("AccountNonceApi", 1),
-    ("TransactionPaymentApi", 4),
-];
-const SPEC_NAME: &str = "node-subtensor";
 
 /// The runtime version as `state_getRuntimeVersion` reports it.
 pub fn runtime_version() -> Value {
@@ -58,19 +49,6 @@ pub fn runtime_spec() -> Value {
         "transactionVersion": TRANSACTION_VERSION,
         "apis": apis,
     })
-}
-
-/// The runtime version as `Core_version` returns it (SCALE `sp_version::RuntimeVersion`).
-fn encode_runtime_version() -> Vec<u8> {
-    let apis: Vec<([u8; 8], u32)> = APIS
-        .iter()
-        .map(|(name, version)| (blake2_64(name.as_bytes()), *version))
-        .collect();
-    let mut out = (SPEC_NAME, SPEC_NAME, 1u32, SPEC_VERSION, 1u32).encode();
-    apis.encode_to(&mut out);
-    TRANSACTION_VERSION.encode_to(&mut out);
-    1u8.encode_to(&mut out); // system_version
-    out
 }
 
 /// Splits `extrinsic ‖ tail` where the extrinsic carries its own length prefix.
@@ -140,7 +118,7 @@ fn priced(data: &[u8]) -> RpcResult<()> {
 /// Answers one runtime API call at the head's state.
 pub fn call(chain: &Chain, method: &str, data: &[u8]) -> RpcResult<Vec<u8>> {
     match method {
-        "Core_version" => Ok(encode_runtime_version()),
+        "Core_version" => Ok(encoded_version()),
         // Only V14 is served: the metadata is the real runtime-475 V14 blob.
         "Metadata_metadata_versions" => Ok(vec![14u32].encode()),
         "Metadata_metadata_at_version" => {

@@ -1,0 +1,255 @@
+//! `chainHead_v1_*` of the new JSON-RPC spec
+//! (<https://paritytech.github.io/json-rpc-interface-spec/>), as polkadot-sdk's
+//! `sc-rpc-spec-v2` serves it, so that subxt's chain-head backend (and smoldot-style clients)
+//! follow the devnet.
+//!
+//! A `chainHead_v1_follow` subscription announces the finalized head (`initialized`), then
+//! each new block as `newBlock`, `bestBlockChanged` and `finalized` at once (every block is
+//! final when produced). Every announced block is pinned: the subscription keeps a copy of
+//! it, its state included, until `chainHead_v1_unpin`, so header, body, storage and runtime
+//! calls keep working on it after the chain prunes that state. A subscription that pins more
+//! than [`MAX_PINNED_BLOCKS`], lags behind the block announcements, or sees its finalized
+//! block re-organised away (a development `Node::reorg`) gets `stop`, as the spec prescribes
+//! when the server cannot keep a consistent view.
+//!
+//! Operations (`body`, `call`, `storage`) answer `started` with an operation id and report
+//! their result as follow events once the answer has gone out; descendant storage queries
+//! pause every [`STORAGE_ITEMS_PER_PAUSE`] items until `chainHead_v1_continue`.
+//!
+//! The pieces: `follow` (the subscription and its block announcements), `pinning` (the
+//! blocks each subscription keeps, and `unpin`), `operations` (header, body, call,
+//! storage, continue and stopOperation).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use jsonrpsee::core::RegisterMethodError;
+use jsonrpsee::types::{ErrorObjectOwned, Params, SubscriptionId};
+use jsonrpsee::{ConnectionId, Extensions, RpcModule};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Notify};
+
+use super::{decode_hash, error, RpcResult, INVALID_PARAMS};
+use crate::chain::Block;
+use crate::node::Node;
+
+mod follow;
+mod operations;
+mod pinning;
+
+use follow::follow;
+use operations::{body, call, header, resume, stop_operation, storage};
+use pinning::unpin;
+
+/// The spec's error for a block hash the follow subscription has not pinned.
+pub const INVALID_BLOCK: i32 = -32801;
+/// The spec's error for `chainHead_v1_call` on a subscription started without runtime.
+pub const INVALID_RUNTIME_CALL: i32 = -32802;
+/// The spec's error for `chainHead_v1_continue` on an operation that is not waiting.
+pub const INVALID_CONTINUE: i32 = -32803;
+/// The spec's error for `chainHead_v1_unpin` given the same hash twice.
+pub const INVALID_DUPLICATE_HASHES: i32 = -32804;
+/// polkadot-sdk's refusal of one follow subscription too many on a connection.
+pub const REACHED_LIMITS: i32 = -32800;
+
+/// Blocks one follow subscription may keep pinned (polkadot-sdk's default, 512).
+pub const MAX_PINNED_BLOCKS: usize = 512;
+/// Follow subscriptions one connection may hold (polkadot-sdk's default, 4).
+pub const MAX_FOLLOWS_PER_CONNECTION: usize = 4;
+/// Operations one subscription may have under way, and storage items one call may ask
+/// for (more are discarded, as `discardedItems` says): the spec's minimum, 16.
+pub const MAX_ONGOING_OPERATIONS: usize = 16;
+/// Descendant storage items reported before an operation waits for `chainHead_v1_continue`
+/// (polkadot-sdk's default, 5).
+pub const STORAGE_ITEMS_PER_PAUSE: usize = 5;
+
+/// One paused-or-running storage operation, shared between its task and the methods that
+/// continue or stop it.
+#[derive(Default)]
+struct Operation {
+    /// The operation reported `operationWaitingForContinue` and waits.
+    waiting: AtomicBool,
+    /// `chainHead_v1_stopOperation` (or the subscription's end) stopped it.
+    stopped: AtomicBool,
+    /// Wakes the task on continue or stop.
+    resume: Notify,
+}
+
+impl Operation {
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.resume.notify_one();
+    }
+}
+
+/// What the server keeps for one follow subscription.
+struct Follow {
+    /// The connection that opened it (other connections cannot use its id).
+    connection: ConnectionId,
+    /// Started with `withRuntime`: runtime calls are allowed.
+    with_runtime: bool,
+    /// The pinned blocks, with their state as it was when announced.
+    pinned: HashMap<[u8; 32], Block>,
+    /// Events for the subscription's sink (operation results).
+    events: mpsc::UnboundedSender<Value>,
+    /// Storage operations that have not finished.
+    operations: HashMap<String, Arc<Operation>>,
+    /// The next operation id.
+    next_operation: u64,
+}
+
+impl Follow {
+    fn operation_id(&mut self) -> String {
+        self.next_operation += 1;
+        self.next_operation.to_string()
+    }
+}
+
+/// Every follow subscription of the server, by subscription id.
+#[derive(Clone, Default)]
+struct Follows(Arc<Mutex<HashMap<String, Follow>>>);
+
+impl Follows {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Follow>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Removes a subscription and stops its operations.
+    fn remove(&self, id: &str) {
+        if let Some(follow) = self.lock().remove(id) {
+            for operation in follow.operations.values() {
+                operation.stop();
+            }
+        }
+    }
+}
+
+/// A subscription id as the client sends it back (a string, or a number from servers that
+/// hand out numeric ids).
+fn subscription_key(id: &SubscriptionId<'_>) -> String {
+    match id {
+        SubscriptionId::Num(n) => n.to_string(),
+        SubscriptionId::Str(s) => s.to_string(),
+    }
+}
+
+/// The `followSubscription` parameter.
+fn follow_param(value: &Value) -> RpcResult<String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(error(
+            INVALID_PARAMS,
+            format!("bad followSubscription {other}"),
+        )),
+    }
+}
+
+fn invalid_block() -> ErrorObjectOwned {
+    error(INVALID_BLOCK, "Invalid block hash")
+}
+
+/// The connection a method call came on.
+fn connection(ext: &Extensions) -> ConnectionId {
+    ext.get::<ConnectionId>()
+        .copied()
+        .unwrap_or(ConnectionId(0))
+}
+
+/// `{ "result": "limitReached" }`: what operations answer on an unknown subscription.
+fn limit_reached() -> Value {
+    json!({ "result": "limitReached" })
+}
+
+/// The (subscription, block hash) every operation starts with.
+fn follow_and_hash(params: &Params) -> RpcResult<(String, [u8; 32])> {
+    let mut seq = params.sequence();
+    let id: Value = seq.next()?;
+    let hash: String = seq.next()?;
+    Ok((follow_param(&id)?, decode_hash(&hash)?))
+}
+
+/// Registers the `chainHead_v1_*` methods and the follow subscription.
+pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError> {
+    let follows = Follows::default();
+    let f = follows.clone();
+    m.register_subscription(
+        "chainHead_v1_follow",
+        "chainHead_v1_followEvent",
+        "chainHead_v1_unfollow",
+        move |params: Params, pending, node: Arc<Arc<Node>>, _| {
+            let follows = f.clone();
+            async move {
+                let with_runtime: bool = match params.one() {
+                    Ok(flag) => flag,
+                    Err(e) => {
+                        pending.reject(e).await;
+                        return;
+                    }
+                };
+                follow(pending, (*node).clone(), follows, with_runtime).await;
+            }
+        },
+    )?;
+    let f = follows.clone();
+    m.register_method("chainHead_v1_header", move |params, _, ext| {
+        header(params, &f, ext)
+    })?;
+    let f = follows.clone();
+    m.register_method("chainHead_v1_body", move |params, _, ext| {
+        body(params, &f, ext)
+    })?;
+    let f = follows.clone();
+    m.register_method("chainHead_v1_call", move |params, node: &Arc<Node>, ext| {
+        call(params, node, &f, ext)
+    })?;
+    let f = follows.clone();
+    m.register_method("chainHead_v1_storage", move |params, _, ext| {
+        storage(params, &f, ext)
+    })?;
+    let f = follows.clone();
+    m.register_method("chainHead_v1_continue", move |params, _, ext| {
+        resume(params, &f, ext)
+    })?;
+    let f = follows.clone();
+    m.register_method("chainHead_v1_stopOperation", move |params, _, ext| {
+        stop_operation(params, &f, ext)
+    })?;
+    m.register_method("chainHead_v1_unpin", move |params, _, ext| {
+        unpin(params, &follows, ext)
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::follow::announcements;
+    use super::pinning::unpin_hashes;
+    use super::*;
+    use crate::chain::{hex32, Chain};
+
+    #[test]
+    fn unpin_refuses_duplicates() {
+        let hash = hex32(&[1; 32]);
+        assert_eq!(unpin_hashes(&json!(hash)).unwrap(), vec![[1; 32]]);
+        let e = unpin_hashes(&json!([hash, hash])).unwrap_err();
+        assert_eq!(e.code(), INVALID_DUPLICATE_HASHES);
+    }
+
+    #[test]
+    fn announcements_are_new_best_then_finalized() {
+        let chain = Chain::new(&crate::DevnetConfig::default());
+        let genesis = chain.head().clone();
+        let events = announcements(std::slice::from_ref(&genesis), false);
+        let names: Vec<&str> = events
+            .iter()
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["newBlock", "bestBlockChanged", "finalized"]);
+        assert_eq!(events[2]["prunedBlockHashes"], json!([]));
+        assert!(events[0].get("newRuntime").is_none());
+        let events = announcements(&[genesis], true);
+        assert_eq!(events[0]["newRuntime"], Value::Null);
+    }
+}
