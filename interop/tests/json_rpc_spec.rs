@@ -215,6 +215,7 @@ async fn a_follow_subscription_starts_and_goes_on_as_the_spec_says() {
         let mut view = FollowView::default();
         view.announced
             .extend(finalized.iter().map(|h| h.as_str().unwrap().to_string()));
+        // The best block at once (every devnet block is final when produced).
         let best = raw.event(&subscription).await;
         assert_eq!(
             best["event"], "bestBlockChanged",
@@ -432,5 +433,54 @@ async fn the_chain_spec_agrees_with_the_chain() {
         raw.result("chainSpec_v1_properties", json!([])).await,
         raw.result("system_properties", json!([])).await
     );
+    devnet.stop().await;
+}
+
+/// `transaction_v1_broadcast` answers an operation id, `transaction_v1_stop` ends it (only on
+/// its connection, once), and past the limit of live broadcasts on a connection the answer
+/// is `null`, as the spec has a server at its limit answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_are_operations_with_a_limit() {
+    let devnet = devnet().await;
+    let mut raw = Raw::connect(&devnet.url).await;
+    let mut other = Raw::connect(&devnet.url).await;
+    // Bytes no pool accepts: a node keeps such a broadcast live until it is stopped.
+    let junk = json!(["0x00"]);
+    let limit = regpow_devnet::rpc::transaction::MAX_BROADCASTS_PER_CONNECTION;
+    let mut ids = Vec::new();
+    for _ in 0..limit {
+        let id = raw.result("transaction_v1_broadcast", junk.clone()).await;
+        assert!(id.is_string(), "{id}");
+        ids.push(id);
+    }
+    assert_eq!(
+        raw.result("transaction_v1_broadcast", junk.clone()).await,
+        Value::Null,
+        "past the limit"
+    );
+    // Another connection has its own; it cannot stop this one's.
+    assert!(other
+        .result("transaction_v1_broadcast", junk.clone())
+        .await
+        .is_string());
+    assert_eq!(
+        other
+            .error_code("transaction_v1_stop", json!([ids[0]]))
+            .await,
+        -32602
+    );
+    assert_eq!(
+        raw.result("transaction_v1_stop", json!([ids[0]])).await,
+        Value::Null
+    );
+    assert_eq!(
+        raw.error_code("transaction_v1_stop", json!([ids[0]])).await,
+        -32602,
+        "stopped once"
+    );
+    assert!(raw
+        .result("transaction_v1_broadcast", junk)
+        .await
+        .is_string());
     devnet.stop().await;
 }

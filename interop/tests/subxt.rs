@@ -831,6 +831,11 @@ async fn chain_head_follow_announces_pins_reads_and_unpins() {
         "TaggedTransactionQueue v3"
     );
 
+    // The best block at once after `initialized`, as the spec has it.
+    let (names, events) = event_names(&mut follow, 1).await;
+    assert_eq!(names, ["bestBlockChanged"]);
+    assert_eq!(events[0]["bestBlockHash"], hex(&first));
+
     let new = devnet.node.produce_block().hash;
     let (names, events) = event_names(&mut follow, 3).await;
     assert_eq!(names, ["newBlock", "bestBlockChanged", "finalized"]);

@@ -10,12 +10,12 @@
 //!   index (as a string), or `invalid` / `dropped` / `error`. The devnet has no peers, so
 //!   it never reports `broadcasted` (the v1 spec dropped it from this subscription too).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::types::Params;
-use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionSink};
+use jsonrpsee::{ConnectionId, PendingSubscriptionSink, RpcModule, SubscriptionSink};
 use serde_json::{json, Value};
 use sp_crypto_hashing::blake2_256;
 use tokio::sync::mpsc;
@@ -29,22 +29,35 @@ use crate::tx_pool::{SubmitError, TxStatus};
 /// Broadcasts under way, by operation id.
 #[derive(Clone, Default)]
 struct Broadcasts {
-    live: Arc<Mutex<HashSet<String>>>,
+    /// Each live operation's connection.
+    live: Arc<Mutex<HashMap<String, ConnectionId>>>,
     next: Arc<Mutex<u64>>,
 }
 
+/// Broadcasts one connection may have live (polkadot-sdk's default): one more answers
+/// `null`, as the spec has a server that has reached its limit answer.
+pub const MAX_BROADCASTS_PER_CONNECTION: usize = 16;
+/// Broadcasts live on the whole server (a refused one stays live until stopped, and a
+/// client may leave without stopping it): past this, `null` too.
+pub const MAX_BROADCASTS: usize = 1024;
+
 impl Broadcasts {
-    fn live(&self) -> MutexGuard<'_, HashSet<String>> {
+    fn live(&self) -> MutexGuard<'_, HashMap<String, ConnectionId>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A fresh operation id, marked live.
-    fn start(&self) -> String {
+    /// A fresh operation id for `connection`, marked live; `None` past the limits.
+    fn start(&self, connection: ConnectionId) -> Option<String> {
+        let mut live = self.live();
+        let mine = live.values().filter(|c| **c == connection).count();
+        if mine >= MAX_BROADCASTS_PER_CONNECTION || live.len() >= MAX_BROADCASTS {
+            return None;
+        }
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         *next += 1;
         let id = format!("broadcast-{next}");
-        self.live().insert(id.clone());
-        id
+        live.insert(id.clone(), connection);
+        Some(id)
     }
 }
 
@@ -155,11 +168,19 @@ async fn submit_and_watch(
 }
 
 /// `transaction_v1_broadcast`: pools the transaction; the operation id stays live until
-/// it is finalized or dropped (a refused one: until stopped).
-fn broadcast(params: Params, node: &Arc<Node>, broadcasts: &Broadcasts) -> RpcResult<String> {
+/// it is finalized or dropped (a refused one: until stopped); `null` when the connection
+/// (or the server) has as many broadcasts live as it may.
+fn broadcast(
+    params: Params,
+    node: &Arc<Node>,
+    broadcasts: &Broadcasts,
+    connection: ConnectionId,
+) -> RpcResult<Option<String>> {
     let hex: String = params.one()?;
     super::decode_hex(&hex)?;
-    let id = broadcasts.start();
+    let Some(id) = broadcasts.start(connection) else {
+        return Ok(None);
+    };
     // Refused: a node's broadcast keeps retrying until stopped; the devnet's pool would
     // refuse it again, so the operation simply stays live until `transaction_v1_stop`.
     if let Ok((_, Some(mut updates))) = submit(node, &hex, true) {
@@ -173,21 +194,31 @@ fn broadcast(params: Params, node: &Arc<Node>, broadcasts: &Broadcasts) -> RpcRe
             broadcasts.live().remove(&id);
         });
     }
-    Ok(id)
+    Ok(Some(id))
+}
+
+/// The connection a method call came on.
+fn connection(ext: &jsonrpsee::Extensions) -> ConnectionId {
+    ext.get::<ConnectionId>()
+        .copied()
+        .unwrap_or(ConnectionId(0))
 }
 
 /// Registers the `transaction_v1_*` methods and the `transactionWatch_v1` subscription.
 pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError> {
     let broadcasts = Broadcasts::default();
     let b = broadcasts.clone();
-    m.register_method("transaction_v1_broadcast", move |params, node, _| {
-        broadcast(params, node, &b)
+    m.register_method("transaction_v1_broadcast", move |params, node, ext| {
+        broadcast(params, node, &b, connection(ext))
     })?;
     m.register_method(
         "transaction_v1_stop",
-        move |params: Params, _, _| -> RpcResult<()> {
+        move |params: Params, _, ext| -> RpcResult<()> {
             let id: String = params.one()?;
-            if broadcasts.live().remove(&id) {
+            let mut live = broadcasts.live();
+            // Only the connection that started it may stop it.
+            if live.get(&id) == Some(&connection(ext)) {
+                live.remove(&id);
                 Ok(())
             } else {
                 Err(error(INVALID_PARAMS, "Invalid operation id"))
