@@ -52,6 +52,14 @@ pub fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, message.into(), None::<()>)
 }
 
+/// The connection a method call came on (methods whose ids belong to one connection, as
+/// the new spec's follow subscriptions and broadcasts, check it).
+pub fn connection(ext: &jsonrpsee::Extensions) -> jsonrpsee::ConnectionId {
+    ext.get::<jsonrpsee::ConnectionId>()
+        .copied()
+        .unwrap_or(jsonrpsee::ConnectionId(0))
+}
+
 /// Bytes from `0x`-prefixed (or bare) hex, or "invalid params".
 pub fn decode_hex(text: &str) -> RpcResult<Vec<u8>> {
     let digits = text.strip_prefix("0x").unwrap_or(text);

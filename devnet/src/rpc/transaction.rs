@@ -21,7 +21,7 @@ use sp_crypto_hashing::blake2_256;
 use tokio::sync::mpsc;
 
 use super::author::submit;
-use super::{error, notify, RpcResult, INVALID_PARAMS};
+use super::{connection, error, notify, RpcResult, INVALID_PARAMS};
 use crate::chain::hex32;
 use crate::node::{Ledger, Node};
 use crate::tx_pool::{SubmitError, TxStatus};
@@ -195,13 +195,6 @@ fn broadcast(
         });
     }
     Ok(Some(id))
-}
-
-/// The connection a method call came on.
-fn connection(ext: &jsonrpsee::Extensions) -> ConnectionId {
-    ext.get::<ConnectionId>()
-        .copied()
-        .unwrap_or(ConnectionId(0))
 }
 
 /// Registers the `transaction_v1_*` methods and the `transactionWatch_v1` subscription.

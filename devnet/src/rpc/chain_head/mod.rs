@@ -26,11 +26,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::types::{ErrorObjectOwned, Params, SubscriptionId};
-use jsonrpsee::{ConnectionId, Extensions, RpcModule};
+use jsonrpsee::{ConnectionId, RpcModule};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 
-use super::{decode_hash, error, RpcResult, INVALID_PARAMS};
+use super::{connection, decode_hash, error, RpcResult, INVALID_PARAMS};
 use crate::chain::Block;
 use crate::node::Node;
 
@@ -148,13 +148,6 @@ fn follow_param(value: &Value) -> RpcResult<String> {
 
 fn invalid_block() -> ErrorObjectOwned {
     error(INVALID_BLOCK, "Invalid block hash")
-}
-
-/// The connection a method call came on.
-fn connection(ext: &Extensions) -> ConnectionId {
-    ext.get::<ConnectionId>()
-        .copied()
-        .unwrap_or(ConnectionId(0))
 }
 
 /// `{ "result": "limitReached" }`: what operations answer on an unknown subscription.
