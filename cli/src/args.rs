@@ -230,8 +230,9 @@ pub struct DevnetArgs {
     /// TOML file with subnets, block time and port (see the README).
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
-    /// Blocks whose state is kept for queries, or `archive` for every block (default 256,
-    /// as a node); older blocks keep their headers and bodies.
+    /// Final blocks whose state is kept for queries (newer ones always keep theirs), or
+    /// `archive` for every block (default 256, as a node); older blocks keep their headers
+    /// and bodies.
     #[arg(long, value_name = "N|archive", value_parser = parse_state_pruning)]
     pub state_pruning: Option<regpow_devnet::config::StatePruning>,
     /// Which RPC methods to serve, as a node's `--rpc-methods`: `safe` (default) or `unsafe`
@@ -245,6 +246,10 @@ pub struct DevnetArgs {
     /// subscription, e.g. `90s` or `10m` (1s..1day), so quiet clients cannot hold every slot.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_idle_timeout)]
     pub rpc_idle_timeout: std::time::Duration,
+    /// Blocks between the best block and the newest final one, as GRANDPA lags the best
+    /// block (0..64, default 3); only blocks above it can be re-organised away.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=i64::from(regpow_devnet::config::MAX_FINALITY_LAG)))]
+    pub finality_lag: Option<u32>,
 }
 
 /// `--rpc-methods`.

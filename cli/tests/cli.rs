@@ -381,6 +381,10 @@ fn out_of_bounds_values_are_exit_2_with_one_line_before_any_work() {
              blocks from 1 to 4294967295, got '0'",
         ),
         (
+            vec!["devnet", "--finality-lag", "65"],
+            "'--finality-lag <N>': 65 is not in 0..=64",
+        ),
+        (
             vec!["devnet", "--state-pruning", "all"],
             "state pruning must be 'archive' or a number of blocks from 1 to 4294967295, got 'all'",
         ),

@@ -124,6 +124,10 @@ pub struct Chain {
     /// Re-organisations so far: salts the blocks built on each new fork so that their
     /// hashes differ from the blocks they replace.
     forks: u32,
+    /// How many blocks behind the best a block becomes final, as a finality gadget lags
+    /// the best block (`DevnetConfig::finality_lag`): the newest blocks can still be
+    /// re-organised away ([`Chain::reorg`]); a final one never is.
+    finality_lag: usize,
 }
 
 impl Chain {
@@ -169,6 +173,7 @@ impl Chain {
             state,
             accounts,
             forks: 0,
+            finality_lag: config.finality_lag as usize,
         };
         chain.seal_block([0; 32], Vec::new(), Vec::new());
         chain
@@ -223,12 +228,13 @@ impl Chain {
     }
 
     /// Drops the state of the block that just left the pruning window (one per block, so
-    /// older ones are already gone).
+    /// older ones are already gone). As a node's, the window counts back from the newest
+    /// final block: blocks that are not final yet always keep their state.
     fn prune(&mut self) {
         let StatePruning::Keep(kept) = self.pruning else {
             return;
         };
-        let kept = kept.max(1) as usize;
+        let kept = kept.max(1) as usize + self.finality_lag;
         if let Some(index) = self.blocks.len().checked_sub(kept + 1) {
             self.blocks[index].state = None;
         }
@@ -302,8 +308,17 @@ impl Chain {
     /// Development only: a re-organisation. The newest `depth` blocks are replaced by
     /// `depth + 1` new empty blocks on a fork from the block before them (state and
     /// accounts return to that block's; the orphaned blocks' transactions are dropped, not
-    /// returned to the pool). Returns the new head.
+    /// returned to the pool). Only blocks that are not final can be replaced
+    /// (`depth ≤ finality lag`), as on a chain whose finality gadget works. Returns the
+    /// new head.
     pub fn reorg(&mut self, depth: usize) -> Result<&Block, String> {
+        let lag = self.finality_lag;
+        if depth > lag {
+            return Err(format!(
+                "a re-organisation of depth {depth} would replace a final block (at most \
+                 {lag}: blocks become final {lag} behind the best)"
+            ));
+        }
         let fork_point = self
             .blocks
             .len()
@@ -422,6 +437,16 @@ impl Chain {
         self.blocks.last().expect("genesis exists")
     }
 
+    /// The newest final block: the finality lag behind the best (genesis at first).
+    pub fn finalized(&self) -> &Block {
+        &self.blocks[(self.blocks.len() - 1).saturating_sub(self.finality_lag)]
+    }
+
+    /// Whether block `number` with this hash is final.
+    pub fn is_final(&self, number: u64, hash: &[u8; 32]) -> bool {
+        number <= u64::from(self.finalized().header.number) && self.hash_of(number) == Some(*hash)
+    }
+
     /// The genesis hash.
     pub fn genesis_hash(&self) -> [u8; 32] {
         self.blocks[0].hash
@@ -484,8 +509,42 @@ mod tests {
         Some((field("VmRSS:")?, field("VmHWM:")?))
     }
 
+    /// Finality lags the best block by the configured number of blocks, and a
+    /// re-organisation may replace only blocks that are not final.
+    #[test]
+    fn only_blocks_above_the_finalized_one_can_be_re_organised_away() {
+        for lag in [0u32, 1, 3] {
+            let mut chain = Chain::new(&DevnetConfig {
+                finality_lag: lag,
+                ..DevnetConfig::default()
+            });
+            for _ in 0..6 {
+                chain.produce_block(Vec::new());
+            }
+            let finalized = chain.finalized().clone();
+            assert_eq!(u64::from(finalized.header.number), 6 - u64::from(lag));
+            assert!(chain.is_final(6 - u64::from(lag), &finalized.hash));
+            assert!(!chain.is_final(6, &[0; 32]));
+            let e = chain.reorg(lag as usize + 1).unwrap_err();
+            assert!(e.contains("would replace a final block"), "{e}");
+            assert_eq!(chain.head().header.number, 6, "nothing changed");
+            if lag > 0 {
+                let replaced = chain.head().hash;
+                chain.reorg(lag as usize).unwrap();
+                assert_eq!(chain.head().header.number, 7);
+                assert_ne!(chain.hash_of(6), Some(replaced));
+                assert_eq!(
+                    chain.hash_of(u64::from(finalized.header.number)),
+                    Some(finalized.hash),
+                    "the final block stays"
+                );
+            }
+        }
+    }
+
     /// 3,000 blocks (past the 2,400 block hashes kept and far past the 256 states kept) fit
-    /// in 150 MB: only the newest states are kept, and they share their storage.
+    /// in 150 MB: only the newest 256 final states and those of the blocks not final yet
+    /// are kept, and they share their storage.
     #[test]
     fn three_thousand_blocks_keep_256_states_within_150_mb() {
         let mut chain = Chain::new(&DevnetConfig::default());
@@ -498,8 +557,10 @@ mod tests {
             .filter(|b| b.state.is_some())
             .map(|b| b.header.number)
             .collect();
-        assert_eq!(kept, (2_745..=3_000).collect::<Vec<u32>>());
-        let pruned = chain.block(2_744).unwrap().hash;
+        // Final up to 3,000 - lag; 256 final states and the lag's above them.
+        let oldest = 3_000 - crate::config::DEFAULT_FINALITY_LAG - 255;
+        assert_eq!(kept, (oldest..=3_000).collect::<Vec<u32>>());
+        let pruned = chain.block(u64::from(oldest) - 1).unwrap().hash;
         assert_eq!(
             chain.state_at(&pruned).err(),
             Some(StateUnavailable::Discarded)

@@ -138,8 +138,9 @@ pub struct DevnetConfig {
     pub dev_accounts: Vec<String>,
     /// Free balance of each funded development account, in TAO.
     pub dev_balance_tao: u64,
-    /// How many of the newest blocks keep their state (queries at older blocks get the
-    /// node's "State already discarded" error).
+    /// How many of the newest final blocks keep their state (queries at older blocks get
+    /// the node's "State already discarded" error); blocks not final yet always keep
+    /// theirs, as on a node.
     pub state_pruning: StatePruning,
     /// Which RPC methods are served, as a node's `--rpc-methods`.
     pub rpc_methods: RpcMethods,
@@ -148,11 +149,22 @@ pub struct DevnetConfig {
     /// A connection that has sent no request for this long and holds no subscription is
     /// closed (1s..1day), so quiet clients cannot hold every connection slot.
     pub rpc_idle_timeout: Duration,
+    /// How many blocks behind the best the newest final block is, as a finality gadget
+    /// (GRANDPA) lags the best block. Only blocks above it can be re-organised away; 0
+    /// makes every block final as it is produced (no re-organisations).
+    pub finality_lag: u32,
 }
 
 /// Connections served at once by default (a node's default is 100; a farm's shards and
 /// test clients together need more).
 pub const DEFAULT_RPC_MAX_CONNECTIONS: u32 = 512;
+
+/// Blocks between the best block and the newest final one by default.
+pub const DEFAULT_FINALITY_LAG: u32 = 3;
+
+/// The most blocks finality may lag the best block (a longer lag is a stalled gadget, not
+/// a configuration).
+pub const MAX_FINALITY_LAG: u32 = 64;
 
 /// How long a connection may sit without a request or a subscription by default.
 pub const DEFAULT_RPC_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -228,6 +240,7 @@ impl Default for DevnetConfig {
             rpc_methods: RpcMethods::default(),
             rpc_max_connections: DEFAULT_RPC_MAX_CONNECTIONS,
             rpc_idle_timeout: DEFAULT_RPC_IDLE_TIMEOUT,
+            finality_lag: DEFAULT_FINALITY_LAG,
         }
     }
 }
@@ -243,6 +256,7 @@ struct FileConfig {
     #[serde(default, deserialize_with = "some_big_u64")]
     dev_balance_tao: Option<u64>,
     state_pruning: Option<toml::Value>,
+    finality_lag: Option<u32>,
 }
 
 /// A u64 from a TOML integer (i64) or a string of decimal digits (underscores allowed), so
@@ -320,6 +334,9 @@ impl DevnetConfig {
                 }
             })?;
         }
+        if let Some(lag) = file.finality_lag {
+            config.finality_lag = lag;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -354,6 +371,12 @@ impl DevnetConfig {
             return Err(ConfigError::Invalid(format!(
                 "rpc idle timeout must be from 1s to 1day, got {}",
                 humantime::format_duration(self.rpc_idle_timeout)
+            )));
+        }
+        if self.finality_lag > MAX_FINALITY_LAG {
+            return Err(ConfigError::Invalid(format!(
+                "finality lag must be from 0 to {MAX_FINALITY_LAG} blocks, got {}",
+                self.finality_lag
             )));
         }
         check_block_time(self.block_time).map_err(|why| {
@@ -656,5 +679,30 @@ mod tests {
                 "{bad}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn finality_lags_the_best_block_by_0_to_64_blocks() {
+        assert_eq!(DevnetConfig::default().finality_lag, DEFAULT_FINALITY_LAG);
+        assert_eq!(
+            DevnetConfig::from_toml("finality_lag = 0\n")
+                .unwrap()
+                .finality_lag,
+            0
+        );
+        assert_eq!(
+            DevnetConfig::from_toml("finality_lag = 64\n")
+                .unwrap()
+                .finality_lag,
+            64
+        );
+        let e = DevnetConfig::from_toml("finality_lag = 65\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("finality lag must be from 0 to 64 blocks, got 65"),
+            "{e}"
+        );
+        assert!(DevnetConfig::from_toml("finality_lag = -1\n").is_err());
     }
 }

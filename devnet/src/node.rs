@@ -2,14 +2,13 @@
 //! new heads that subscriptions and the CLI's log follow. `server.rs` runs it.
 
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use tokio::sync::broadcast;
 
 use crate::chain::{Chain, Header};
 use crate::config::DevnetConfig;
 use crate::events::EventRecord;
-use crate::tx_pool::{TxPool, TxStatus};
+use crate::tx_pool::TxPool;
 
 /// The chain and the transaction pool, under one lock so that admission and block
 /// building always see the same state.
@@ -25,10 +24,25 @@ pub struct Ledger {
 pub struct Imported {
     /// Its hash.
     pub hash: [u8; 32],
-    /// Its header (finality is immediate: it is also the finalized head).
+    /// Its header.
     pub header: Header,
     /// The events its extrinsics deposited.
     pub events: Vec<EventRecord>,
+    /// The newest final block once it was imported (the finality lag behind it).
+    pub finalized: [u8; 32],
+}
+
+impl Imported {
+    /// The chain's head, as just imported.
+    fn head_of(chain: &Chain) -> Self {
+        let head = chain.head();
+        Self {
+            hash: head.hash,
+            header: head.header.clone(),
+            events: head.events.clone(),
+            finalized: chain.finalized().hash,
+        }
+    }
 }
 
 /// Shared state of a running devnet.
@@ -75,45 +89,16 @@ impl Node {
         self.blocks.subscribe()
     }
 
-    /// How long after `inBlock` a watcher hears `finalized`: half a block time, from 50 ms
-    /// to 1 s. Blocks are final at once, but a node announces finality a while after
-    /// inclusion, and clients rely on that order: polkadot-js, handed both at once, reports
-    /// only `Finalized` and never `isInBlock`.
-    pub fn finality_delay(&self) -> Duration {
-        (self.config.block_time / 2).clamp(Duration::from_millis(50), Duration::from_secs(1))
-    }
-
     /// Produces the next block now from the pooled transactions, and announces it; the
-    /// included transactions' watchers hear `Finalized` after [`Node::finality_delay`]
-    /// (at once outside a tokio runtime).
+    /// watchers of transactions in the block that became final hear `Finalized`.
     pub fn produce_block(&self) -> Imported {
-        let (imported, finalizing) = {
+        let imported = {
             let mut guard = self.lock();
             let Ledger { chain, tx_pool } = &mut *guard;
-            let block = tx_pool.build_block(chain);
-            let imported = Imported {
-                hash: block.hash,
-                header: block.header.clone(),
-                events: block.events.clone(),
-            };
-            (imported, tx_pool.take_finalizing())
+            tx_pool.build_block(chain);
+            Imported::head_of(chain)
         };
         let _ = self.blocks.send(imported.clone());
-        let finalize = move || {
-            for (watcher, hash) in finalizing {
-                let _ = watcher.send(TxStatus::Finalized(hash));
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let delay = self.finality_delay();
-                runtime.spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    finalize();
-                });
-            }
-            Err(_) => finalize(),
-        }
         imported
     }
 }
@@ -127,14 +112,9 @@ impl Node {
         let imported = {
             let mut guard = self.lock();
             let Ledger { chain, tx_pool } = &mut *guard;
-            let block = chain.reorg(depth)?;
-            let imported = Imported {
-                hash: block.hash,
-                header: block.header.clone(),
-                events: block.events.clone(),
-            };
+            chain.reorg(depth)?;
             tx_pool.after_reorg(chain);
-            imported
+            Imported::head_of(chain)
         };
         let _ = self.blocks.send(imported.clone());
         Ok(imported)

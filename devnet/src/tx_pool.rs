@@ -26,10 +26,25 @@ pub enum TxStatus {
     Future,
     /// Included in the block with this hash.
     InBlock([u8; 32]),
-    /// That block is final (announced a moment after `InBlock`; see `Node::produce_block`).
+    /// That block is final (the finality lag after `InBlock`).
     Finalized([u8; 32]),
+    /// The block with this hash, which included it, was re-organised away.
+    Retracted([u8; 32]),
+    /// Gone from the pool without a block: its block was re-organised away, and a
+    /// re-organisation's orphans are not pooled again (see `Chain::reorg`).
+    Dropped,
     /// Left out of a block because it was no longer valid.
     Invalid,
+}
+
+impl TxStatus {
+    /// Whether nothing follows it.
+    pub fn is_last(&self) -> bool {
+        matches!(
+            self,
+            TxStatus::Finalized(_) | TxStatus::Invalid | TxStatus::Dropped
+        )
+    }
 }
 
 /// Why the pool refused a submission; each maps to the author RPC's error.
@@ -91,9 +106,9 @@ struct Pooled {
 pub struct TxPool {
     ready: Vec<Pooled>,
     future: Vec<Pooled>,
-    /// Watchers of the transactions in the newest block, with its hash, until the node
-    /// tells them `Finalized` (see `Node::produce_block` in `node.rs`).
-    awaiting_finality: Vec<(mpsc::UnboundedSender<TxStatus>, [u8; 32])>,
+    /// Watchers of included transactions, with their block's number and hash, until the
+    /// block is final (`Finalized`) or re-organised away (`Retracted`, then `Dropped`).
+    awaiting_finality: Vec<(mpsc::UnboundedSender<TxStatus>, u64, [u8; 32])>,
 }
 
 impl TxPool {
@@ -226,10 +241,28 @@ impl TxPool {
             .collect()
     }
 
-    /// The watchers of the transactions just included, with their block's hash: each is
-    /// owed a `Finalized`.
-    pub fn take_finalizing(&mut self) -> Vec<(mpsc::UnboundedSender<TxStatus>, [u8; 32])> {
-        std::mem::take(&mut self.awaiting_finality)
+    /// Tells the watchers of transactions whose block is now final `Finalized`.
+    pub fn finalize(&mut self, chain: &Chain) {
+        self.awaiting_finality.retain(|(watcher, number, hash)| {
+            if chain.is_final(*number, hash) {
+                let _ = watcher.send(TxStatus::Finalized(*hash));
+                return false;
+            }
+            true
+        });
+    }
+
+    /// Tells the watchers of transactions whose block a re-organisation left `Retracted`,
+    /// then `Dropped`.
+    fn retract_orphans(&mut self, chain: &Chain) {
+        self.awaiting_finality.retain(|(watcher, number, hash)| {
+            if chain.hash_of(*number) == Some(*hash) {
+                return true;
+            }
+            let _ = watcher.send(TxStatus::Retracted(*hash));
+            let _ = watcher.send(TxStatus::Dropped);
+            false
+        });
     }
 
     /// Hands every ready transaction to block building and tells its watchers the outcome;
@@ -238,16 +271,16 @@ impl TxPool {
         let taken = std::mem::take(&mut self.ready);
         let (xts, watchers): (Vec<_>, Vec<_>) =
             taken.into_iter().map(|p| (p.xt, p.watchers)).unzip();
-        let (hash, outcomes) = {
+        let (hash, number, outcomes) = {
             let (block, outcomes) = chain.produce_block(xts.clone());
-            (block.hash, outcomes)
+            (block.hash, u64::from(block.header.number), outcomes)
         };
         for ((xt, (_, inclusion)), watchers) in xts.into_iter().zip(outcomes).zip(watchers) {
             match inclusion {
                 Inclusion::Included(_) => {
                     for watcher in watchers {
                         let _ = watcher.send(TxStatus::InBlock(hash));
-                        self.awaiting_finality.push((watcher, hash));
+                        self.awaiting_finality.push((watcher, number, hash));
                     }
                 }
                 // Its nonce came after one the block could not take: it waits again.
@@ -275,6 +308,7 @@ impl TxPool {
             }
         }
         self.revalidate_future(chain);
+        self.finalize(chain);
         chain.head()
     }
 
@@ -282,6 +316,8 @@ impl TxPool {
     /// head, as a node's pool does when its best chain changes (the accounts' nonces went
     /// back to the fork point's, so what was ready may now wait behind a gap, or be stale).
     pub fn after_reorg(&mut self, chain: &Chain) {
+        self.retract_orphans(chain);
+        self.finalize(chain);
         let ready = std::mem::take(&mut self.ready);
         self.future.splice(0..0, ready);
         self.revalidate_future(chain);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::{hex, unhex};
 use futures::{SinkExt, StreamExt};
 use parity_scale_codec::Decode;
+use regpow_devnet::config::DEFAULT_FINALITY_LAG;
 use regpow_devnet::{start, DevnetConfig, DevnetHandle};
 use serde_json::{json, Value};
 use sp_crypto_hashing::blake2_256;
@@ -174,7 +175,8 @@ impl FollowView {
     }
 }
 
-/// `initialized` first, `bestBlockChanged` at once after it, then blocks in order with
+/// `initialized` first, the blocks above it and `bestBlockChanged` at once, then blocks in
+/// order with
 /// `newRuntime` exactly when the runtime is followed; the runtime object as the spec has
 /// it and as `state_getRuntimeVersion` and `Core_version` say.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,13 +217,22 @@ async fn a_follow_subscription_starts_and_goes_on_as_the_spec_says() {
         let mut view = FollowView::default();
         view.announced
             .extend(finalized.iter().map(|h| h.as_str().unwrap().to_string()));
-        // The best block at once (every devnet block is final when produced).
-        let best = raw.event(&subscription).await;
-        assert_eq!(
-            best["event"], "bestBlockChanged",
-            "the first after initialized"
+        // At once: a newBlock for each block above the finalized one (the devnet finalizes
+        // FINALITY_DEPTH behind the best), then the best block.
+        let mut above = 0;
+        loop {
+            let event = raw.event(&subscription).await;
+            view.see(&event, with_runtime);
+            if event["event"] == "bestBlockChanged" {
+                break;
+            }
+            assert_eq!(event["event"], "newBlock", "{event}");
+            above += 1;
+        }
+        assert!(
+            above <= DEFAULT_FINALITY_LAG,
+            "{above} blocks above the finalized one"
         );
-        view.see(&best, with_runtime);
         for _ in 0..12 {
             let event = raw.event(&subscription).await;
             view.see(&event, with_runtime);
@@ -417,6 +428,135 @@ async fn pinned_blocks_answer_and_unpin_as_the_spec_says() {
     devnet.stop().await;
 }
 
+/// The limits a server may set and how the spec has it say so: a follow subscription too
+/// many on one connection is refused (-32800), an operation past the ongoing ones answers
+/// `limitReached`, storage items past the limit are counted in `discardedItems`, and a
+/// follower that pins too many blocks gets `stop`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_refuse_or_stop_as_the_spec_allows() {
+    use regpow_devnet::rpc::chain_head::{
+        MAX_FOLLOWS_PER_CONNECTION, MAX_ONGOING_OPERATIONS, MAX_PINNED_BLOCKS,
+    };
+    // Blocks only when the test produces them, so it decides what is pinned.
+    let devnet = start(DevnetConfig {
+        block_time: Duration::from_secs(3600),
+        ..DevnetConfig::default()
+    })
+    .await
+    .unwrap();
+    for _ in 0..10 {
+        devnet.node.produce_block();
+    }
+    let mut raw = Raw::connect(&devnet.url).await;
+    let mut subscriptions = Vec::new();
+    for _ in 0..MAX_FOLLOWS_PER_CONNECTION {
+        subscriptions.push(raw.result("chainHead_v1_follow", json!([false])).await);
+    }
+    assert_eq!(
+        raw.error_code("chainHead_v1_follow", json!([false])).await,
+        -32800,
+        "one follow too many on a connection"
+    );
+    // Another connection has its own.
+    let mut other = Raw::connect(&devnet.url).await;
+    let other_subscription = other.result("chainHead_v1_follow", json!([false])).await;
+    assert_eq!(
+        other.event(&other_subscription).await["event"],
+        "initialized"
+    );
+
+    // Operations: descendants of System::BlockHash pause after 5 items, so each stays
+    // ongoing until continued or stopped.
+    let subscription = subscriptions[0].clone();
+    let initialized = raw.event(&subscription).await;
+    let block = initialized["finalizedBlockHashes"][0].clone();
+    let hashes = hex(&regpow_devnet::storage::item_prefix("System", "BlockHash"));
+    let query = json!([{ "key": hashes, "type": "descendantsValues" }]);
+    let mut operations = Vec::new();
+    for _ in 0..MAX_ONGOING_OPERATIONS {
+        let started = raw
+            .result(
+                "chainHead_v1_storage",
+                json!([subscription, block, query, null]),
+            )
+            .await;
+        assert_eq!(started["result"], "started", "{started}");
+        operations.push(started["operationId"].clone());
+    }
+    let mut waiting = HashSet::new();
+    while waiting.len() < operations.len() {
+        let event = raw.event(&subscription).await;
+        if event["event"] == "operationWaitingForContinue" {
+            waiting.insert(event["operationId"].to_string());
+        }
+    }
+    let over = raw
+        .result(
+            "chainHead_v1_storage",
+            json!([subscription, block, query, null]),
+        )
+        .await;
+    assert_eq!(over, json!({ "result": "limitReached" }));
+    // Stopping one makes room for one.
+    raw.result(
+        "chainHead_v1_stopOperation",
+        json!([subscription, operations[0]]),
+    )
+    .await;
+    let again = raw
+        .result(
+            "chainHead_v1_storage",
+            json!([subscription, block, query, null]),
+        )
+        .await;
+    assert_eq!(again["result"], "started", "{again}");
+
+    // Items past the limit in one call are discarded and counted.
+    let other_block = json!(hex(&devnet.node.lock().chain.finalized().hash));
+    let number = hex(&regpow_devnet::storage::item_prefix("System", "Number"));
+    let items: Vec<Value> = (0..MAX_ONGOING_OPERATIONS + 3)
+        .map(|_| json!({ "key": number, "type": "value" }))
+        .collect();
+    let started = other
+        .result(
+            "chainHead_v1_storage",
+            json!([other_subscription, other_block, items, null]),
+        )
+        .await;
+    assert_eq!(started["result"], "started", "{started}");
+    assert_eq!(started["discardedItems"], 3);
+
+    // Pins: a follower that never unpins is stopped once it holds more than the limit.
+    // Blocks come in batches the follower keeps up with, so only the pins can stop it.
+    let mut produced = 0;
+    let stopped = 'follow: loop {
+        for _ in 0..32 {
+            devnet.node.produce_block();
+            produced += 1;
+        }
+        let head = json!(hex(&devnet.node.lock().chain.head().hash));
+        loop {
+            let event = other.event(&other_subscription).await;
+            if event["event"] == "stop" {
+                break 'follow produced;
+            }
+            if event["event"] == "bestBlockChanged" && event["bestBlockHash"] == head {
+                break;
+            }
+        }
+        assert!(produced <= MAX_PINNED_BLOCKS + 64, "never stopped");
+    };
+    // It started with the finalized block and those above it pinned: stopped in the
+    // batch that took it past the limit, not before.
+    let pinned_at_start = 1 + DEFAULT_FINALITY_LAG as usize;
+    assert!(
+        pinned_at_start + stopped > MAX_PINNED_BLOCKS
+            && pinned_at_start + stopped - 32 <= MAX_PINNED_BLOCKS,
+        "stopped after {stopped} blocks"
+    );
+    devnet.stop().await;
+}
+
 /// `chainSpec_v1`: the genesis hash is block 0's, the name and properties are the legacy
 /// methods'.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,6 +573,68 @@ async fn the_chain_spec_agrees_with_the_chain() {
         raw.result("chainSpec_v1_properties", json!([])).await,
         raw.result("system_properties", json!([])).await
     );
+    devnet.stop().await;
+}
+
+/// A re-organisation reaches a follower as a fork: the new branch's blocks from where it
+/// leaves the announced chain, the new best block, and the losing branch pruned once a
+/// block of the winner is final; never a `stop`. Every event checks against the view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_organisation_is_followed_as_a_fork() {
+    let devnet = devnet().await;
+    let mut raw = Raw::connect(&devnet.url).await;
+    let subscription = raw.result("chainHead_v1_follow", json!([false])).await;
+    let initialized = raw.event(&subscription).await;
+    let mut view = FollowView::default();
+    view.announced.extend(
+        initialized["finalizedBlockHashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_string()),
+    );
+    // Enough blocks for a re-organisation two deep.
+    while devnet.node.lock().chain.head().header.number < 5 {
+        let event = raw.event(&subscription).await;
+        view.see(&event, false);
+    }
+    let orphaned: Vec<String> = {
+        let ledger = devnet.node.lock();
+        let head = u64::from(ledger.chain.head().header.number);
+        (head - 1..=head)
+            .map(|n| hex(&ledger.chain.hash_of(n).unwrap()))
+            .collect()
+    };
+    devnet.node.reorg(2).unwrap();
+    let mut pruned = Vec::new();
+    let mut fork_seen = false;
+    while pruned.len() < orphaned.len() {
+        let event = raw.event(&subscription).await;
+        assert_ne!(
+            event["event"], "stop",
+            "a re-organisation stopped the follower"
+        );
+        if event["event"] == "newBlock" {
+            let parent = event["parentBlockHash"].as_str().unwrap().to_string();
+            let hash = event["blockHash"].as_str().unwrap().to_string();
+            // A block of the new branch whose parent is not the best announced before.
+            fork_seen |= !orphaned.contains(&hash) && view.best.as_ref() != Some(&parent);
+        }
+        if event["event"] == "finalized" {
+            for hash in event["prunedBlockHashes"].as_array().unwrap() {
+                pruned.push(hash.as_str().unwrap().to_string());
+            }
+        }
+        view.see(&event, false);
+    }
+    assert!(
+        fork_seen,
+        "the new branch was announced from its fork point"
+    );
+    pruned.sort();
+    let mut expected = orphaned.clone();
+    expected.sort();
+    assert_eq!(pruned, expected, "the losing branch is pruned");
     devnet.stop().await;
 }
 

@@ -217,8 +217,15 @@ async fn subxt_registers_through_the_chain_head_backend() {
     devnet.stop().await;
 }
 
-/// A devnet whose blocks the test produces itself, so that what shares a block is certain.
+/// A devnet whose blocks the test produces itself, so that what shares a block is certain;
+/// every block is final as it is produced, so subxt's reads (at the finalized block) see
+/// each block the test produces.
 async fn manual_devnet() -> (DevnetHandle, Client, WsClient) {
+    manual_devnet_lagging(0).await
+}
+
+/// [`manual_devnet`] with finality `lag` blocks behind the best.
+async fn manual_devnet_lagging(lag: u32) -> (DevnetHandle, Client, WsClient) {
     let devnet = start(DevnetConfig {
         block_time: Duration::from_secs(3600),
         subnets: vec![
@@ -233,6 +240,7 @@ async fn manual_devnet() -> (DevnetHandle, Client, WsClient) {
                 ..SubnetConfig::new(3, true)
             },
         ],
+        finality_lag: lag,
         ..DevnetConfig::default()
     })
     .await
@@ -787,6 +795,8 @@ async fn chain_head_follow_announces_pins_reads_and_unpins() {
     let devnet = start(DevnetConfig {
         block_time: Duration::from_secs(3600),
         state_pruning: StatePruning::Keep(2),
+        // Every block final as it is produced: one `finalized` per block below.
+        finality_lag: 0,
         ..DevnetConfig::default()
     })
     .await
@@ -925,7 +935,19 @@ async fn chain_head_follow_announces_pins_reads_and_unpins() {
     for _ in 0..3 {
         devnet.node.produce_block();
     }
-    event_names(&mut follow, 9).await;
+    // Blocks produced at once may be announced together: read until the head is final.
+    let head = hex(&devnet.node.lock().chain.head().hash);
+    loop {
+        let event = next_event(&mut follow).await;
+        if event["event"] == "finalized"
+            && event["finalizedBlockHashes"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(head))
+        {
+            break;
+        }
+    }
     assert!(devnet.node.lock().chain.state_at(&first).is_err(), "pruned");
     let started: Value = rpc
         .request(
@@ -1001,7 +1023,8 @@ async fn chain_head_follow_announces_pins_reads_and_unpins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_watch_v1_sees_the_registration_included_and_finalized() {
-    let (devnet, api, rpc) = manual_devnet().await;
+    // Finality two blocks behind the best: `finalized` comes two blocks after inclusion.
+    let (devnet, api, rpc) = manual_devnet_lagging(2).await;
     let alice = dev::alice();
     let at = api.at_current_block().await.unwrap();
     let hotkey = dev::ferdie().public_key().0;
@@ -1032,6 +1055,14 @@ async fn transaction_watch_v1_sees_the_registration_included_and_finalized() {
         next_event(&mut watch).await,
         json!({ "event": "bestChainBlockIncluded", "block": at_block })
     );
+    devnet.node.produce_block();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), watch.next())
+            .await
+            .is_err(),
+        "not final one block later"
+    );
+    devnet.node.produce_block();
     assert_eq!(
         next_event(&mut watch).await,
         json!({ "event": "finalized", "block": at_block })

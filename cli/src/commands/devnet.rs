@@ -36,6 +36,9 @@ pub fn run(args: &DevnetArgs, json: bool) -> anyhow::Result<()> {
         crate::args::RpcMethodsArg::Safe => regpow_devnet::config::RpcMethods::Safe,
         crate::args::RpcMethodsArg::Unsafe => regpow_devnet::config::RpcMethods::Unsafe,
     };
+    if let Some(lag) = args.finality_lag {
+        config.finality_lag = lag;
+    }
     config.rpc_max_connections = args.rpc_max_connections;
     config.rpc_idle_timeout = args.rpc_idle_timeout;
     config

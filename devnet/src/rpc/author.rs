@@ -28,6 +28,8 @@ fn status_json(status: &TxStatus) -> Value {
         TxStatus::Future => json!("future"),
         TxStatus::InBlock(hash) => json!({ "inBlock": hex32(hash) }),
         TxStatus::Finalized(hash) => json!({ "finalized": hex32(hash) }),
+        TxStatus::Retracted(hash) => json!({ "retracted": hex32(hash) }),
+        TxStatus::Dropped => json!("dropped"),
         TxStatus::Invalid => json!("invalid"),
     }
 }
@@ -119,7 +121,7 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
                 if !notify(&sink, &status_json(&status)).await {
                     return;
                 }
-                if matches!(status, TxStatus::Finalized(_) | TxStatus::Invalid) {
+                if status.is_last() {
                     return;
                 }
             }

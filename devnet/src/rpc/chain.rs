@@ -82,18 +82,19 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
             Ok(block_at(&ledger.chain, hash.as_deref())?.map_or(Value::Null, block_json))
         },
     )?;
-    // Blocks are final as soon as they are produced.
+    // Blocks become final the finality lag behind the best.
     m.register_method("chain_getFinalizedHead", |_, node: &Arc<Node>, _| {
-        hex32(&node.lock().chain.head().hash)
+        hex32(&node.lock().chain.finalized().hash)
     })?;
     alias(m, "chain_getFinalizedHead", &["chain_getFinalisedHead"])?;
-    for (subscribe, notification, unsubscribe, aliases, unsubscribe_aliases) in [
+    for (subscribe, notification, unsubscribe, aliases, unsubscribe_aliases, finalized) in [
         (
             "chain_subscribeNewHeads",
             "chain_newHead",
             "chain_unsubscribeNewHeads",
             &["subscribe_newHead", "chain_subscribeNewHead"][..],
             &["unsubscribe_newHead", "chain_unsubscribeNewHead"][..],
+            false,
         ),
         (
             "chain_subscribeFinalizedHeads",
@@ -101,6 +102,7 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
             "chain_unsubscribeFinalizedHeads",
             &["chain_subscribeFinalisedHeads"][..],
             &["chain_unsubscribeFinalisedHeads"][..],
+            true,
         ),
         (
             "chain_subscribeAllHeads",
@@ -108,13 +110,16 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
             "chain_unsubscribeAllHeads",
             &[][..],
             &[][..],
+            false,
         ),
     ] {
         m.register_subscription(
             subscribe,
             notification,
             unsubscribe,
-            |_, pending, node, _| async move { follow_heads(pending, (*node).clone()).await },
+            move |_, pending, node, _| async move {
+                follow_heads(pending, (*node).clone(), finalized).await
+            },
         )?;
         alias(m, subscribe, aliases)?;
         alias(m, unsubscribe, unsubscribe_aliases)?;
@@ -122,14 +127,24 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
     Ok(())
 }
 
-/// Sends the current head, then every new one, until the subscriber leaves.
-async fn follow_heads(pending: PendingSubscriptionSink, node: Arc<Node>) {
+/// Sends the current head (with `finalized`, the newest final block), then every new one,
+/// until the subscriber leaves.
+async fn follow_heads(pending: PendingSubscriptionSink, node: Arc<Node>, finalized: bool) {
     let mut heads = node.subscribe_blocks();
     let Ok(sink) = pending.accept().await else {
         return;
     };
-    let current = node.lock().chain.head().header.to_json();
-    if !notify(&sink, &current).await {
+    let mut last = {
+        let ledger = node.lock();
+        let chain = &ledger.chain;
+        let current = if finalized {
+            chain.finalized()
+        } else {
+            chain.head()
+        };
+        current.header.clone()
+    };
+    if !notify(&sink, &last.to_json()).await {
         return;
     }
     loop {
@@ -137,9 +152,21 @@ async fn follow_heads(pending: PendingSubscriptionSink, node: Arc<Node>) {
             _ = sink.closed() => return,
             head = heads.recv() => match head {
                 Ok(imported) => {
-                    if !notify(&sink, &imported.header.to_json()).await {
+                    let next = if finalized {
+                        if imported.finalized == last.hash() {
+                            continue;
+                        }
+                        match node.lock().chain.block_by_hash(&imported.finalized) {
+                            Some(block) => block.header.clone(),
+                            None => continue,
+                        }
+                    } else {
+                        imported.header
+                    };
+                    if !notify(&sink, &next.to_json()).await {
                         return;
                     }
+                    last = next;
                 }
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return,

@@ -81,6 +81,11 @@ fn watch_event(node: &Node, tx: &[u8; 32], status: &TxStatus) -> Value {
             Some(at) => json!({ "event": "finalized", "block": at }),
             None => json!({ "event": "dropped", "error": "The block was re-organised away" }),
         },
+        // The block that included it left the best chain: included in none now.
+        TxStatus::Retracted(_) => json!({ "event": "bestChainBlockIncluded", "block": null }),
+        TxStatus::Dropped => {
+            json!({ "event": "dropped", "error": "The block was re-organised away" })
+        }
         TxStatus::Invalid => json!({
             "event": "invalid",
             "error": "Transaction is no longer valid (or was removed from the pool)",
@@ -187,7 +192,7 @@ fn broadcast(
         let (id, broadcasts) = (id.clone(), broadcasts.clone());
         tokio::spawn(async move {
             while let Some(status) = updates.recv().await {
-                if matches!(status, TxStatus::Finalized(_) | TxStatus::Invalid) {
+                if status.is_last() {
                     break;
                 }
             }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::super::runtime;
 use super::super::{error, notify};
-use super::pinning::pin;
+use super::pinning::{pin, pins_expired};
 use super::*;
 use crate::chain::{hex32, Block, Chain};
 use crate::node::{Imported, Node};
@@ -34,52 +34,149 @@ pub(super) fn initialized(head: &Block, with_runtime: bool) -> Value {
     event
 }
 
-/// The events announcing `blocks` (in chain order): each new, the last best, all final.
-/// `newRuntime` is there exactly when the subscription follows the runtime (`null`: the
-/// runtime did not change).
-pub(super) fn announcements(blocks: &[Block], with_runtime: bool) -> Vec<Value> {
-    let Some(last) = blocks.last() else {
-        return Vec::new();
-    };
-    let mut events: Vec<Value> = blocks
-        .iter()
-        .map(|b| {
-            let mut event = json!({
-                "event": "newBlock",
-                "blockHash": hex32(&b.hash),
-                "parentBlockHash": hex32(&b.header.parent_hash),
-            });
-            if with_runtime {
-                event["newRuntime"] = Value::Null;
-            }
-            event
-        })
-        .collect();
-    events.push(json!({ "event": "bestBlockChanged", "bestBlockHash": hex32(&last.hash) }));
-    events.push(json!({
-        "event": "finalized",
-        "finalizedBlockHashes": blocks.iter().map(|b| hex32(&b.hash)).collect::<Vec<_>>(),
-        "prunedBlockHashes": [],
-    }));
-    events
+/// One `newBlock` event; `newRuntime` is there exactly when the subscription follows the
+/// runtime (`null`: the runtime did not change).
+fn new_block(block: &Block, with_runtime: bool) -> Value {
+    let mut event = json!({
+        "event": "newBlock",
+        "blockHash": hex32(&block.hash),
+        "parentBlockHash": hex32(&block.header.parent_hash),
+    });
+    if with_runtime {
+        event["newRuntime"] = Value::Null;
+    }
+    event
 }
 
-/// The blocks after `finalized` up to `to`, or `None` when `finalized` is no longer in the
-/// chain (re-organised away). A `to` already announced, or gone, gives none.
-pub(super) fn blocks_after(
-    chain: &Chain,
-    finalized: &[u8; 32],
-    to: &[u8; 32],
-) -> Option<Vec<Block>> {
-    let from = chain.block_by_hash(finalized)?.header.number;
-    let Some(target) = chain.block_by_hash(to) else {
-        return Some(Vec::new());
-    };
-    Some(
-        (u64::from(from) + 1..=u64::from(target.header.number))
-            .filter_map(|n| chain.block(n).cloned())
-            .collect(),
-    )
+/// What one follow subscription has announced: its finalized block, the blocks above it
+/// (forks included) by hash with their number and parent, and its best block.
+pub(super) struct View {
+    finalized: (u64, [u8; 32]),
+    above: HashMap<[u8; 32], (u64, [u8; 32])>,
+    best: [u8; 32],
+    /// The subscription follows the runtime (`newRuntime` in each `newBlock`).
+    with_runtime: bool,
+}
+
+/// What a new head changes in a view: the events to send and the blocks to pin.
+#[derive(Default)]
+pub(super) struct Changes {
+    pub(super) events: Vec<Value>,
+    pub(super) pin: Vec<Block>,
+}
+
+impl View {
+    /// The view a subscription starts with: the chain's finalized block, and its
+    /// descendants up to the best one, with the events that announce them (`initialized`,
+    /// each `newBlock`, then `bestBlockChanged`).
+    pub(super) fn start(chain: &Chain, with_runtime: bool) -> (Self, Changes) {
+        let finalized = chain.finalized();
+        let mut view = View {
+            finalized: (u64::from(finalized.header.number), finalized.hash),
+            above: HashMap::new(),
+            best: finalized.hash,
+            with_runtime,
+        };
+        let mut changes = Changes {
+            events: vec![initialized(finalized, with_runtime)],
+            pin: vec![finalized.clone()],
+        };
+        let announced = view.catch_up(chain);
+        changes.events.extend(announced.events);
+        changes.pin.extend(announced.pin);
+        if changes.events.last().map(|e| &e["event"]) != Some(&json!("bestBlockChanged")) {
+            changes.events.push(best_changed(&view.best));
+        }
+        (view, changes)
+    }
+
+    /// Catches up with the chain as it is now: the new blocks from the last one announced
+    /// (a fork's from where it leaves the announced chain) as `newBlock`s, the best block if
+    /// it moved, then `finalized` with the blocks that became final and those that never
+    /// will (`prunedBlockHashes`). A `stop` event when the chain has left this view's
+    /// finalized block (the view cannot be kept).
+    pub(super) fn catch_up(&mut self, chain: &Chain) -> Changes {
+        let mut changes = Changes::default();
+        let head = chain.head();
+        let mut fresh = Vec::new();
+        for number in (0..=u64::from(head.header.number)).rev() {
+            let Some(block) = chain.block(number) else {
+                break;
+            };
+            if block.hash == self.finalized.1 || self.above.contains_key(&block.hash) {
+                break;
+            }
+            if number <= self.finalized.0 {
+                // The chain left this view's finalized block: it cannot be followed.
+                changes.events.push(json!({ "event": "stop" }));
+                return changes;
+            }
+            fresh.push(block);
+        }
+        for block in fresh.into_iter().rev() {
+            let number = u64::from(block.header.number);
+            self.above
+                .insert(block.hash, (number, block.header.parent_hash));
+            changes.events.push(new_block(block, self.with_runtime));
+            changes.pin.push(block.clone());
+        }
+        if head.hash != self.best {
+            self.best = head.hash;
+            changes.events.push(best_changed(&self.best));
+        }
+        let finalized = chain.finalized();
+        if finalized.hash != self.finalized.1 {
+            changes.events.push(self.finalize(chain, finalized));
+        }
+        changes
+    }
+
+    /// Moves the view's finalized block to `finalized`: the `finalized` event.
+    fn finalize(&mut self, chain: &Chain, finalized: &Block) -> Value {
+        let to = u64::from(finalized.header.number);
+        let newly: Vec<[u8; 32]> = (self.finalized.0 + 1..=to)
+            .filter_map(|n| chain.hash_of(n))
+            .collect();
+        for hash in &newly {
+            self.above.remove(hash);
+        }
+        self.finalized = (to, finalized.hash);
+        // Every block left that does not descend from the new finalized block is pruned.
+        let pruned: Vec<[u8; 32]> = self
+            .above
+            .keys()
+            .filter(|hash| !self.descends_from_finalized(hash))
+            .copied()
+            .collect();
+        for hash in &pruned {
+            self.above.remove(hash);
+        }
+        json!({
+            "event": "finalized",
+            "finalizedBlockHashes": newly.iter().map(|h| hex32(h)).collect::<Vec<_>>(),
+            "prunedBlockHashes": pruned.iter().map(|h| hex32(h)).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Whether the announced block `hash` is above the view's finalized block.
+    fn descends_from_finalized(&self, hash: &[u8; 32]) -> bool {
+        let mut at = *hash;
+        while let Some(&(number, parent)) = self.above.get(&at) {
+            if number <= self.finalized.0 {
+                return false;
+            }
+            if parent == self.finalized.1 {
+                return true;
+            }
+            at = parent;
+        }
+        false
+    }
+}
+
+/// A `bestBlockChanged` event.
+fn best_changed(hash: &[u8; 32]) -> Value {
+    json!({ "event": "bestBlockChanged", "bestBlockHash": hex32(hash) })
 }
 
 /// Why a follow subscription ends.
@@ -90,28 +187,20 @@ pub(super) enum End {
     Stop,
 }
 
-/// Announces the blocks up to one just imported; `Err(End)` when the subscription ends.
-pub(super) async fn announce(
+/// Sends `changes`, pinning their blocks first; `Err(End)` when the subscription ends.
+async fn send(
     sink: &SubscriptionSink,
-    node: &Node,
     follows: &Follows,
     id: &str,
-    finalized: &mut [u8; 32],
-    imported: &Imported,
+    changes: Changes,
 ) -> Result<(), End> {
-    let blocks = {
-        let ledger = node.lock();
-        blocks_after(&ledger.chain, finalized, &imported.hash).ok_or(End::Stop)?
-    };
-    let Some(last) = blocks.last() else {
-        return Ok(());
-    };
-    if !pin(follows, id, &blocks) {
+    if !pin(follows, id, &changes.pin) {
         return Err(End::Stop);
     }
-    *finalized = last.hash;
-    let with_runtime = follows.lock().get(id).is_some_and(|f| f.with_runtime);
-    for event in announcements(&blocks, with_runtime) {
+    for event in changes.events {
+        if event["event"] == "stop" {
+            return Err(End::Stop);
+        }
         if !notify(sink, &event).await {
             return Err(End::Left);
         }
@@ -120,14 +209,14 @@ pub(super) async fn announce(
 }
 
 /// Runs one accepted follow subscription until it ends.
-pub(super) async fn run_follow(
+async fn run_follow(
     sink: &SubscriptionSink,
     node: &Node,
     follows: &Follows,
     id: &str,
     mut heads: tokio::sync::broadcast::Receiver<Imported>,
     mut operations: mpsc::UnboundedReceiver<Value>,
-    mut finalized: [u8; 32],
+    mut view: View,
 ) -> End {
     loop {
         tokio::select! {
@@ -138,10 +227,12 @@ pub(super) async fn run_follow(
                 }
             }
             head = heads.recv() => match head {
-                Ok(imported) => {
-                    if let Err(end) =
-                        announce(sink, node, follows, id, &mut finalized, &imported).await
-                    {
+                Ok(_) => {
+                    if pins_expired(follows, id) {
+                        return End::Stop;
+                    }
+                    let changes = view.catch_up(&node.lock().chain);
+                    if let Err(end) = send(sink, follows, id, changes).await {
                         return end;
                     }
                 }
@@ -153,7 +244,8 @@ pub(super) async fn run_follow(
     }
 }
 
-/// `chainHead_v1_follow`: registers the subscription, sends `initialized` and follows.
+/// `chainHead_v1_follow`: registers the subscription, sends `initialized` (the finalized
+/// block), a `newBlock` for each block above it and the best block, and follows.
 pub(super) async fn follow(
     pending: PendingSubscriptionSink,
     node: Arc<Node>,
@@ -177,26 +269,21 @@ pub(super) async fn follow(
     };
     let id = subscription_key(&sink.subscription_id());
     let (events, operations) = mpsc::unbounded_channel();
-    let head = node.lock().chain.head().clone();
-    let first = initialized(&head, runtime);
-    let finalized = head.hash;
+    let (view, first) = View::start(&node.lock().chain, runtime);
     follows.lock().insert(
         id.clone(),
         Follow {
             connection,
             with_runtime: runtime,
-            pinned: HashMap::from([(head.hash, head)]),
+            pinned: HashMap::new(),
             events,
             operations: HashMap::new(),
             next_operation: 0,
         },
     );
-    // The spec's first events: `initialized`, then the best block at once.
-    let best = json!({ "event": "bestBlockChanged", "bestBlockHash": hex32(&finalized) });
-    let end = if notify(&sink, &first).await && notify(&sink, &best).await {
-        run_follow(&sink, &node, &follows, &id, heads, operations, finalized).await
-    } else {
-        End::Left
+    let end = match send(&sink, &follows, &id, first).await {
+        Ok(()) => run_follow(&sink, &node, &follows, &id, heads, operations, view).await,
+        Err(end) => end,
     };
     follows.remove(&id);
     if let End::Stop = end {

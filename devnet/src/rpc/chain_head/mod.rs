@@ -3,14 +3,17 @@
 //! `sc-rpc-spec-v2` serves it, so that subxt's chain-head backend (and smoldot-style clients)
 //! follow the devnet.
 //!
-//! A `chainHead_v1_follow` subscription announces the finalized head (`initialized`), then
-//! each new block as `newBlock`, `bestBlockChanged` and `finalized` at once (every block is
-//! final when produced). Every announced block is pinned: the subscription keeps a copy of
-//! it, its state included, until `chainHead_v1_unpin`, so header, body, storage and runtime
-//! calls keep working on it after the chain prunes that state. A subscription that pins more
-//! than [`MAX_PINNED_BLOCKS`], lags behind the block announcements, or sees its finalized
-//! block re-organised away (a development `Node::reorg`) gets `stop`, as the spec prescribes
-//! when the server cannot keep a consistent view.
+//! A `chainHead_v1_follow` subscription announces the finalized block (`initialized`), a
+//! `newBlock` for each block above it and the best block at once; then each new block, the
+//! best block when it moves, and `finalized` as blocks become final
+//! (`DevnetConfig::finality_lag` behind the best) with the blocks that never will
+//! (`prunedBlockHashes`). A re-organisation is a fork: the new branch's blocks from where it
+//! leaves the announced chain. Every announced block is pinned: the subscription keeps a
+//! copy of it, its state included, until `chainHead_v1_unpin`, so header, body, storage and
+//! runtime calls keep working on it after the chain prunes that state. A subscription that
+//! pins more than [`MAX_PINNED_BLOCKS`], keeps a block pinned over [`MAX_PIN_DURATION`] or
+//! lags behind the block announcements gets `stop`, as the spec allows when the server
+//! cannot keep a consistent view.
 //!
 //! Operations (`body`, `call`, `storage`) answer `started` with an operation id and report
 //! their result as follow events once the answer has gone out; descendant storage queries
@@ -60,6 +63,9 @@ pub const MAX_FOLLOWS_PER_CONNECTION: usize = 4;
 /// Operations one subscription may have under way, and storage items one call may ask
 /// for (more are discarded, as `discardedItems` says): the spec's minimum, 16.
 pub const MAX_ONGOING_OPERATIONS: usize = 16;
+/// How long a block may stay pinned before the subscription is stopped (polkadot-sdk's
+/// default): a client that never unpins cannot hold old states for ever.
+pub const MAX_PIN_DURATION: std::time::Duration = std::time::Duration::from_secs(60);
 /// Descendant storage items reported before an operation waits for `chainHead_v1_continue`
 /// (polkadot-sdk's default, 5).
 pub const STORAGE_ITEMS_PER_PAUSE: usize = 5;
@@ -83,6 +89,12 @@ impl Operation {
     }
 }
 
+/// A block a subscription keeps, and since when.
+struct Pinned {
+    block: Block,
+    since: std::time::Instant,
+}
+
 /// What the server keeps for one follow subscription.
 struct Follow {
     /// The connection that opened it (other connections cannot use its id).
@@ -90,7 +102,7 @@ struct Follow {
     /// Started with `withRuntime`: runtime calls are allowed.
     with_runtime: bool,
     /// The pinned blocks, with their state as it was when announced.
-    pinned: HashMap<[u8; 32], Block>,
+    pinned: HashMap<[u8; 32], Pinned>,
     /// Events for the subscription's sink (operation results).
     events: mpsc::UnboundedSender<Value>,
     /// Storage operations that have not finished.
@@ -217,7 +229,7 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
 
 #[cfg(test)]
 mod tests {
-    use super::follow::announcements;
+    use super::follow::View;
     use super::pinning::unpin_hashes;
     use super::*;
     use crate::chain::{hex32, Chain};
@@ -230,19 +242,101 @@ mod tests {
         assert_eq!(e.code(), INVALID_DUPLICATE_HASHES);
     }
 
-    #[test]
-    fn announcements_are_new_best_then_finalized() {
-        let chain = Chain::new(&crate::DevnetConfig::default());
-        let genesis = chain.head().clone();
-        let events = announcements(std::slice::from_ref(&genesis), false);
-        let names: Vec<&str> = events
+    /// The event names and the hash fields of `events`, for comparison.
+    fn story(events: &[Value]) -> Vec<String> {
+        events
             .iter()
-            .map(|e| e["event"].as_str().unwrap())
+            .map(|e| {
+                let name = e["event"].as_str().unwrap();
+                let hashes = [
+                    "blockHash",
+                    "bestBlockHash",
+                    "finalizedBlockHashes",
+                    "prunedBlockHashes",
+                ]
+                .iter()
+                .filter_map(|k| e.get(*k).map(|v| v.to_string()))
+                .collect::<Vec<_>>()
+                .join(" ");
+                format!("{name} {hashes}")
+            })
+            .collect()
+    }
+
+    fn chain_of(blocks: u32) -> Chain {
+        let mut chain = Chain::new(&crate::DevnetConfig::default());
+        for _ in 0..blocks {
+            chain.produce_block(Vec::new());
+        }
+        chain
+    }
+
+    fn h(chain: &Chain, number: u64) -> String {
+        format!("\"{}\"", hex32(&chain.hash_of(number).unwrap()))
+    }
+
+    #[test]
+    fn a_view_starts_at_the_finalized_block_with_the_blocks_above_it() {
+        let chain = chain_of(10);
+        let (_, changes) = View::start(&chain, false);
+        assert_eq!(
+            story(&changes.events),
+            [
+                format!("initialized [{}]", h(&chain, 7)),
+                format!("newBlock {}", h(&chain, 8)),
+                format!("newBlock {}", h(&chain, 9)),
+                format!("newBlock {}", h(&chain, 10)),
+                format!("bestBlockChanged {}", h(&chain, 10)),
+            ]
+        );
+        assert!(changes.events[1].get("newRuntime").is_none());
+        assert_eq!(changes.pin.len(), 4);
+        let (_, changes) = View::start(&chain, true);
+        assert_eq!(changes.events[1]["newRuntime"], Value::Null);
+        assert!(changes.events[0].get("finalizedBlockRuntime").is_some());
+    }
+
+    #[test]
+    fn a_re_organisation_is_a_fork_and_its_losers_are_pruned_once_final() {
+        let mut chain = chain_of(10);
+        let (mut view, _) = View::start(&chain, false);
+        let (old9, old10) = (h(&chain, 9), h(&chain, 10));
+        chain.reorg(2).unwrap();
+        let changes = view.catch_up(&chain);
+        // The fork from block 8: its blocks, the new best, block 8 final; the losers (9, 10)
+        // still descend from it and are not pruned yet.
+        assert_eq!(
+            story(&changes.events),
+            [
+                format!("newBlock {}", h(&chain, 9)),
+                format!("newBlock {}", h(&chain, 10)),
+                format!("newBlock {}", h(&chain, 11)),
+                format!("bestBlockChanged {}", h(&chain, 11)),
+                format!("finalized [{}] []", h(&chain, 8)),
+            ]
+        );
+        assert_eq!(
+            changes.events[0]["parentBlockHash"],
+            json!(hex32(&chain.hash_of(8).unwrap()))
+        );
+        chain.produce_block(Vec::new());
+        let changes = view.catch_up(&chain);
+        let finalized = &changes.events[2];
+        assert_eq!(
+            finalized["finalizedBlockHashes"],
+            json!([hex32(&chain.hash_of(9).unwrap())])
+        );
+        let mut pruned: Vec<String> = finalized["prunedBlockHashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_string())
             .collect();
-        assert_eq!(names, ["newBlock", "bestBlockChanged", "finalized"]);
-        assert_eq!(events[2]["prunedBlockHashes"], json!([]));
-        assert!(events[0].get("newRuntime").is_none());
-        let events = announcements(&[genesis], true);
-        assert_eq!(events[0]["newRuntime"], Value::Null);
+        pruned.sort();
+        let mut expected = vec![old9, old10];
+        expected.sort();
+        assert_eq!(pruned, expected);
+        // Nothing new: nothing to say.
+        assert!(view.catch_up(&chain).events.is_empty());
     }
 }

@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use super::super::{decode_hash, error, RpcResult, INVALID_PARAMS};
 use super::*;
+use std::time::Instant;
+
 use crate::chain::Block;
 
 /// Pins `blocks` for subscription `id`; false when that pins too many (or the subscription
@@ -16,10 +18,28 @@ pub(super) fn pin(follows: &Follows, id: &str, blocks: &[Block]) -> bool {
     let Some(follow) = all.get_mut(id) else {
         return false;
     };
+    let now = Instant::now();
     for block in blocks {
-        follow.pinned.insert(block.hash, block.clone());
+        follow.pinned.insert(
+            block.hash,
+            Pinned {
+                block: block.clone(),
+                since: now,
+            },
+        );
     }
     follow.pinned.len() <= MAX_PINNED_BLOCKS
+}
+
+/// Whether subscription `id` has kept a block pinned longer than [`MAX_PIN_DURATION`] (a
+/// client that never unpins would hold the blocks' state for ever).
+pub(super) fn pins_expired(follows: &Follows, id: &str) -> bool {
+    follows.lock().get(id).is_some_and(|follow| {
+        follow
+            .pinned
+            .values()
+            .any(|p| p.since.elapsed() > MAX_PIN_DURATION)
+    })
 }
 
 /// The pinned block `hash` of subscription `id` for a method called on `connection`:
@@ -34,8 +54,8 @@ pub(super) fn pinned_block(
     let Some(follow) = all.get(id).filter(|f| f.connection == connection) else {
         return Ok(None);
     };
-    let block = follow.pinned.get(hash).ok_or_else(invalid_block)?;
-    Ok(Some((block.clone(), follow.with_runtime)))
+    let pinned = follow.pinned.get(hash).ok_or_else(invalid_block)?;
+    Ok(Some((pinned.block.clone(), follow.with_runtime)))
 }
 
 /// `chainHead_v1_unpin`'s hashes: one, or a list without duplicates.
