@@ -242,6 +242,50 @@ mod tests {
         assert_eq!(e.code(), INVALID_DUPLICATE_HASHES);
     }
 
+    /// A block pinned longer than the limit expires its subscription; unpinning it in time
+    /// keeps the subscription, and the pinned-block cap counts every pin.
+    #[test]
+    fn pins_expire_after_the_limit_and_count_against_the_cap() {
+        use super::pinning::{pin, pins_expired};
+        let chain = chain_of(2);
+        let follows = Follows::default();
+        let (events, _) = mpsc::unbounded_channel();
+        follows.lock().insert(
+            "1".into(),
+            Follow {
+                connection: ConnectionId(1),
+                with_runtime: false,
+                pinned: HashMap::new(),
+                events,
+                operations: HashMap::new(),
+                next_operation: 0,
+            },
+        );
+        assert!(pin(&follows, "1", &[chain.head().clone()]));
+        assert!(!pins_expired(&follows, "1"), "just pinned");
+        let old = std::time::Instant::now() - MAX_PIN_DURATION - std::time::Duration::from_secs(1);
+        follows.lock().get_mut("1").unwrap().pinned.insert(
+            [7; 32],
+            Pinned {
+                block: chain.head().clone(),
+                since: old,
+            },
+        );
+        assert!(pins_expired(&follows, "1"), "pinned past the limit");
+        follows.lock().get_mut("1").unwrap().pinned.remove(&[7; 32]);
+        assert!(!pins_expired(&follows, "1"), "unpinned in time");
+        assert!(!pins_expired(&follows, "unknown"));
+        // The cap: with the head pinned, 512 more are one past it.
+        let mut blocks = Vec::new();
+        for n in 0..MAX_PINNED_BLOCKS as u64 {
+            let mut block = chain.head().clone();
+            block.hash = [0; 32];
+            block.hash[..8].copy_from_slice(&(n + 1).to_le_bytes());
+            blocks.push(block);
+        }
+        assert!(!pin(&follows, "1", &blocks));
+    }
+
     /// The event names and the hash fields of `events`, for comparison.
     fn story(events: &[Value]) -> Vec<String> {
         events
