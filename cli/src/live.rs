@@ -91,7 +91,7 @@ impl Live {
     pub fn start(&self, backend: &BackendArgs) -> Result<Started, Failure> {
         let pool = backends::pool(backend)?;
         let cancel = interrupts(&self.runtime)
-            .map_err(|e| Failure::unavailable(format!("listening for Ctrl-C: {e}")))?;
+            .map_err(|e| Failure::unavailable(format!("listening for Ctrl-C and SIGTERM: {e}")))?;
         let session = self
             .runtime
             .block_on(Session::start(self.connection.client.clone()))

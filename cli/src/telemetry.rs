@@ -36,7 +36,7 @@ impl Journal {
     pub fn open(path: &Path) -> Result<Self, Failure> {
         let bad = |e: String| Failure::bad_input(format!("--journal {}: {e}", path.display()));
         let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
+        options.create(true).append(true).read(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -54,6 +54,21 @@ impl Journal {
         let meta = file.metadata().map_err(|e| bad(e.to_string()))?;
         if !meta.is_file() {
             return Err(bad("not a regular file".into()));
+        }
+        let mut file = file;
+        if let Some(torn) = torn_tail(&file, meta.len()).map_err(|e| bad(e.to_string()))? {
+            // A crash mid-write left a line without its end: the next line would be glued to
+            // it. End it, so every later line is whole JSON again, and say where it was.
+            file.write_all(b"\n")
+                .and_then(|()| file.sync_data())
+                .map_err(|e| bad(e.to_string()))?;
+            crate::output::err!(
+                "warning: --journal {}: its last line was torn ({} bytes at byte {}, not \
+                 JSON); the journal goes on from the next line",
+                path.display(),
+                torn.len,
+                torn.at
+            );
         }
         Ok(Self {
             file,
@@ -85,6 +100,36 @@ impl Journal {
         }
     }
 }
+
+/// A last line without its newline: where it starts and how long it is.
+#[derive(Debug, PartialEq, Eq)]
+struct TornLine {
+    at: u64,
+    len: u64,
+}
+
+/// The journal's last line if it was torn (the file does not end with a newline). Only the
+/// tail is read: a line is far shorter than [`TORN_SCAN`].
+fn torn_tail(file: &std::fs::File, len: u64) -> std::io::Result<Option<TornLine>> {
+    use std::os::unix::fs::FileExt;
+    if len == 0 {
+        return Ok(None);
+    }
+    let start = len.saturating_sub(TORN_SCAN);
+    let mut tail = vec![0u8; (len - start) as usize];
+    file.read_exact_at(&mut tail, start)?;
+    if tail.last() == Some(&b'\n') {
+        return Ok(None);
+    }
+    let at = match tail.iter().rposition(|&b| b == b'\n') {
+        Some(newline) => start + newline as u64 + 1,
+        None => start,
+    };
+    Ok(Some(TornLine { at, len: len - at }))
+}
+
+/// How much of a journal's end is read to find a torn line's start.
+const TORN_SCAN: u64 = 1 << 20;
 
 /// Metrics and journal, fed from the typed events: each submission is counted once, by the
 /// event that ends it.
@@ -230,6 +275,40 @@ mod tests {
             target: TargetSpec::new(TargetId(2), 3, PublicKey([4; 32])),
             progress,
         }
+    }
+
+    /// A journal whose last line a crash tore goes on from a fresh line: the torn line is
+    /// found (where and how long), and every line written after it is whole JSON.
+    #[test]
+    fn a_torn_last_line_is_ended_and_the_journal_goes_on_from_the_next() {
+        let dir = std::env::temp_dir().join(format!("regpow-torn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("journal.jsonl");
+        let whole = "{\"kind\":\"submitted\"}\n";
+        std::fs::write(&path, format!("{whole}{{\"kind\":\"regis")).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let len = file.metadata().unwrap().len();
+        assert_eq!(
+            torn_tail(&file, len).unwrap(),
+            Some(TornLine {
+                at: whole.len() as u64,
+                len: 14
+            })
+        );
+        let mut journal = Journal::open(&path).unwrap();
+        journal.write(json!({ "kind": "after" }));
+        drop(journal);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(serde_json::from_str::<serde_json::Value>(lines[1]).is_err());
+        let after: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
+        assert_eq!(after["kind"], "after");
+        // Whole now: opening it again changes nothing.
+        let file = std::fs::File::open(&path).unwrap();
+        assert_eq!(torn_tail(&file, text.len() as u64).unwrap(), None);
+        assert_eq!(torn_tail(&file, 0).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

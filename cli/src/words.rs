@@ -43,7 +43,9 @@ pub fn target_state(state: &TargetState) -> String {
         ),
         TargetState::AlreadyRegistered { uid } => format!("already registered (uid {uid})"),
         TargetState::TimedOut { .. } => "not registered before the deadline".into(),
-        TargetState::Cancelled { .. } => "stopped (Ctrl-C)".into(),
+        TargetState::Cancelled { .. } => {
+            format!("stopped ({})", crate::interrupts::stopped_by())
+        }
     }
 }
 
@@ -103,7 +105,8 @@ pub fn session(event: &SessionEvent) -> Option<String> {
 pub fn settling(work_block: u64, at_most_secs: u64) -> String {
     format!(
         "waiting for the outcome of the submission with work block {work_block} \
-         (at most {at_most_secs}s; Ctrl-C again to exit now)"
+         (at most {at_most_secs}s; {} again to exit now)",
+        crate::interrupts::stopped_by()
     )
 }
 

@@ -477,6 +477,82 @@ async fn a_bad_plan_names_every_bad_line_and_runs_nothing() {
     }
 }
 
+/// A generated plan with many errors shows the first 20 and counts the rest in the exit-2
+/// line, rather than one line per error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_many_errors_shows_the_first_and_counts_the_rest() {
+    let dir = tempfile_dir::new("many-errors");
+    let jobs: Vec<String> = (0..50).map(|_| job("[1]", &HOTKEYS[..1])).collect();
+    let plan = write_jobs(&dir.0, "ws://127.0.0.1:1", &jobs);
+    let out = output(farm(&plan, &[])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let errors = common::error_lines(&out);
+    assert_eq!(errors.len(), 20, "{errors:#?}");
+    assert!(errors[..19]
+        .iter()
+        .all(|e| e.contains("is already a target")));
+    assert!(
+        errors[19].ends_with("(and 29 more plan errors not shown)"),
+        "{}",
+        errors[19]
+    );
+}
+
+/// SIGTERM, as a scheduler stops a farm, settles as Ctrl-C does: the summary is written,
+/// the journal ends with whole lines, and the exit is 1 (not all registered), not 143.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_a_farm_with_its_summary_and_exit_1() {
+    let devnet = devnet_with(
+        Duration::from_millis(250),
+        vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)],
+    )
+    .await;
+    let dir = tempfile_dir::new("sigterm");
+    let plan = write_jobs(&dir.0, &devnet.url, &[job("[1]", &HOTKEYS[..2])]);
+    let journal_path = dir.0.join("journal.jsonl");
+    let mut child = farm(&plan, &["--journal", journal_path.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            seen.push(line);
+        }
+        seen
+    });
+    assert!(
+        wait_for(Duration::from_secs(30), || journal(&journal_path).len()
+            >= 2)
+        .await,
+        "the farm started its targets"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    common::terminate(child.id());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let lines: Vec<Value> = lines
+        .join()
+        .unwrap()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines
+        .iter()
+        .find_map(|l| l.get("summary"))
+        .unwrap_or_else(|| panic!("a summary: {lines:#?}"));
+    assert_eq!(summary["states"]["cancelled"], 2, "{summary}");
+    assert_eq!(
+        common::error_lines(&out),
+        vec!["error: stopped (SIGTERM) with 2 target(s) unregistered".to_string()]
+    );
+    devnet.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_difficulty_skips_a_target_and_the_deadline_is_exit_1() {
     let devnet = devnet_with(

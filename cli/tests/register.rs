@@ -303,23 +303,30 @@ async fn survives_the_websocket_going_away_and_registers_after_it_returns() {
     devnet.stop().await;
 }
 
+/// Ctrl-C, and SIGTERM (how Kubernetes, Slurm and `docker stop` stop a process), end the
+/// run the same way: exit 1 with one line naming the signal, not a kill by the signal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_stops_cleanly_with_exit_1() {
+async fn ctrl_c_and_sigterm_stop_cleanly_with_exit_1() {
     let devnet = devnet(vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)]).await;
-    let mut child = register(&devnet.url, &dev_keys("1", "//Dave"))
-        .spawn()
-        .unwrap();
-    let mut events = follow(&mut child);
-    wait_for(&mut events, "hashrate").await;
-    common::interrupt(child.id());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("stopped before a registration (Ctrl-C)"),
-        "{}",
-        stderr(&out)
-    );
+    for (send, name) in [
+        (common::interrupt as fn(u32), "Ctrl-C"),
+        (common::terminate, "SIGTERM"),
+    ] {
+        let mut child = register(&devnet.url, &dev_keys("1", "//Dave"))
+            .spawn()
+            .unwrap();
+        let mut events = follow(&mut child);
+        wait_for(&mut events, "hashrate").await;
+        send(child.id());
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("stopped before a registration ({name})")),
+            "{}",
+            stderr(&out)
+        );
+    }
     devnet.stop().await;
 }

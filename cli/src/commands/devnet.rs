@@ -70,22 +70,30 @@ async fn serve(config: DevnetConfig, json: bool) -> anyhow::Result<()> {
         })
         .collect();
     err!(
-        "devnet: blocks every {}, subnets {}, state kept for {}; Ctrl-C stops",
+        "devnet: blocks every {}, final {} behind the best, subnets {}, state kept for {}; \
+         Ctrl-C stops",
         humantime::format_duration(config.block_time),
+        match config.finality_lag {
+            1 => "1 block".to_string(),
+            n => format!("{n} blocks"),
+        },
         subnets.join(", "),
         match config.state_pruning {
             StatePruning::Archive => "every block (archive)".to_string(),
-            StatePruning::Keep(n) => format!("the last {n} blocks"),
+            StatePruning::Keep(n) => format!("the last {n} final blocks"),
         }
     );
     let mut blocks = devnet.node.subscribe_blocks();
     // One listener for the whole run: a listener made afresh each turn of the loop would
-    // miss a Ctrl-C that arrives between two turns (a block is logged every turn).
+    // miss a Ctrl-C that arrives between two turns (a block is logged every turn). SIGTERM
+    // (a scheduler's or `docker stop`'s) stops it the same way.
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     while !output::stdout_closed() {
         tokio::select! {
             _ = &mut ctrl_c => break,
+            _ = terminate.recv() => break,
             block = blocks.recv() => match block {
                 Ok(imported) => log_block(&imported, json),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,

@@ -32,13 +32,23 @@ struct Planned {
     coldkey: usize,
 }
 
-/// Prints every plan error but the last, which becomes the exit-2 error.
-fn plan_errors(mut errors: Vec<String>) -> Failure {
-    let last = errors.pop().unwrap_or_else(|| "the plan is invalid".into());
-    for error in errors {
+/// Plan errors printed one per line; past these, the rest are counted (a generated plan
+/// with 10,000 duplicates must not bury the terminal).
+const PLAN_ERRORS_SHOWN: usize = 20;
+
+/// Prints the first [`PLAN_ERRORS_SHOWN`] plan errors but the last shown, which becomes the
+/// exit-2 error (with the count of those not shown).
+fn plan_errors(errors: Vec<String>) -> Failure {
+    let hidden = errors.len().saturating_sub(PLAN_ERRORS_SHOWN);
+    let mut shown: Vec<String> = errors.into_iter().take(PLAN_ERRORS_SHOWN).collect();
+    let last = shown.pop().unwrap_or_else(|| "the plan is invalid".into());
+    for error in shown {
         output::err!("error: {error}");
     }
-    Failure::bad_input(last)
+    match hidden {
+        0 => Failure::bad_input(last),
+        n => Failure::bad_input(format!("{last} (and {n} more plan errors not shown)")),
+    }
 }
 
 /// The plan's targets with their keys: every hotkey's public key and every distinct
@@ -308,7 +318,8 @@ fn report(
             Err(Failure::not_achieved(format!("the chain refused a target: {why}")).into())
         }
         Some(TargetState::Cancelled { .. }) => Err(Failure::not_achieved(format!(
-            "stopped (Ctrl-C) with {} target(s) unregistered",
+            "stopped ({}) with {} target(s) unregistered",
+            crate::interrupts::stopped_by(),
             unsettled.len()
         ))
         .into()),

@@ -147,7 +147,8 @@ fn report(
             )
         }
         Outcome::Cancelled { in_doubt } => format!(
-            "stopped before a registration (Ctrl-C){}",
+            "stopped before a registration ({}){}",
+            crate::interrupts::stopped_by(),
             words::in_doubt(in_doubt)
         ),
     };

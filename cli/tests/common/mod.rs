@@ -54,8 +54,19 @@ pub fn set_difficulty(devnet: &DevnetHandle, netuid: u16, difficulty: u64) {
 
 /// Sends SIGINT (Ctrl-C) to process `pid`.
 pub fn interrupt(pid: u32) {
+    signal(pid, "INT");
+}
+
+/// Sends SIGTERM (how schedulers stop a process) to process `pid`.
+#[allow(dead_code)] // not every test binary stops a process this way
+pub fn terminate(pid: u32) {
+    signal(pid, "TERM");
+}
+
+/// Sends signal `name` (`INT`, `TERM`) to process `pid` with kill(1).
+fn signal(pid: u32, name: &str) {
     assert!(Command::new("kill")
-        .args(["-INT", &pid.to_string()])
+        .args([&format!("-{name}"), &pid.to_string()])
         .status()
         .unwrap()
         .success());
