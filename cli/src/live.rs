@@ -72,8 +72,13 @@ impl Live {
         let connection = runtime.block_on(async {
             if let Some((addr, m)) = &metrics {
                 let bound = metrics::serve(*addr, m.clone()).await?;
-                if !json {
-                    output::err!("metrics: http://{bound}/metrics");
+                // The address actually bound: with port 0 (a free port, as the Slurm
+                // script asks for) this is the only place a scraper can learn it.
+                let url = format!("http://{bound}/metrics");
+                if json {
+                    output::json(&serde_json::json!({ "event": "metrics", "url": url }));
+                } else {
+                    output::err!("metrics: {url}");
                 }
             }
             connect(network, allow_insecure_ws, expect_chain, devnet_block_time).await

@@ -118,7 +118,7 @@ fn every_flag_the_deploy_files_pass_exists() {
     {
         let text = std::fs::read_to_string(&file).unwrap();
         // The regpow command line: after `args:` of the regpow container, or after
-        // `exec regpow` in the Slurm script. kubectl's and sbatch's own flags are in
+        // `exec "$regpow"` in the Slurm script. kubectl's and sbatch's own flags are in
         // comments, which are left out.
         let code: String = text
             .lines()
@@ -127,7 +127,7 @@ fn every_flag_the_deploy_files_pass_exists() {
             .join("\n");
         let from = code
             .find("- farm")
-            .or_else(|| code.find("regpow --json farm"));
+            .or_else(|| code.find("\"$regpow\" --json farm"));
         let Some(from) = from else { continue };
         for flag in flags(&code[from..]) {
             if flag == "json" {
@@ -142,6 +142,46 @@ fn every_flag_the_deploy_files_pass_exists() {
         }
     }
     assert!(checked >= 12, "only {checked} flags checked");
+}
+
+/// The shard count comes from one place (the ConfigMap's `shards`), and the Job's
+/// completions and the StatefulSet's replicas match it, so every pod's `--shard I/N` is a
+/// shard of the same split; each pod serves metrics on its own network namespace's 9108.
+/// A deploy file's text.
+fn read(path: &str) -> String {
+    std::fs::read_to_string(deploy().join(path)).unwrap()
+}
+
+#[test]
+fn kubernetes_shards_come_from_the_configmap_and_match_the_pods() {
+    let value = |text: &str, key: &str| -> Option<String> {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(&format!("{key}:")))
+            .map(|v| v.trim().trim_matches('"').to_string())
+    };
+    let configmap = read("kubernetes/configmap.yaml");
+    let shards = value(&configmap, "shards").expect("the ConfigMap names the shard count");
+    let shards: u32 = shards.parse().unwrap();
+    for (file, count_key) in [
+        ("kubernetes/job.yaml", "completions"),
+        ("kubernetes/statefulset.yaml", "replicas"),
+    ] {
+        let text = read(file);
+        assert_eq!(
+            value(&text, count_key).and_then(|v| v.parse().ok()),
+            Some(shards),
+            "{file}: {count_key}"
+        );
+        assert!(text.contains("--shard=$(SHARD)/$(SHARDS)"), "{file}");
+        let env = text.split("- name: SHARDS").nth(1).expect("SHARDS is set");
+        let env: String = env.lines().take(5).collect::<Vec<_>>().join("\n");
+        assert!(
+            env.contains("configMapKeyRef") && env.contains("key: shards"),
+            "{file}: SHARDS from the ConfigMap: {env}"
+        );
+        assert!(!env.contains("value:"), "{file}: no second shard count");
+    }
 }
 
 #[test]
@@ -164,7 +204,6 @@ fn the_slurm_script_is_valid_bash() {
 /// build leaves local state out; the Slurm script keeps what it writes private.
 #[test]
 fn deploy_files_are_hardened() {
-    let read = |path: &str| std::fs::read_to_string(deploy().join(path)).unwrap();
     for pod in ["kubernetes/job.yaml", "kubernetes/statefulset.yaml"] {
         let text = read(pod);
         for needed in [
@@ -236,12 +275,109 @@ fn the_slurm_script_refuses_a_readable_password_file() {
     let out = Command::new("bash")
         .arg(deploy().join("slurm/regpow-farm.sbatch"))
         .env("REGPOW_STATE", &state)
-        .env("SLURM_ARRAY_TASK_COUNT", "1")
-        .env("SLURM_ARRAY_TASK_ID", "0")
+        .env("REGPOW_BIN", env!("CARGO_BIN_EXE_regpow"))
+        .envs(array_task(0, 0, 0))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("chmod 600"), "{err}");
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+/// The variables Slurm sets for task `id` of an array `min`-`max` (every index between).
+fn array_task(id: u32, min: u32, max: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("SLURM_ARRAY_TASK_ID", id.to_string()),
+        ("SLURM_ARRAY_TASK_MIN", min.to_string()),
+        ("SLURM_ARRAY_TASK_MAX", max.to_string()),
+        ("SLURM_ARRAY_TASK_COUNT", (max - min + 1).to_string()),
+    ]
+}
+
+/// The Slurm script's shard numbering, with `echo` standing in for regpow (its command
+/// line is the output): the split is fixed at the first submission and recorded, a task
+/// resubmitted alone runs its shard of it, and anything that would overlap or fall outside
+/// it exits 2 with one line. A missing regpow is named (exit 3).
+#[test]
+fn the_slurm_script_fixes_the_split_at_the_first_submission() {
+    let state = std::env::temp_dir().join(format!("regpow-slurm-split-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let run = |regpow: &str, task: Vec<(&'static str, String)>, shards: Option<&str>| {
+        let mut command = Command::new("bash");
+        command
+            .arg(deploy().join("slurm/regpow-farm.sbatch"))
+            .env("REGPOW_STATE", &state)
+            .env("REGPOW_BIN", regpow)
+            .env_remove("REGPOW_SHARDS")
+            .envs(task);
+        if let Some(shards) = shards {
+            command.env("REGPOW_SHARDS", shards);
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        )
+    };
+    let shard_of = |stdout: &str| {
+        let words: Vec<&str> = stdout.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "--shard").unwrap();
+        words[at + 1].to_string()
+    };
+    // A first submission that is not 0..N-1 cannot say how many shards there are.
+    let (code, _, err) = run("echo", array_task(2, 0, 6), None);
+    assert_eq!(code, Some(0), "0-6 is contiguous: {err}");
+    std::fs::remove_file(state.join("shards")).unwrap();
+    let mut stepped = array_task(2, 0, 6);
+    stepped[3].1 = "4".into(); // --array=0-7:2: 4 tasks, 0..6
+    let (code, _, err) = run("echo", stepped, None);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with("error: the first submission of a farm is --array=0-N"),
+        "{err}"
+    );
+    assert!(!state.join("shards").exists());
+
+    // The first submission, 0-3: four shards, recorded.
+    let (code, out, err) = run("echo", array_task(2, 0, 3), None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(shard_of(&out), "2/4");
+    assert!(out.contains("--backend auto"), "{out}");
+    assert!(out.contains("--metrics 127.0.0.1:0"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(state.join("shards")).unwrap(),
+        "4\n"
+    );
+    // Resubmitted alone (--array=1): shard 1 of the same four, not 0/1 or 1/1.
+    let (code, out, _) = run("echo", array_task(1, 1, 1), None);
+    assert_eq!((code, shard_of(&out)), (Some(0), "1/4".to_string()));
+    // Resubmitted as --array=0,1 (count 2): still of four.
+    let (code, out, _) = run("echo", array_task(1, 0, 1), None);
+    assert_eq!((code, shard_of(&out)), (Some(0), "1/4".to_string()));
+    // Outside the farm, or a different split asked for: one line, exit 2.
+    let (code, out, err) = run("echo", array_task(4, 4, 4), None);
+    assert_eq!((code, out.as_str()), (Some(2), ""));
+    assert_eq!(
+        err,
+        format!(
+            "error: task 4 is outside this farm's 4 shards (0-3, recorded in {}/shards)",
+            state.display()
+        )
+    );
+    let (code, _, err) = run("echo", array_task(1, 0, 7), Some("8"));
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("split into 4 shards") && err.contains("REGPOW_SHARDS=8"),
+        "{err}"
+    );
+    // regpow missing from the batch PATH: named, exit 3.
+    let (code, _, err) = run("regpow-not-installed", array_task(0, 0, 3), None);
+    assert_eq!(code, Some(3));
+    assert!(
+        err.contains("'regpow-not-installed' not found on the batch PATH"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&state);
 }

@@ -11,7 +11,7 @@ use sp_crypto_hashing::blake2_256;
 use crate::accounts::{AccountInfo, Accounts, RAO_PER_TAO};
 use crate::config::{DevnetConfig, StatePruning};
 use crate::events::{Event, EventRecord};
-use crate::extrinsic::{Call, Era, Implicit, SignedExtrinsic};
+use crate::extrinsic::{Call, Decoded, Era, Implicit, SignedExtrinsic};
 use crate::pow::{u64f64_bits, AccountId, PowState, Subnet};
 use crate::runtime::{SPEC_VERSION, TRANSACTION_VERSION};
 use crate::storage::{apply, snapshot, BlockState, StorageMap, BLOCK_HASH_COUNT};
@@ -307,11 +307,11 @@ impl Chain {
 
     /// Development only: a re-organisation. The newest `depth` blocks are replaced by
     /// `depth + 1` new empty blocks on a fork from the block before them (state and
-    /// accounts return to that block's; the orphaned blocks' transactions are dropped, not
-    /// returned to the pool). Only blocks that are not final can be replaced
+    /// accounts return to that block's). Only blocks that are not final can be replaced
     /// (`depth ≤ finality lag`), as on a chain whose finality gadget works. Returns the
-    /// new head.
-    pub fn reorg(&mut self, depth: usize) -> Result<&Block, String> {
+    /// orphaned blocks' signed transactions, oldest first, for the pool to take back as a
+    /// node's does.
+    pub fn reorg(&mut self, depth: usize) -> Result<Vec<SignedExtrinsic>, String> {
         let lag = self.finality_lag;
         if depth > lag {
             return Err(format!(
@@ -332,8 +332,14 @@ impl Chain {
                 self.blocks.iter().filter(|b| b.state.is_some()).count()
             ));
         };
+        let mut orphaned = Vec::new();
         for orphan in self.blocks.drain(self.blocks.len() - depth..) {
             self.numbers.remove(&orphan.hash);
+            for bytes in &orphan.extrinsics {
+                if let Ok(Decoded::Signed(xt)) = SignedExtrinsic::decode(bytes) {
+                    orphaned.push(*xt);
+                }
+            }
         }
         self.state = after.pow.clone();
         self.accounts = after.accounts.clone();
@@ -341,7 +347,7 @@ impl Chain {
         for _ in 0..=depth {
             self.produce_block(Vec::new());
         }
-        Ok(self.head())
+        Ok(orphaned)
     }
 
     /// An account's nonce and balance (zero if the chain has never seen it).

@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 use crate::chain::{Chain, Header};
 use crate::config::DevnetConfig;
 use crate::events::EventRecord;
-use crate::tx_pool::TxPool;
+use crate::tx_pool::{TxPool, TxStatus};
 
 /// The chain and the transaction pool, under one lock so that admission and block
 /// building always see the same state.
@@ -90,16 +90,44 @@ impl Node {
     }
 
     /// Produces the next block now from the pooled transactions, and announces it; the
-    /// watchers of transactions in the block that became final hear `Finalized`.
+    /// watchers of transactions in the block that became final hear `Finalized`. With a
+    /// finality lag of 0 the new block is final at once, and its transactions' watchers
+    /// hear it [`Node::finality_delay`] after `InBlock` (at once outside a tokio runtime).
     pub fn produce_block(&self) -> Imported {
-        let imported = {
+        let (imported, final_at_once) = {
             let mut guard = self.lock();
             let Ledger { chain, tx_pool } = &mut *guard;
             tx_pool.build_block(chain);
-            Imported::head_of(chain)
+            (Imported::head_of(chain), tx_pool.take_head_finality(chain))
         };
         let _ = self.blocks.send(imported.clone());
+        if !final_at_once.is_empty() {
+            let finalize = move || {
+                for (watcher, hash) in final_at_once {
+                    let _ = watcher.send(TxStatus::Finalized(hash));
+                }
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let delay = self.finality_delay();
+                    runtime.spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        finalize();
+                    });
+                }
+                Err(_) => finalize(),
+            }
+        }
         imported
+    }
+
+    /// How long after `InBlock` a watcher hears `Finalized` when blocks are final as they
+    /// are produced: half a block time, from 50 ms to 1 s.
+    pub fn finality_delay(&self) -> std::time::Duration {
+        (self.config.block_time / 2).clamp(
+            std::time::Duration::from_millis(50),
+            std::time::Duration::from_secs(1),
+        )
     }
 }
 
@@ -112,8 +140,8 @@ impl Node {
         let imported = {
             let mut guard = self.lock();
             let Ledger { chain, tx_pool } = &mut *guard;
-            chain.reorg(depth)?;
-            tx_pool.after_reorg(chain);
+            let orphaned = chain.reorg(depth)?;
+            tx_pool.after_reorg(chain, orphaned);
             Imported::head_of(chain)
         };
         let _ = self.blocks.send(imported.clone());

@@ -28,22 +28,17 @@ pub enum TxStatus {
     InBlock([u8; 32]),
     /// That block is final (the finality lag after `InBlock`).
     Finalized([u8; 32]),
-    /// The block with this hash, which included it, was re-organised away.
+    /// The block with this hash, which included it, was re-organised away: the transaction
+    /// is checked again and pooled (`Ready` or `Future` follow), or `Invalid`.
     Retracted([u8; 32]),
-    /// Gone from the pool without a block: its block was re-organised away, and a
-    /// re-organisation's orphans are not pooled again (see `Chain::reorg`).
-    Dropped,
-    /// Left out of a block because it was no longer valid.
+    /// Left out of a block, or out of the pool, because it was no longer valid.
     Invalid,
 }
 
 impl TxStatus {
     /// Whether nothing follows it.
     pub fn is_last(&self) -> bool {
-        matches!(
-            self,
-            TxStatus::Finalized(_) | TxStatus::Invalid | TxStatus::Dropped
-        )
+        matches!(self, TxStatus::Finalized(_) | TxStatus::Invalid)
     }
 }
 
@@ -106,9 +101,19 @@ struct Pooled {
 pub struct TxPool {
     ready: Vec<Pooled>,
     future: Vec<Pooled>,
-    /// Watchers of included transactions, with their block's number and hash, until the
-    /// block is final (`Finalized`) or re-organised away (`Retracted`, then `Dropped`).
-    awaiting_finality: Vec<(mpsc::UnboundedSender<TxStatus>, u64, [u8; 32])>,
+    /// Watchers of included transactions until their block is final (`Finalized`) or
+    /// re-organised away (`Retracted`, and the transaction pooled again).
+    awaiting_finality: Vec<Included>,
+}
+
+/// A watcher of a transaction a block included.
+struct Included {
+    watcher: mpsc::UnboundedSender<TxStatus>,
+    /// The transaction's hash (a re-organisation hands its watcher back to it).
+    transaction: [u8; 32],
+    /// The block's number and hash.
+    number: u64,
+    block: [u8; 32],
 }
 
 impl TxPool {
@@ -241,28 +246,58 @@ impl TxPool {
             .collect()
     }
 
-    /// Tells the watchers of transactions whose block is now final `Finalized`.
+    /// Tells the watchers of transactions whose block is now final `Finalized`, except
+    /// those of the head (see [`TxPool::take_head_finality`]).
     pub fn finalize(&mut self, chain: &Chain) {
-        self.awaiting_finality.retain(|(watcher, number, hash)| {
-            if chain.is_final(*number, hash) {
-                let _ = watcher.send(TxStatus::Finalized(*hash));
+        let head = u64::from(chain.head().header.number);
+        self.awaiting_finality.retain(|included| {
+            if included.number < head && chain.is_final(included.number, &included.block) {
+                let _ = included.watcher.send(TxStatus::Finalized(included.block));
                 return false;
             }
             true
         });
     }
 
-    /// Tells the watchers of transactions whose block a re-organisation left `Retracted`,
-    /// then `Dropped`.
-    fn retract_orphans(&mut self, chain: &Chain) {
-        self.awaiting_finality.retain(|(watcher, number, hash)| {
-            if chain.hash_of(*number) == Some(*hash) {
+    /// The watchers of transactions in the head block when the head is final already (a
+    /// finality lag of 0), with the block's hash, for the caller to tell `Finalized` a
+    /// moment later: a node announces finality a while after inclusion, and clients rely
+    /// on that order (polkadot-js, handed both at once, reports only `Finalized`, never
+    /// `isInBlock`).
+    pub fn take_head_finality(
+        &mut self,
+        chain: &Chain,
+    ) -> Vec<(mpsc::UnboundedSender<TxStatus>, [u8; 32])> {
+        let head = chain.head();
+        if !chain.is_final(u64::from(head.header.number), &head.hash) {
+            return Vec::new();
+        }
+        let (now, later): (Vec<Included>, Vec<Included>) =
+            std::mem::take(&mut self.awaiting_finality)
+                .into_iter()
+                .partition(|included| included.block == head.hash);
+        self.awaiting_finality = later;
+        now.into_iter()
+            .map(|included| (included.watcher, included.block))
+            .collect()
+    }
+
+    /// Tells the watchers of transactions whose block a re-organisation left `Retracted`;
+    /// returns them by transaction hash, for the transaction pooled again.
+    fn retract_orphans(
+        &mut self,
+        chain: &Chain,
+    ) -> Vec<([u8; 32], mpsc::UnboundedSender<TxStatus>)> {
+        let mut retracted = Vec::new();
+        self.awaiting_finality.retain(|included| {
+            if chain.hash_of(included.number) == Some(included.block) {
                 return true;
             }
-            let _ = watcher.send(TxStatus::Retracted(*hash));
-            let _ = watcher.send(TxStatus::Dropped);
+            let _ = included.watcher.send(TxStatus::Retracted(included.block));
+            retracted.push((included.transaction, included.watcher.clone()));
             false
         });
+        retracted
     }
 
     /// Hands every ready transaction to block building and tells its watchers the outcome;
@@ -280,7 +315,12 @@ impl TxPool {
                 Inclusion::Included(_) => {
                     for watcher in watchers {
                         let _ = watcher.send(TxStatus::InBlock(hash));
-                        self.awaiting_finality.push((watcher, number, hash));
+                        self.awaiting_finality.push(Included {
+                            watcher,
+                            transaction: xt.hash,
+                            number,
+                            block: hash,
+                        });
                     }
                 }
                 // Its nonce came after one the block could not take: it waits again.
@@ -312,15 +352,53 @@ impl TxPool {
         chain.head()
     }
 
-    /// After a re-organisation: every pooled transaction is checked again against the new
-    /// head, as a node's pool does when its best chain changes (the accounts' nonces went
-    /// back to the fork point's, so what was ready may now wait behind a gap, or be stale).
-    pub fn after_reorg(&mut self, chain: &Chain) {
-        self.retract_orphans(chain);
+    /// After a re-organisation: the orphaned blocks' transactions (`orphaned`, oldest
+    /// first) come back to the pool with their watchers (`Retracted` first), and every
+    /// pooled transaction is checked again against the new head, as a node's pool does when
+    /// its best chain changes: the accounts' nonces went back to the fork point's, so what
+    /// was ready may now wait behind a gap (its watchers hear `Future`), be ready again, or
+    /// be stale (`Invalid`).
+    pub fn after_reorg(&mut self, chain: &Chain, orphaned: Vec<SignedExtrinsic>) {
+        let mut retracted = self.retract_orphans(chain);
         self.finalize(chain);
-        let ready = std::mem::take(&mut self.ready);
-        self.future.splice(0..0, ready);
+        let mut waiting: Vec<Pooled> = Vec::new();
+        for xt in orphaned {
+            let watchers = retracted
+                .iter()
+                .filter(|(hash, _)| *hash == xt.hash)
+                .map(|(_, watcher)| watcher.clone())
+                .collect();
+            retracted.retain(|(hash, _)| *hash != xt.hash);
+            match chain.validate(&xt, u32::MAX) {
+                Ok(valid) if !self.all().any(|p| p.xt.hash == xt.hash) => waiting.push(Pooled {
+                    xt,
+                    provides: valid.provides,
+                    watchers,
+                }),
+                _ => {
+                    for watcher in watchers {
+                        let _ = watcher.send(TxStatus::Invalid);
+                    }
+                }
+            }
+        }
+        // Watchers whose transaction the orphaned blocks did not carry (none, unless a
+        // block was built elsewhere): nothing will include it again.
+        for (_, watcher) in retracted {
+            let _ = watcher.send(TxStatus::Invalid);
+        }
+        waiting.append(&mut std::mem::take(&mut self.ready));
+        let moved: Vec<[u8; 32]> = waiting.iter().map(|p| p.xt.hash).collect();
+        self.future.splice(0..0, waiting);
         self.revalidate_future(chain);
+        // Those still behind a gap say so; the ones promoted heard `Ready`.
+        for pooled in &self.future {
+            if moved.contains(&pooled.xt.hash) {
+                for watcher in &pooled.watchers {
+                    let _ = watcher.send(TxStatus::Future);
+                }
+            }
+        }
     }
 
     /// Drops the future transactions the new head makes invalid (a used nonce, a PoW that is

@@ -1021,6 +1021,65 @@ async fn chain_head_follow_announces_pins_reads_and_unpins() {
     devnet.stop().await;
 }
 
+/// A re-organisation that orphans a registration's block: as on a node, its watcher hears
+/// `retracted`, the transaction is pooled again (`ready`), included on the new branch and
+/// final only there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_organised_registration_is_pooled_again_and_lands_on_the_new_branch() {
+    let (devnet, api, rpc) = manual_devnet_lagging(2).await;
+    let alice = dev::alice();
+    let hotkey = dev::ferdie().public_key().0;
+    // Work on the block below the fork point: the seal stays valid on the new branch.
+    let (number, hash) = {
+        let ledger = devnet.node.lock();
+        let head = ledger.chain.head();
+        (u64::from(head.header.number), head.hash)
+    };
+    let call = mine(
+        1,
+        number,
+        hash,
+        hotkey,
+        alice.public_key().0,
+        Difficulty::new(64).unwrap(),
+    );
+    let bytes = signed(&api, &call, &alice, 0).await;
+    let mut watch: Subscription<Value> = rpc
+        .subscribe(
+            "author_submitAndWatchExtrinsic",
+            rpc_params![hex(&bytes)],
+            "author_unwatchExtrinsic",
+        )
+        .await
+        .unwrap();
+    assert_eq!(next_event(&mut watch).await, json!("ready"));
+    let orphaned = devnet.node.produce_block().hash;
+    assert_eq!(
+        next_event(&mut watch).await,
+        json!({ "inBlock": hex(&orphaned) })
+    );
+    devnet.node.reorg(1).unwrap();
+    assert_eq!(
+        next_event(&mut watch).await,
+        json!({ "retracted": hex(&orphaned) })
+    );
+    assert_eq!(next_event(&mut watch).await, json!("ready"));
+    assert_eq!(devnet.node.lock().tx_pool.pending(), vec![bytes.clone()]);
+    let landed = devnet.node.produce_block().hash;
+    assert_eq!(
+        next_event(&mut watch).await,
+        json!({ "inBlock": hex(&landed) })
+    );
+    devnet.node.produce_block();
+    devnet.node.produce_block();
+    assert_eq!(
+        next_event(&mut watch).await,
+        json!({ "finalized": hex(&landed) })
+    );
+    assert_eq!(uid_of(&api, 1, hotkey).await, Some(0));
+    devnet.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_watch_v1_sees_the_registration_included_and_finalized() {
     // Finality two blocks behind the best: `finalized` comes two blocks after inclusion.

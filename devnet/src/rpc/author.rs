@@ -29,7 +29,6 @@ fn status_json(status: &TxStatus) -> Value {
         TxStatus::InBlock(hash) => json!({ "inBlock": hex32(hash) }),
         TxStatus::Finalized(hash) => json!({ "finalized": hex32(hash) }),
         TxStatus::Retracted(hash) => json!({ "retracted": hex32(hash) }),
-        TxStatus::Dropped => json!("dropped"),
         TxStatus::Invalid => json!("invalid"),
     }
 }
@@ -117,11 +116,17 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
             let Ok(sink) = pending.accept().await else {
                 return;
             };
-            while let Some(status) = updates.recv().await {
-                if !notify(&sink, &status_json(&status)).await {
-                    return;
-                }
-                if status.is_last() {
+            // Until its last status, or until the client leaves (a transaction that waits
+            // for ever must not keep the task).
+            loop {
+                let status = tokio::select! {
+                    _ = sink.closed() => return,
+                    status = updates.recv() => match status {
+                        Some(status) => status,
+                        None => return,
+                    },
+                };
+                if !notify(&sink, &status_json(&status)).await || status.is_last() {
                     return;
                 }
             }

@@ -153,12 +153,13 @@ async fn follow_heads(pending: PendingSubscriptionSink, node: Arc<Node>, finaliz
             head = heads.recv() => match head {
                 Ok(imported) => {
                     let next = if finalized {
-                        if imported.finalized == last.hash() {
-                            continue;
-                        }
                         match node.lock().chain.block_by_hash(&imported.finalized) {
-                            Some(block) => block.header.clone(),
-                            None => continue,
+                            // Finality only moves forwards: an announcement queued before
+                            // the first header was read is not sent again.
+                            Some(block) if block.header.number > last.number => {
+                                block.header.clone()
+                            }
+                            _ => continue,
                         }
                     } else {
                         imported.header

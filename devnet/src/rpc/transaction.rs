@@ -83,9 +83,6 @@ fn watch_event(node: &Node, tx: &[u8; 32], status: &TxStatus) -> Value {
         },
         // The block that included it left the best chain: included in none now.
         TxStatus::Retracted(_) => json!({ "event": "bestChainBlockIncluded", "block": null }),
-        TxStatus::Dropped => {
-            json!({ "event": "dropped", "error": "The block was re-organised away" })
-        }
         TxStatus::Invalid => json!({
             "event": "invalid",
             "error": "Transaction is no longer valid (or was removed from the pool)",
@@ -134,7 +131,23 @@ async fn watch(
     tx: [u8; 32],
     mut updates: mpsc::UnboundedReceiver<TxStatus>,
 ) {
-    while let Some(status) = updates.recv().await {
+    let mut validated = false;
+    loop {
+        let status = tokio::select! {
+            _ = sink.closed() => return,
+            status = updates.recv() => match status {
+                Some(status) => status,
+                None => return,
+            },
+        };
+        // The pool says `Ready` again when a re-organisation pools the transaction anew;
+        // the spec's `validated` says it once.
+        if matches!(status, TxStatus::Ready | TxStatus::Future) {
+            if validated {
+                continue;
+            }
+            validated = true;
+        }
         let event = watch_event(node, &tx, &status);
         if !notify(sink, &event).await || is_final(&event) {
             return;

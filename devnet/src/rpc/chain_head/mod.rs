@@ -11,8 +11,9 @@
 //! leaves the announced chain. Every announced block is pinned: the subscription keeps a
 //! copy of it, its state included, until `chainHead_v1_unpin`, so header, body, storage and
 //! runtime calls keep working on it after the chain prunes that state. A subscription that
-//! pins more than [`MAX_PINNED_BLOCKS`], keeps a block pinned over [`MAX_PIN_DURATION`] or
-//! lags behind the block announcements gets `stop`, as the spec allows when the server
+//! pins more than [`MAX_PINNED_BLOCKS`], keeps a block pinned over [`MAX_PIN_DURATION`]
+//! while the server's subscriptions hold [`MAX_PINNED_BLOCKS`] between them, or lags behind
+//! the block announcements gets `stop`, as the spec allows when the server
 //! cannot keep a consistent view.
 //!
 //! Operations (`body`, `call`, `storage`) answer `started` with an operation id and report
@@ -63,8 +64,9 @@ pub const MAX_FOLLOWS_PER_CONNECTION: usize = 4;
 /// Operations one subscription may have under way, and storage items one call may ask
 /// for (more are discarded, as `discardedItems` says): the spec's minimum, 16.
 pub const MAX_ONGOING_OPERATIONS: usize = 16;
-/// How long a block may stay pinned before the subscription is stopped (polkadot-sdk's
-/// default): a client that never unpins cannot hold old states for ever.
+/// How long a block may stay pinned before the subscription is stopped once the server
+/// holds [`MAX_PINNED_BLOCKS`] pinned blocks (polkadot-sdk's default and rule): a client
+/// that never unpins cannot hold old states for ever.
 pub const MAX_PIN_DURATION: std::time::Duration = std::time::Duration::from_secs(60);
 /// Descendant storage items reported before an operation waits for `chainHead_v1_continue`
 /// (polkadot-sdk's default, 5).
@@ -242,8 +244,9 @@ mod tests {
         assert_eq!(e.code(), INVALID_DUPLICATE_HASHES);
     }
 
-    /// A block pinned longer than the limit expires its subscription; unpinning it in time
-    /// keeps the subscription, and the pinned-block cap counts every pin.
+    /// A block pinned longer than the limit expires its subscription once the server's
+    /// subscriptions hold the cap between them (never while there is room); unpinning it
+    /// keeps the subscription, and the per-subscription cap counts every pin.
     #[test]
     fn pins_expire_after_the_limit_and_count_against_the_cap() {
         use super::pinning::{pin, pins_expired};
@@ -271,9 +274,38 @@ mod tests {
                 since: old,
             },
         );
-        assert!(pins_expired(&follows, "1"), "pinned past the limit");
+        assert!(
+            !pins_expired(&follows, "1"),
+            "an old pin is kept while the server has room"
+        );
+        let mut filler = Vec::new();
+        for n in 0..MAX_PINNED_BLOCKS as u64 {
+            let mut block = chain.head().clone();
+            block.hash = [0xee; 32];
+            block.hash[..8].copy_from_slice(&n.to_le_bytes());
+            filler.push(block);
+        }
+        let (events, _) = mpsc::unbounded_channel();
+        follows.lock().insert(
+            "2".into(),
+            Follow {
+                connection: ConnectionId(2),
+                with_runtime: false,
+                pinned: HashMap::new(),
+                events,
+                operations: HashMap::new(),
+                next_operation: 0,
+            },
+        );
+        assert!(pin(&follows, "2", &filler[..MAX_PINNED_BLOCKS - 2]));
+        assert!(
+            pins_expired(&follows, "1"),
+            "pinned past the limit with the server full"
+        );
+        assert!(!pins_expired(&follows, "2"), "its pins are fresh");
         follows.lock().get_mut("1").unwrap().pinned.remove(&[7; 32]);
-        assert!(!pins_expired(&follows, "1"), "unpinned in time");
+        assert!(!pins_expired(&follows, "1"), "unpinned");
+        follows.lock().remove("2");
         assert!(!pins_expired(&follows, "unknown"));
         // The cap: with the head pinned, 512 more are one past it.
         let mut blocks = Vec::new();

@@ -31,15 +31,21 @@ pub(super) fn pin(follows: &Follows, id: &str, blocks: &[Block]) -> bool {
     follow.pinned.len() <= MAX_PINNED_BLOCKS
 }
 
-/// Whether subscription `id` has kept a block pinned longer than [`MAX_PIN_DURATION`] (a
-/// client that never unpins would hold the blocks' state for ever).
+/// Whether subscription `id` must give way: the server's follow subscriptions hold
+/// [`MAX_PINNED_BLOCKS`] pinned blocks between them and this one has kept a block pinned
+/// longer than [`MAX_PIN_DURATION`]. As polkadot-sdk's, pins are never timed out while
+/// there is room: a slow chain (blocks a minute or more apart) or a client that holds its
+/// work block is not stopped for it.
 pub(super) fn pins_expired(follows: &Follows, id: &str) -> bool {
-    follows.lock().get(id).is_some_and(|follow| {
-        follow
-            .pinned
-            .values()
-            .any(|p| p.since.elapsed() > MAX_PIN_DURATION)
-    })
+    let all = follows.lock();
+    let held: usize = all.values().map(|f| f.pinned.len()).sum();
+    held >= MAX_PINNED_BLOCKS
+        && all.get(id).is_some_and(|follow| {
+            follow
+                .pinned
+                .values()
+                .any(|p| p.since.elapsed() > MAX_PIN_DURATION)
+        })
 }
 
 /// The pinned block `hash` of subscription `id` for a method called on `connection`:
