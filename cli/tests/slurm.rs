@@ -35,7 +35,7 @@ impl Cluster {
         let required = std::env::var("REGPOW_REQUIRE_SLURM").as_deref() == Ok("1");
         let missing = ["munged", "slurmctld", "slurmd", "sbatch", "scontrol"]
             .into_iter()
-            .find(|tool| !on_path(tool));
+            .find(|tool| find_tool(tool).is_none());
         let root = unsafe { libc::geteuid() } == 0;
         let why = match (missing, root) {
             (Some(tool), _) => format!("{tool} is not installed (Debian: slurm-wlm, munge)"),
@@ -125,7 +125,7 @@ impl Cluster {
 
     fn run_daemons(&self) {
         let d = self.dir.display().to_string();
-        let munged = Command::new("munged")
+        let munged = Command::new(find_tool("munged").unwrap())
             .arg(format!("--key-file={d}/munge/munge.key"))
             .arg(format!("--socket={d}/munge/munge.socket"))
             .arg(format!("--pid-file={d}/munge/munged.pid"))
@@ -165,7 +165,7 @@ impl Cluster {
 
     /// A Slurm command against this cluster.
     fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(program);
+        let mut command = Command::new(find_tool(program).unwrap_or_else(|| program.into()));
         command.env("SLURM_CONF", self.path("slurm.conf"));
         command
     }
@@ -315,13 +315,15 @@ impl Drop for Cluster {
     }
 }
 
-fn on_path(tool: &str) -> bool {
+/// Where `tool` is: on PATH, or in the sbin folders a user's PATH may leave out.
+fn find_tool(tool: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
         .chain(["/usr/sbin".into(), "/sbin".into()])
-        .any(|dir| dir.join(tool).is_file())
+        .map(|dir| dir.join(tool))
+        .find(|path| path.is_file())
 }
 
 fn set_mode(path: &Path, mode: u32) {
