@@ -303,6 +303,63 @@ async fn survives_the_websocket_going_away_and_registers_after_it_returns() {
     devnet.stop().await;
 }
 
+/// As PID 1 of its own PID namespace (how the image runs it in a container: `ENTRYPOINT
+/// ["regpow"]`), the kernel delivers a signal only if the process handles it. SIGTERM still
+/// settles the run. Needs `unshare` and the right to make a PID namespace (root here);
+/// skipped with a message without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_reaches_regpow_as_pid_1_of_a_container() {
+    let probe = Command::new("unshare")
+        .args(["--pid", "--fork", "true"])
+        .output();
+    if !probe.is_ok_and(|out| out.status.success()) {
+        eprintln!("skipped: unshare --pid is not available here");
+        return;
+    }
+    let devnet = devnet(vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)]).await;
+    let inner = register(&devnet.url, &dev_keys("1", "//Dave"));
+    let mut child = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child"])
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut events = follow(&mut child);
+    wait_for(&mut events, "hashrate").await;
+    // regpow is unshare's child, and PID 1 inside.
+    let children =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id())).unwrap();
+    let regpow: u32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{regpow}/status")).unwrap();
+    let ns_pid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    assert_eq!(ns_pid, "1", "regpow is PID 1 in its namespace");
+    common::terminate(regpow);
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()),
+    )
+    .await
+    .expect("SIGTERM ended the run")
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stopped before a registration (SIGTERM)"),
+        "{}",
+        stderr(&out)
+    );
+    devnet.stop().await;
+}
+
 /// Ctrl-C, and SIGTERM (how Kubernetes, Slurm and `docker stop` stop a process), end the
 /// run the same way: exit 1 with one line naming the signal, not a kill by the signal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
