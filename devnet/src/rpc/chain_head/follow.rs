@@ -253,34 +253,48 @@ pub(super) async fn follow(
     runtime: bool,
 ) {
     let connection = pending.connection_id();
-    let open = follows
-        .lock()
-        .values()
-        .filter(|f| f.connection == connection)
-        .count();
-    if open >= MAX_FOLLOWS_PER_CONNECTION {
+    let (events, operations) = mpsc::unbounded_channel();
+    let follow = Follow {
+        connection,
+        with_runtime: runtime,
+        pinned: HashMap::new(),
+        events,
+        operations: HashMap::new(),
+        next_operation: 0,
+    };
+    // Counted and reserved under one lock: two follows asked for at once on a connection
+    // cannot both pass the limit while their answers go out.
+    static RESERVATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let reservation = format!(
+        "reserved-{}",
+        RESERVATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let reserved = {
+        let mut all = follows.lock();
+        let open = all.values().filter(|f| f.connection == connection).count();
+        let room = open < MAX_FOLLOWS_PER_CONNECTION;
+        if room {
+            all.insert(reservation.clone(), follow);
+        }
+        room
+    };
+    if !reserved {
         let message = "Maximum number of chainHead_follow has been reached";
         pending.reject(error(REACHED_LIMITS, message)).await;
         return;
     }
     let heads = node.subscribe_blocks();
     let Ok(sink) = pending.accept().await else {
+        follows.lock().remove(&reservation);
         return;
     };
     let id = subscription_key(&sink.subscription_id());
-    let (events, operations) = mpsc::unbounded_channel();
     let (view, first) = View::start(&node.lock().chain, runtime);
-    follows.lock().insert(
-        id.clone(),
-        Follow {
-            connection,
-            with_runtime: runtime,
-            pinned: HashMap::new(),
-            events,
-            operations: HashMap::new(),
-            next_operation: 0,
-        },
-    );
+    {
+        let mut all = follows.lock();
+        let follow = all.remove(&reservation).expect("reserved above");
+        all.insert(id.clone(), follow);
+    }
     let end = match send(&sink, &follows, &id, first).await {
         Ok(()) => run_follow(&sink, &node, &follows, &id, heads, operations, view).await,
         Err(end) => end,
