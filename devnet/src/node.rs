@@ -30,17 +30,25 @@ pub struct Imported {
     pub events: Vec<EventRecord>,
     /// The newest final block once it was imported (the finality lag behind it).
     pub finalized: [u8; 32],
+    /// It became the best block. A re-organisation imports its fork's blocks in order and
+    /// only the last, the longest chain's head, becomes the best: the others are imported
+    /// blocks (`chain_subscribeAllHeads`) but never new heads.
+    pub best: bool,
 }
 
 impl Imported {
     /// The chain's head, as just imported.
     fn head_of(chain: &Chain) -> Self {
-        let head = chain.head();
+        Self::block_of(chain, chain.head(), true)
+    }
+
+    fn block_of(chain: &Chain, block: &crate::chain::Block, best: bool) -> Self {
         Self {
-            hash: head.hash,
-            header: head.header.clone(),
-            events: head.events.clone(),
+            hash: block.hash,
+            header: block.header.clone(),
+            events: block.events.clone(),
             finalized: chain.finalized().hash,
+            best,
         }
     }
 }
@@ -133,18 +141,24 @@ impl Node {
 
 impl Node {
     /// Development only: re-organises the newest `depth` blocks onto a fork of `depth + 1`
-    /// new blocks (see [`Chain::reorg`]), checks the pool again against the new head, and
-    /// announces the new head alone, as a node announces its new best block after a
-    /// re-organisation.
+    /// new blocks (see [`Chain::reorg`]) and checks the pool again against the new head.
+    /// Each fork block is announced as imported, in order, and only the last as the new
+    /// best head, as a node importing the fork announces it. Returns the new head.
     pub fn reorg(&self, depth: usize) -> Result<Imported, String> {
-        let imported = {
+        let imported: Vec<Imported> = {
             let mut guard = self.lock();
             let Ledger { chain, tx_pool } = &mut *guard;
             let orphaned = chain.reorg(depth)?;
             tx_pool.after_reorg(chain, orphaned);
-            Imported::head_of(chain)
+            let head = u64::from(chain.head().header.number);
+            (head - depth as u64..=head)
+                .filter_map(|n| chain.block(n))
+                .map(|block| Imported::block_of(chain, block, block.hash == chain.head().hash))
+                .collect()
         };
-        let _ = self.blocks.send(imported.clone());
-        Ok(imported)
+        for block in &imported {
+            let _ = self.blocks.send(block.clone());
+        }
+        Ok(imported.last().expect("the new head").clone())
     }
 }

@@ -730,3 +730,60 @@ async fn pruned_state_is_discarded_but_headers_and_bodies_remain() {
     assert_eq!(unhex(&value), 0u32.to_le_bytes());
     archive.stop().await;
 }
+
+/// A re-organisation as the legacy head subscriptions see it, as a node importing the fork
+/// reports it: every fork block, each the child of the one before, on
+/// `chain_subscribeAllHeads`; only the new best block on `chain_subscribeNewHeads`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_organisation_reaches_all_heads_block_by_block_and_new_heads_once() {
+    let devnet = manual_devnet(StatePruning::Keep(16)).await;
+    let client = WsClientBuilder::default().build(&devnet.url).await.unwrap();
+    let mut all: Subscription<Value> = client
+        .subscribe(
+            "chain_subscribeAllHeads",
+            rpc_params![],
+            "chain_unsubscribeAllHeads",
+        )
+        .await
+        .unwrap();
+    let mut new: Subscription<Value> = client
+        .subscribe(
+            "chain_subscribeNewHeads",
+            rpc_params![],
+            "chain_unsubscribeNewHeads",
+        )
+        .await
+        .unwrap();
+    let head = next_header(&mut all).await;
+    assert_eq!(head, next_header(&mut new).await, "both start at the head");
+    assert_eq!(head["number"], "0x3");
+    let fork_parent = devnet.node.lock().chain.block(2).unwrap().hash;
+    let new_head = devnet.node.reorg(1).unwrap();
+    let hash_of = |n: u64| hex(&devnet.node.lock().chain.hash_of(n).unwrap());
+    let first = next_header(&mut all).await;
+    let second = next_header(&mut all).await;
+    assert_eq!(first["number"], "0x3");
+    assert_eq!(first["parentHash"], hex(&fork_parent));
+    assert_eq!(second["number"], "0x4");
+    assert_eq!(second["parentHash"], hash_of(3), "the fork block before it");
+    let best = next_header(&mut new).await;
+    assert_eq!(best["number"], "0x4", "only the new best block: {best}");
+    assert_eq!(best["parentHash"], hash_of(3));
+    assert_eq!(hash_of(4), hex(&new_head.hash));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), new.next())
+            .await
+            .is_err(),
+        "nothing more on new heads"
+    );
+    devnet.stop().await;
+}
+
+/// The next header a head subscription sends (within 10 s).
+async fn next_header(sub: &mut Subscription<Value>) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("a header within 10 s")
+        .expect("the subscription is open")
+        .unwrap()
+}

@@ -87,14 +87,14 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
         hex32(&node.lock().chain.finalized().hash)
     })?;
     alias(m, "chain_getFinalizedHead", &["chain_getFinalisedHead"])?;
-    for (subscribe, notification, unsubscribe, aliases, unsubscribe_aliases, finalized) in [
+    for (subscribe, notification, unsubscribe, aliases, unsubscribe_aliases, kind) in [
         (
             "chain_subscribeNewHeads",
             "chain_newHead",
             "chain_unsubscribeNewHeads",
             &["subscribe_newHead", "chain_subscribeNewHead"][..],
             &["unsubscribe_newHead", "chain_unsubscribeNewHead"][..],
-            false,
+            Heads::New,
         ),
         (
             "chain_subscribeFinalizedHeads",
@@ -102,7 +102,7 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
             "chain_unsubscribeFinalizedHeads",
             &["chain_subscribeFinalisedHeads"][..],
             &["chain_unsubscribeFinalisedHeads"][..],
-            true,
+            Heads::Finalized,
         ),
         (
             "chain_subscribeAllHeads",
@@ -110,7 +110,7 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
             "chain_unsubscribeAllHeads",
             &[][..],
             &[][..],
-            false,
+            Heads::All,
         ),
     ] {
         m.register_subscription(
@@ -118,7 +118,7 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
             notification,
             unsubscribe,
             move |_, pending, node, _| async move {
-                follow_heads(pending, (*node).clone(), finalized).await
+                follow_heads(pending, (*node).clone(), kind).await
             },
         )?;
         alias(m, subscribe, aliases)?;
@@ -127,9 +127,22 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
     Ok(())
 }
 
-/// Sends the current head (with `finalized`, the newest final block), then every new one,
-/// until the subscriber leaves.
-async fn follow_heads(pending: PendingSubscriptionSink, node: Arc<Node>, finalized: bool) {
+/// Which headers a legacy head subscription sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Heads {
+    /// Each new best block (`chain_subscribeNewHeads`).
+    New,
+    /// Every imported block, a re-organisation's fork blocks included
+    /// (`chain_subscribeAllHeads`).
+    All,
+    /// Each newly final block (`chain_subscribeFinalizedHeads`).
+    Finalized,
+}
+
+/// Sends the current head (the newest final block for [`Heads::Finalized`]), then each new
+/// one of the kind, until the subscriber leaves.
+async fn follow_heads(pending: PendingSubscriptionSink, node: Arc<Node>, kind: Heads) {
+    let finalized = kind == Heads::Finalized;
     let mut heads = node.subscribe_blocks();
     let Ok(sink) = pending.accept().await else {
         return;
@@ -152,6 +165,9 @@ async fn follow_heads(pending: PendingSubscriptionSink, node: Arc<Node>, finaliz
             _ = sink.closed() => return,
             head = heads.recv() => match head {
                 Ok(imported) => {
+                    if !imported.best && kind != Heads::All {
+                        continue;
+                    }
                     let next = if finalized {
                         match node.lock().chain.block_by_hash(&imported.finalized) {
                             // Finality only moves forwards: an announcement queued before

@@ -371,7 +371,9 @@ async fn watch_storage(
         let imported = tokio::select! {
             _ = sink.closed() => return,
             head = heads.recv() => match head {
-                Ok(imported) => imported,
+                // A new best head; a re-organisation's other fork blocks never were.
+                Ok(imported) if imported.best => imported,
+                Ok(_) => continue,
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return,
             },
