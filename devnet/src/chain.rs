@@ -128,6 +128,9 @@ pub struct Chain {
     /// the best block (`DevnetConfig::finality_lag`): the newest blocks can still be
     /// re-organised away ([`Chain::reorg`]); a final one never is.
     finality_lag: usize,
+    /// Blocks a re-organisation took off the chain, by hash, until finality passes their
+    /// number: a node keeps serving a non-canonical block until finality prunes it.
+    orphans: HashMap<[u8; 32], Block>,
 }
 
 impl Chain {
@@ -174,6 +177,7 @@ impl Chain {
             accounts,
             forks: 0,
             finality_lag: config.finality_lag as usize,
+            orphans: HashMap::new(),
         };
         chain.seal_block([0; 32], Vec::new(), Vec::new());
         chain
@@ -224,6 +228,10 @@ impl Chain {
         });
         self.numbers.insert(hash, number);
         self.prune();
+        // Finality prunes the blocks of forks at or below it.
+        let finalized = self.finalized().header.number;
+        self.orphans
+            .retain(|_, orphan| orphan.header.number > finalized);
         self.blocks.last().expect("just pushed")
     }
 
@@ -333,13 +341,15 @@ impl Chain {
             ));
         };
         let mut orphaned = Vec::new();
-        for orphan in self.blocks.drain(self.blocks.len() - depth..) {
+        let drained: Vec<Block> = self.blocks.drain(self.blocks.len() - depth..).collect();
+        for orphan in drained {
             self.numbers.remove(&orphan.hash);
             for bytes in &orphan.extrinsics {
                 if let Ok(Decoded::Signed(xt)) = SignedExtrinsic::decode(bytes) {
                     orphaned.push(*xt);
                 }
             }
+            self.orphans.insert(orphan.hash, orphan);
         }
         self.state = after.pow.clone();
         self.accounts = after.accounts.clone();
@@ -465,11 +475,13 @@ impl Chain {
             .and_then(|n| self.blocks.get(n))
     }
 
-    /// The block with this hash, if any.
+    /// The block with this hash, if any: on the chain, or re-organised off it and not yet
+    /// pruned by finality.
     pub fn block_by_hash(&self, hash: &[u8; 32]) -> Option<&Block> {
         self.numbers
             .get(hash)
             .and_then(|&n| self.block(u64::from(n)))
+            .or_else(|| self.orphans.get(hash))
     }
 
     /// The state after the block with this hash, unless the block is unknown or its state
@@ -543,6 +555,20 @@ mod tests {
                     chain.hash_of(u64::from(finalized.header.number)),
                     Some(finalized.hash),
                     "the final block stays"
+                );
+                // The orphan is served by hash until finality reaches its number (with a
+                // lag of 1 the fork's new blocks already have).
+                assert_eq!(
+                    chain.block_by_hash(&replaced).is_some(),
+                    chain.finalized().header.number < 6
+                );
+                while chain.finalized().header.number < 6 {
+                    assert!(chain.block_by_hash(&replaced).is_some());
+                    chain.produce_block(Vec::new());
+                }
+                assert!(
+                    chain.block_by_hash(&replaced).is_none(),
+                    "pruned by finality"
                 );
             }
         }
