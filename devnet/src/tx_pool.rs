@@ -93,6 +93,8 @@ struct Pooled {
     xt: SignedExtrinsic,
     provides: Vec<Vec<u8>>,
     watchers: Vec<mpsc::UnboundedSender<TxStatus>>,
+    /// Its watchers last heard `Ready` (so a promotion does not say it again).
+    said_ready: bool,
 }
 
 /// Transactions waiting for a block: ready ones in the order they became ready, and future
@@ -157,6 +159,7 @@ impl TxPool {
             xt,
             provides: valid.provides,
             watchers,
+            said_ready: ready,
         };
         if ready {
             let signer = pooled.xt.signer;
@@ -200,9 +203,13 @@ impl TxPool {
                 }
                 continue;
             }
-            for watcher in &pooled.watchers {
-                let _ = watcher.send(TxStatus::Ready);
+            if !pooled.said_ready {
+                for watcher in &pooled.watchers {
+                    let _ = watcher.send(TxStatus::Ready);
+                }
             }
+            let mut pooled = pooled;
+            pooled.said_ready = true;
             self.ready.push(pooled);
         }
     }
@@ -333,6 +340,7 @@ impl TxPool {
                             xt,
                             provides: valid.provides,
                             watchers,
+                            said_ready: false,
                         });
                     } else {
                         for watcher in watchers {
@@ -374,6 +382,7 @@ impl TxPool {
                     xt,
                     provides: valid.provides,
                     watchers,
+                    said_ready: false,
                 }),
                 _ => {
                     for watcher in watchers {
@@ -391,12 +400,14 @@ impl TxPool {
         let moved: Vec<[u8; 32]> = waiting.iter().map(|p| p.xt.hash).collect();
         self.future.splice(0..0, waiting);
         self.revalidate_future(chain);
-        // Those still behind a gap say so; the ones promoted heard `Ready`.
-        for pooled in &self.future {
+        // Those now behind a gap say so; the ones promoted heard `Ready` unless it was the
+        // last thing they heard.
+        for pooled in &mut self.future {
             if moved.contains(&pooled.xt.hash) {
                 for watcher in &pooled.watchers {
                     let _ = watcher.send(TxStatus::Future);
                 }
+                pooled.said_ready = false;
             }
         }
     }
