@@ -159,6 +159,10 @@ pub struct FarmArgs {
     /// `127.0.0.1:9108`, or `0.0.0.0:9108` to be scraped from other hosts.
     #[arg(long, value_name = "ADDR", value_parser = parse_metrics_addr)]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Write the metrics URL (the address actually bound: with port 0, a free one) to this
+    /// file once serving, for a scraper's service discovery.
+    #[arg(long, value_name = "PATH", requires = "metrics")]
+    pub metrics_url_file: Option<std::path::PathBuf>,
     /// Append one JSON line per submission and outcome to this file (synced to disk).
     #[arg(long, value_name = "PATH")]
     pub journal: Option<std::path::PathBuf>,

@@ -35,6 +35,8 @@ pub struct Live {
     pub connection: Connection,
     /// `--metrics`, serving already.
     pub metrics: Option<Arc<Metrics>>,
+    /// The metrics URL at the address actually bound.
+    pub metrics_url: Option<String>,
 }
 
 /// What a started run has: its devices, the chain session (its events and the subnets'
@@ -69,6 +71,7 @@ impl Live {
         let runtime = Runtime::new()
             .map_err(|e| Failure::unavailable(format!("starting the async runtime: {e}")))?;
         let metrics = metrics.map(|addr| (addr, Arc::new(Metrics::new())));
+        let mut metrics_url = None;
         let connection = runtime.block_on(async {
             if let Some((addr, m)) = &metrics {
                 let bound = metrics::serve(*addr, m.clone()).await?;
@@ -80,6 +83,7 @@ impl Live {
                 } else {
                     output::err!("metrics: {url}");
                 }
+                metrics_url = Some(url);
             }
             connect(network, allow_insecure_ws, expect_chain, devnet_block_time).await
         })?;
@@ -87,6 +91,7 @@ impl Live {
             runtime,
             connection,
             metrics: metrics.map(|(_, m)| m),
+            metrics_url,
         })
     }
 

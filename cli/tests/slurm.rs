@@ -537,6 +537,18 @@ async fn the_shipped_script_runs_a_sharded_farm_on_a_real_slurm_cluster() {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // Each URL is also in the farm's state folder, one file per shard.
+    for name in ["a", "b"] {
+        for task in 0..2 {
+            let file = cluster.path(&format!("work/{name}/metrics-{task}.url"));
+            let url = std::fs::read_to_string(&file).unwrap_or_default();
+            assert!(
+                urls.contains(url.trim()),
+                "{}: {url:?} not in {urls:?}",
+                file.display()
+            );
+        }
+    }
     for job in jobs {
         // SIGTERM, as scancel sends it, settles each task: its summary, exit 1 (not done).
         let cancelled = cluster

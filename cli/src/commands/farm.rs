@@ -32,6 +32,32 @@ struct Planned {
     coldkey: usize,
 }
 
+/// Writes `url` and a newline to `path` whole: to a fresh file beside it, then renamed over
+/// it, so a reader never sees half a URL and a symlink at `path` is replaced, not followed.
+fn write_metrics_url(path: &std::path::Path, url: &str) -> Result<(), Failure> {
+    let bad = |e: std::io::Error| {
+        Failure::bad_input(format!("--metrics-url-file {}: {e}", path.display()))
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| bad(std::io::Error::other("names no file")))?;
+    let mut fresh_name = std::ffi::OsString::from(".");
+    fresh_name.push(name);
+    fresh_name.push(format!(".{}", std::process::id()));
+    let fresh = path.with_file_name(fresh_name);
+    let _ = std::fs::remove_file(&fresh);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&fresh)
+        .and_then(|mut file| {
+            use std::io::Write;
+            file.write_all(format!("{url}\n").as_bytes())
+        })
+        .and_then(|()| std::fs::rename(&fresh, path))
+        .map_err(bad)
+}
+
 /// Plan errors printed one per line; past these, the rest are counted (a generated plan
 /// with 10,000 duplicates must not bury the terminal).
 const PLAN_ERRORS_SHOWN: usize = 20;
@@ -209,6 +235,9 @@ pub fn run(args: &FarmArgs, json: bool) -> anyhow::Result<()> {
         args.metrics,
         json,
     )?;
+    if let (Some(path), Some(url)) = (&args.metrics_url_file, &live.metrics_url) {
+        write_metrics_url(path, url)?;
+    }
     let journal = args.journal.as_deref().map(Journal::open).transpose()?;
     // Coldkeys: unlocked once each (a password prompt per encrypted wallet on a terminal).
     let mut submitters = Vec::new();
