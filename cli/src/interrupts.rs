@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use tokio::runtime::Runtime;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
 /// The signal that asked the run to end.
@@ -38,16 +38,35 @@ pub fn stopped_by() -> &'static str {
     FIRST.get().copied().unwrap_or(StopSignal::Interrupt).name()
 }
 
-/// One message per SIGINT or SIGTERM from now on. One signal stream per signal serves the
-/// whole run (a fresh `ctrl_c()` per press could miss a press that comes between two); both
-/// are registered before this returns, so no signal is lost once the run starts.
-pub fn interrupts(runtime: &Runtime) -> std::io::Result<mpsc::UnboundedReceiver<()>> {
+/// SIGTERM, listened for from the moment a run starts (before it connects): a scheduler
+/// may stop a task at any moment, and a SIGTERM no handler hears would kill it outright.
+/// One that arrives before the run starts ends the run as soon as it starts. (Ctrl-C is
+/// listened for only once the run starts, so that it still aborts a password prompt.)
+pub struct EarlyTerminate(Signal);
+
+impl EarlyTerminate {
+    /// Starts listening for SIGTERM.
+    pub fn listen(runtime: &Runtime) -> std::io::Result<Self> {
+        runtime
+            .block_on(async { signal(SignalKind::terminate()) })
+            .map(Self)
+    }
+}
+
+/// One message per SIGINT or SIGTERM from now on (and for a SIGTERM `early` heard
+/// already). One signal stream per signal serves the whole run (a fresh `ctrl_c()` per
+/// press could miss a press that comes between two); both are registered before this
+/// returns, so no signal is lost once the run starts.
+pub fn interrupts(
+    runtime: &Runtime,
+    early: EarlyTerminate,
+) -> std::io::Result<mpsc::UnboundedReceiver<()>> {
     let (cancel_tx, cancel) = mpsc::unbounded_channel();
-    for (kind, stop) in [
-        (SignalKind::interrupt(), StopSignal::Interrupt),
-        (SignalKind::terminate(), StopSignal::Terminate),
+    let interrupt = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
+    for (mut stream, stop) in [
+        (interrupt, StopSignal::Interrupt),
+        (early.0, StopSignal::Terminate),
     ] {
-        let mut stream = runtime.block_on(async { signal(kind) })?;
         let cancel_tx = cancel_tx.clone();
         runtime.spawn(async move {
             while stream.recv().await.is_some() {

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::args::BackendArgs;
 use crate::connect::{connect, failure, Connection};
 use crate::failure::Failure;
-use crate::interrupts::interrupts;
+use crate::interrupts::{interrupts, EarlyTerminate};
 use crate::metrics::{self, Metrics};
 use crate::views::EventSink;
 use crate::{backends, output};
@@ -37,6 +37,8 @@ pub struct Live {
     pub metrics: Option<Arc<Metrics>>,
     /// The metrics URL at the address actually bound.
     pub metrics_url: Option<String>,
+    /// SIGTERM, heard since the runtime started; handed to the run's interrupts.
+    early_terminate: std::sync::Mutex<Option<EarlyTerminate>>,
 }
 
 /// What a started run has: its devices, the chain session (its events and the subnets'
@@ -70,6 +72,8 @@ impl Live {
     ) -> Result<Self, Failure> {
         let runtime = Runtime::new()
             .map_err(|e| Failure::unavailable(format!("starting the async runtime: {e}")))?;
+        let early_terminate = EarlyTerminate::listen(&runtime)
+            .map_err(|e| Failure::unavailable(format!("listening for SIGTERM: {e}")))?;
         let metrics = metrics.map(|addr| (addr, Arc::new(Metrics::new())));
         let mut metrics_url = None;
         let connection = runtime.block_on(async {
@@ -92,6 +96,7 @@ impl Live {
             connection,
             metrics: metrics.map(|(_, m)| m),
             metrics_url,
+            early_terminate: std::sync::Mutex::new(Some(early_terminate)),
         })
     }
 
@@ -100,7 +105,13 @@ impl Live {
     /// ends it at once), follows the chain and starts the device stream.
     pub fn start(&self, backend: &BackendArgs) -> Result<Started, Failure> {
         let pool = backends::pool(backend)?;
-        let cancel = interrupts(&self.runtime)
+        let early = self
+            .early_terminate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| Failure::unavailable("a run starts once".to_string()))?;
+        let cancel = interrupts(&self.runtime, early)
             .map_err(|e| Failure::unavailable(format!("listening for Ctrl-C and SIGTERM: {e}")))?;
         let session = self
             .runtime

@@ -477,6 +477,55 @@ async fn a_bad_plan_names_every_bad_line_and_runs_nothing() {
     }
 }
 
+/// A SIGTERM that comes while the farm is still connecting (a scheduler may stop a task at
+/// any moment) is not the signal's default death: the run ends as soon as it starts, with
+/// its summary and exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_connecting_still_ends_with_a_summary() {
+    let devnet = devnet_with(
+        Duration::from_millis(250),
+        vec![subnet(1, true, common::UNREACHABLE_DIFFICULTY)],
+    )
+    .await;
+    // Every node message 300 ms late: connecting takes seconds.
+    let proxy = common::proxy::Proxy::start(&devnet.url).await;
+    proxy.faults(|f| f.delay = Duration::from_millis(300));
+    let dir = tempfile_dir::new("sigterm-connecting");
+    let plan = write_jobs(&dir.0, &proxy.url, &[job("[1]", &HOTKEYS[..1])]);
+    let mut child = farm(&plan, &["--metrics", "127.0.0.1:0"]).spawn().unwrap();
+    // The metrics line comes before the chain is reached.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let first = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        (line, stdout)
+    })
+    .await
+    .unwrap();
+    assert!(first.0.contains("\"event\":\"metrics\""), "{}", first.0);
+    common::terminate(child.id());
+    let rest = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut stdout = first.1;
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (rest, out)
+    })
+    .await
+    .unwrap();
+    let (rest, out) = rest;
+    assert_eq!(out.status.code(), Some(1), "{}{rest}", stderr(&out));
+    assert!(rest.contains("\"summary\""), "{rest}");
+    assert!(
+        stderr(&out).contains("stopped (SIGTERM)"),
+        "{}",
+        stderr(&out)
+    );
+    devnet.stop().await;
+}
+
 /// A generated plan with many errors shows the first 20 and counts the rest in the exit-2
 /// line, rather than one line per error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -537,6 +537,15 @@ async fn the_shipped_script_runs_a_sharded_farm_on_a_real_slurm_cluster() {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // Every task hashing before it is stopped: the stop then settles a running farm.
+    let until = Instant::now() + Duration::from_secs(60);
+    while !jobs
+        .iter()
+        .all(|&job| (0..2).all(|task| cluster.output(job, task).contains("\"hashrate\"")))
+    {
+        assert!(Instant::now() < until, "the tasks never started hashing");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     // Each URL is also in the farm's state folder, one file per shard.
     for name in ["a", "b"] {
         for task in 0..2 {
