@@ -44,7 +44,7 @@ impl Journal {
                 .mode(0o600)
                 .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
         }
-        let file = options.open(path).map_err(|e| {
+        let mut file = options.open(path).map_err(|e| {
             #[cfg(unix)]
             if e.raw_os_error() == Some(libc::ELOOP) {
                 return bad("is a symbolic link; give the file itself".into());
@@ -55,7 +55,6 @@ impl Journal {
         if !meta.is_file() {
             return Err(bad("not a regular file".into()));
         }
-        let mut file = file;
         if let Some(torn) = torn_tail(&file, meta.len()).map_err(|e| bad(e.to_string()))? {
             // A crash mid-write left a line without its end: the next line would be glued to
             // it. End it, so every later line is whole JSON again, and say where it was.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{devnet_with, subnet};
+use common::{devnet_with, free_port, subnet};
 use regpow_devnet::DevnetHandle;
 use regpow_rules::PublicKey;
 use serde_json::Value;
@@ -331,14 +331,6 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -528,7 +520,11 @@ async fn the_shipped_script_runs_a_sharded_farm_on_a_real_slurm_cluster() {
                     .and_then(|l| l["url"].as_str().map(str::to_string));
                 if let Some(url) = url {
                     if !urls.contains(&url) {
-                        let body = reqwest_get(&url).await;
+                        let get = url.clone();
+                        let body = tokio::task::spawn_blocking(move || common::http_get_url(&get))
+                            .await
+                            .unwrap()
+                            .unwrap_or_default();
                         assert!(body.contains("regpow_chain_head_block"), "{url}: {body}");
                         urls.insert(url);
                     }
@@ -580,28 +576,4 @@ async fn the_shipped_script_runs_a_sharded_farm_on_a_real_slurm_cluster() {
     }
     drop(cluster);
     devnet.stop().await;
-}
-
-/// The body of an HTTP GET of `url` (http://HOST:PORT/PATH), or "" when it fails.
-async fn reqwest_get(url: &str) -> String {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (authority, path) = rest.split_once('/').unwrap();
-    let authority = authority.to_string();
-    let path = format!("/{path}");
-    tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let Ok(mut stream) = std::net::TcpStream::connect(&authority) else {
-            return String::new();
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let _ = write!(
-            stream,
-            "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-        );
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        response
-    })
-    .await
-    .unwrap()
 }

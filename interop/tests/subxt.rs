@@ -1021,13 +1021,27 @@ async fn chain_head_follow_announces_pins_reads_and_unpins() {
     devnet.stop().await;
 }
 
+/// Ferdie's hotkey on subnet 1 (difficulty 64) mined on block `number` with this hash,
+/// signed by Alice with nonce 0: the extrinsic's bytes.
+async fn ferdie_registered_by_alice(api: &Client, number: u64, hash: [u8; 32]) -> Vec<u8> {
+    let alice = dev::alice();
+    let call = mine(
+        1,
+        number,
+        hash,
+        dev::ferdie().public_key().0,
+        alice.public_key().0,
+        Difficulty::new(64).unwrap(),
+    );
+    signed(api, &call, &alice, 0).await
+}
+
 /// A re-organisation that orphans a registration's block: as on a node, its watcher hears
 /// `retracted`, the transaction is pooled again (`ready`), included on the new branch and
 /// final only there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_re_organised_registration_is_pooled_again_and_lands_on_the_new_branch() {
     let (devnet, api, rpc) = manual_devnet_lagging(2).await;
-    let alice = dev::alice();
     let hotkey = dev::ferdie().public_key().0;
     // Work on the block below the fork point: the seal stays valid on the new branch.
     let (number, hash) = {
@@ -1035,15 +1049,7 @@ async fn a_re_organised_registration_is_pooled_again_and_lands_on_the_new_branch
         let head = ledger.chain.head();
         (u64::from(head.header.number), head.hash)
     };
-    let call = mine(
-        1,
-        number,
-        hash,
-        hotkey,
-        alice.public_key().0,
-        Difficulty::new(64).unwrap(),
-    );
-    let bytes = signed(&api, &call, &alice, 0).await;
+    let bytes = ferdie_registered_by_alice(&api, number, hash).await;
     let mut watch: Subscription<Value> = rpc
         .subscribe(
             "author_submitAndWatchExtrinsic",
@@ -1084,18 +1090,9 @@ async fn a_re_organised_registration_is_pooled_again_and_lands_on_the_new_branch
 async fn transaction_watch_v1_sees_the_registration_included_and_finalized() {
     // Finality two blocks behind the best: `finalized` comes two blocks after inclusion.
     let (devnet, api, rpc) = manual_devnet_lagging(2).await;
-    let alice = dev::alice();
     let at = api.at_current_block().await.unwrap();
     let hotkey = dev::ferdie().public_key().0;
-    let call = mine(
-        1,
-        at.block_number(),
-        at.block_hash().0,
-        hotkey,
-        alice.public_key().0,
-        Difficulty::new(64).unwrap(),
-    );
-    let bytes = signed(&api, &call, &alice, 0).await;
+    let bytes = ferdie_registered_by_alice(&api, at.block_number(), at.block_hash().0).await;
     let mut watch: Subscription<Value> = rpc
         .subscribe(
             "transactionWatch_v1_submitAndWatch",

@@ -58,7 +58,6 @@ pub fn interrupt(pid: u32) {
 }
 
 /// Sends SIGTERM (how schedulers stop a process) to process `pid`.
-#[allow(dead_code)] // not every test binary stops a process this way
 pub fn terminate(pid: u32) {
     signal(pid, "TERM");
 }
@@ -129,4 +128,35 @@ pub fn error_lines(out: &Output) -> Vec<String> {
 /// The events of one kind among the JSON lines.
 pub fn events<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
     lines.iter().filter(|l| l["event"] == kind).collect()
+}
+
+/// A TCP port free on loopback now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` from 127.0.0.1:`port`: the body, or None.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    http_get_url(&format!("http://127.0.0.1:{port}{path}"))
+}
+
+/// `GET` of `http://HOST:PORT/PATH`: the body of a 200 answer, or None.
+pub fn http_get_url(url: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let (authority, path) = url.strip_prefix("http://")?.split_once('/')?;
+    let mut stream = std::net::TcpStream::connect(authority).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET /{path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    (head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200")).then(|| body.to_string())
 }

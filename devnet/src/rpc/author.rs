@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::{decode_hash, decode_hex, notify, RpcResult};
+use super::{decode_hash, decode_hex, next_for_subscriber, notify, RpcResult};
 use crate::chain::hex32;
 use crate::node::{Ledger, Node};
 use crate::tx_pool::{SubmitError, TxStatus};
@@ -116,16 +116,8 @@ pub fn register(m: &mut RpcModule<Arc<Node>>) -> Result<(), RegisterMethodError>
             let Ok(sink) = pending.accept().await else {
                 return;
             };
-            // Until its last status, or until the client leaves (a transaction that waits
-            // for ever must not keep the task).
-            loop {
-                let status = tokio::select! {
-                    _ = sink.closed() => return,
-                    status = updates.recv() => match status {
-                        Some(status) => status,
-                        None => return,
-                    },
-                };
+            // Until its last status, or until the client leaves.
+            while let Some(status) = next_for_subscriber(&sink, &mut updates).await {
                 if !notify(&sink, &status_json(&status)).await || status.is_last() {
                     return;
                 }

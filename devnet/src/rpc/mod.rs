@@ -128,6 +128,19 @@ pub async fn notify(sink: &SubscriptionSink, value: &impl Serialize) -> bool {
     }
 }
 
+/// The next of `updates` for a subscriber; `None` once the subscriber has left or nothing
+/// more can come, so a task that would wait for ever (a transaction that never lands) does
+/// not outlive its client.
+pub async fn next_for_subscriber<T>(
+    sink: &SubscriptionSink,
+    updates: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> Option<T> {
+    tokio::select! {
+        _ = sink.closed() => None,
+        next = updates.recv() => next,
+    }
+}
+
 /// Registers `aliases` as further names of the already registered `method`.
 pub fn alias(
     m: &mut RpcModule<Arc<Node>>,

@@ -21,7 +21,7 @@ use sp_crypto_hashing::blake2_256;
 use tokio::sync::mpsc;
 
 use super::author::submit;
-use super::{connection, error, notify, RpcResult, INVALID_PARAMS};
+use super::{connection, error, next_for_subscriber, notify, RpcResult, INVALID_PARAMS};
 use crate::chain::hex32;
 use crate::node::{Ledger, Node};
 use crate::tx_pool::{SubmitError, TxStatus};
@@ -132,14 +132,7 @@ async fn watch(
     mut updates: mpsc::UnboundedReceiver<TxStatus>,
 ) {
     let mut validated = false;
-    loop {
-        let status = tokio::select! {
-            _ = sink.closed() => return,
-            status = updates.recv() => match status {
-                Some(status) => status,
-                None => return,
-            },
-        };
+    while let Some(status) = next_for_subscriber(sink, &mut updates).await {
         // The pool says `Ready` again when a re-organisation pools the transaction anew;
         // the spec's `validated` says it once.
         if matches!(status, TxStatus::Ready | TxStatus::Future) {

@@ -254,14 +254,7 @@ pub(super) async fn follow(
 ) {
     let connection = pending.connection_id();
     let (events, operations) = mpsc::unbounded_channel();
-    let follow = Follow {
-        connection,
-        with_runtime: runtime,
-        pinned: HashMap::new(),
-        events,
-        operations: HashMap::new(),
-        next_operation: 0,
-    };
+    let follow = Follow::new(connection, runtime, events);
     // Counted and reserved under one lock: two follows asked for at once on a connection
     // cannot both pass the limit while their answers go out.
     static RESERVATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -114,6 +114,22 @@ struct Follow {
 }
 
 impl Follow {
+    /// A subscription opened on `connection`, nothing pinned yet; `events` reach its sink.
+    fn new(
+        connection: ConnectionId,
+        with_runtime: bool,
+        events: mpsc::UnboundedSender<Value>,
+    ) -> Self {
+        Self {
+            connection,
+            with_runtime,
+            pinned: HashMap::new(),
+            events,
+            operations: HashMap::new(),
+            next_operation: 0,
+        }
+    }
+
     fn operation_id(&mut self) -> String {
         self.next_operation += 1;
         self.next_operation.to_string()
@@ -253,17 +269,9 @@ mod tests {
         let chain = chain_of(2);
         let follows = Follows::default();
         let (events, _) = mpsc::unbounded_channel();
-        follows.lock().insert(
-            "1".into(),
-            Follow {
-                connection: ConnectionId(1),
-                with_runtime: false,
-                pinned: HashMap::new(),
-                events,
-                operations: HashMap::new(),
-                next_operation: 0,
-            },
-        );
+        follows
+            .lock()
+            .insert("1".into(), Follow::new(ConnectionId(1), false, events));
         assert!(pin(&follows, "1", &[chain.head().clone()]));
         assert!(!pins_expired(&follows, "1"), "just pinned");
         let old = std::time::Instant::now() - MAX_PIN_DURATION - std::time::Duration::from_secs(1);
@@ -286,17 +294,9 @@ mod tests {
             filler.push(block);
         }
         let (events, _) = mpsc::unbounded_channel();
-        follows.lock().insert(
-            "2".into(),
-            Follow {
-                connection: ConnectionId(2),
-                with_runtime: false,
-                pinned: HashMap::new(),
-                events,
-                operations: HashMap::new(),
-                next_operation: 0,
-            },
-        );
+        follows
+            .lock()
+            .insert("2".into(), Follow::new(ConnectionId(2), false, events));
         assert!(pin(&follows, "2", &filler[..MAX_PINNED_BLOCKS - 2]));
         assert!(
             pins_expired(&follows, "1"),

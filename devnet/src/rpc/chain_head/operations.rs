@@ -73,6 +73,22 @@ pub(super) fn header(
     Ok(block.map(|(b, _)| hex32(&b.header.encode())))
 }
 
+/// The pinned block an operation runs on, and whether its subscription follows the
+/// runtime; otherwise the answer the spec gives (`limitReached` for an unknown
+/// subscription, the error for a block not pinned).
+fn operation_block(
+    follows: &Follows,
+    id: &str,
+    ext: &Extensions,
+    hash: &[u8; 32],
+) -> Result<(Block, bool), ResponsePayload<'static, Value>> {
+    match pinned_block(follows, id, connection(ext), hash) {
+        Ok(Some(pinned)) => Ok(pinned),
+        Ok(None) => Err(ResponsePayload::success(limit_reached())),
+        Err(e) => Err(ResponsePayload::error(e)),
+    }
+}
+
 /// `chainHead_v1_body`: the pinned block's extrinsics, as `operationBodyDone`.
 pub(super) fn body(
     params: Params,
@@ -83,10 +99,9 @@ pub(super) fn body(
         Ok(p) => p,
         Err(e) => return ResponsePayload::error(e),
     };
-    let block = match pinned_block(follows, &id, connection(ext), &hash) {
-        Ok(Some((block, _))) => block,
-        Ok(None) => return ResponsePayload::success(limit_reached()),
-        Err(e) => return ResponsePayload::error(e),
+    let block = match operation_block(follows, &id, ext, &hash) {
+        Ok((block, _)) => block,
+        Err(answer) => return answer,
     };
     let Some((operation_id, events)) = start_operation(follows, &id, None) else {
         return ResponsePayload::success(limit_reached());
@@ -124,15 +139,14 @@ pub(super) fn call(
         Ok(p) => p,
         Err(e) => return ResponsePayload::error(e),
     };
-    let block = match pinned_block(follows, &id, connection(ext), &hash) {
-        Ok(Some((_, false))) => {
+    let block = match operation_block(follows, &id, ext, &hash) {
+        Ok((_, false)) => {
             let why = "The `chainHead_follow` subscription was started with `withRuntime` set \
                        to `false`";
             return ResponsePayload::error(error(INVALID_RUNTIME_CALL, why));
         }
-        Ok(Some((block, true))) => block,
-        Ok(None) => return ResponsePayload::success(limit_reached()),
-        Err(e) => return ResponsePayload::error(e),
+        Ok((block, true)) => block,
+        Err(answer) => return answer,
     };
     let Some((operation_id, events)) = start_operation(follows, &id, None) else {
         return ResponsePayload::success(limit_reached());
@@ -310,10 +324,9 @@ pub(super) fn storage(
         Ok(p) => p,
         Err(e) => return ResponsePayload::error(e),
     };
-    let block = match pinned_block(follows, &id, connection(ext), &hash) {
-        Ok(Some((block, _))) => block,
-        Ok(None) => return ResponsePayload::success(limit_reached()),
-        Err(e) => return ResponsePayload::error(e),
+    let block = match operation_block(follows, &id, ext, &hash) {
+        Ok((block, _)) => block,
+        Err(answer) => return answer,
     };
     let ongoing = follows.lock().get(&id).map_or(0, |f| f.operations.len());
     if ongoing >= MAX_ONGOING_OPERATIONS {
